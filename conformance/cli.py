@@ -1,0 +1,53 @@
+"""``ro-conformance``: one entry point, one module per subcommand (imported only when used).
+
+Exit status is the subcommand's; usage and profile errors are 4 (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+# subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("conformance._cmd_run", "run the conformance suite on a profile / backend and write reports"),
+    "validate": ("conformance._cmd_validate", "check profiles against the schema"),
+    "serve": ("conformance._cmd_serve", "serve a backend over the network bridge"),
+    "matrix": ("conformance._cmd_matrix", "run several profiles and write a compatibility matrix"),
+}
+
+EXIT_USAGE = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ro-conformance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue  # a subcommand whose module is not there yet is simply not offered
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage; our contract says 4
+        return 0 if exc.code == 0 else EXIT_USAGE
+    if getattr(args, "_module", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return int(args._module.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

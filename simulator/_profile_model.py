@@ -1,0 +1,193 @@
+"""The profile as frozen values: PICS (what the PBX claims), PIXIT (what a run needs) and simulation.
+
+The loader (``_profile.py``) validates the YAML against ``profile.schema.json`` and builds these; nothing
+else in the project reads YAML. Enumerated values are plain lowercase strings as written in YAML, except
+TAPI constants, which are kept as ints (the YAML names them in full, e.g. ``LINEERR_OPERATIONFAILED``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Capabilities",
+    "CallerIdRules",
+    "ExternalParty",
+    "Fault",
+    "Forwarding",
+    "NativeRemoteOffice",
+    "Pixit",
+    "Profile",
+    "Simulation",
+    "Station",
+    "Timing",
+    "Transfer",
+]
+
+Origination = Literal["auto", "prompt_offering", "prompt_silent", "reject"]
+Presented = Literal["business", "extension", "remote", "caller", "withheld"]
+ConsultState = Literal["connected", "ringback", "proceeding", "busy"]
+Behaviour = Literal["answer", "busy", "no_answer", "reject"]
+
+
+@dataclass(frozen=True)
+class Station:
+    """An internal extension with a desk phone and a TAPI line device."""
+
+    extension: str
+    business_number: str          # the DDI an external party is shown for this station
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalParty:
+    """A number in the public network, with scripted behaviour when called."""
+
+    number: str                   # as dialled after the trunk prefix (e.g. "01711234567")
+    name: str = ""
+    behaviour: Behaviour = "answer"
+    answer_after_rings: int = 1
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    modes: tuple[str, ...] = ("UNCOND",)   # LINEFORWARDMODE suffixes
+    query: bool = True                       # lineGetAddressStatus reports the list (FWDSTATUSVALID)
+    status_events: bool = True               # LINE_ADDRESSSTATE(FORWARD) after a change
+    max_entries: int = 1
+    desk_sees_forwarded_call: Literal["nothing", "offering_disconnected"] = "nothing"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    blind: bool = True
+    consultation: bool = True
+    # consult-call states in which lineCompleteTransfer(TRANSFER) is accepted
+    complete_in: tuple[ConsultState, ...] = ("connected", "ringback", "proceeding")
+
+
+@dataclass(frozen=True)
+class NativeRemoteOffice:
+    """A vendor one-number feature reached with lineDevSpecific (tapi-reference.md §12)."""
+
+    mechanism: Literal["none", "devspecific"] = "none"
+    ext_version: int = 0
+    activate: str = ""            # request template, ASCII, "{number}" is the RO number
+    deactivate: str = ""
+    event_param1: int = 0         # LINE_DEVSPECIFIC dwParam1 sent when the RO state changes
+
+
+@dataclass(frozen=True)
+class CallerIdRules:
+    """Number an external party is shown, per call path (PBX claim)."""
+
+    direct: Presented = "business"
+    blind_transfer: Presented = "business"
+    consult_transfer: Presented = "business"
+    forwarded: Presented = "caller"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    forwarding: Forwarding | None = field(default_factory=Forwarding)   # None: no forwarding at all
+    origination: Origination = "auto"
+    transfer: Transfer = field(default_factory=Transfer)
+    native_remote_office: NativeRemoteOffice = field(default_factory=NativeRemoteOffice)
+    caller_id: CallerIdRules = field(default_factory=CallerIdRules)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Simulated delays in seconds (virtual time unless the wall clock drives the scheduler)."""
+
+    reply_latency: float = 0.05
+    dial: float = 0.2
+    proceeding: float = 0.3
+    ring_period: float = 4.0
+    prompt_timeout: float = 0.0       # prompted origination: 0 = waits forever for the handset
+    no_answer_timeout: float = 60.0   # an unanswered external leg is released after this
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A deliberate misbehaviour: the PBX claims something and then does not deliver it.
+
+    kind:
+      reply_error        the LINE_REPLY of ``function`` carries ``error``
+      lost_reply         ``function`` never gets its LINE_REPLY
+      reply_latency      ``function`` (or every function when empty) replies after ``seconds``
+      transfer_never_completes  ``route`` ("blind" | "consult"): replies 0 but the parties are never joined
+      forward_query_empty       lineGetAddressStatus shows no forward entries
+      no_forward_events         LINE_ADDRESSSTATE(FORWARD) is never sent
+      wrong_caller_id           ``path`` (a CallerIdRules field) presents ``shows`` instead of the claim
+      line_close / out_of_service / reinit   happens after ``after_requests`` TAPI requests
+      caps_omit_call_features   LINEADDRESSCAPS.dwCallFeatures lacks ``features`` (LINECALLFEATURE names)
+      events_first              LINE_CALLSTATE of existing calls before their LINE_REPLY
+    """
+
+    kind: str
+    function: str = ""
+    error: int = 0
+    seconds: float = 0.0
+    route: str = ""
+    path: str = ""
+    shows: str = ""
+    after_requests: int = 0
+    features: int = 0
+
+
+@dataclass(frozen=True)
+class Simulation:
+    api_version: int = 0x00020002                 # highest version the provider negotiates
+    dialtone_state: bool = True                   # show DIALTONE before DIALING
+    proceeding_state: bool = True                 # show PROCEEDING before RINGBACK
+    reply_order: Literal["reply_first", "events_first"] = "reply_first"
+    trunk_exhaustion: Literal["reply_error", "busy", "disconnected"] = "reply_error"
+    timing: Timing = field(default_factory=Timing)
+    faults: tuple[Fault, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pixit:
+    """What a run needs: who plays which role, the numbers to dial, and the bounds of every wait."""
+
+    desk: str                      # extension of the business phone under test
+    remote_office: str             # RO number (an external number)
+    target: str                    # the party the RO user calls (an external number)
+    caller: str                    # an external party that calls the business number
+    dial_prefix: str = "0"         # prepended to an external number when dialling it
+    reply_timeout: float = 5.0     # seconds to wait for a LINE_REPLY
+    state_timeout: float = 10.0    # seconds to wait for a call-state change
+    answer_timeout: float = 30.0   # seconds to wait for a remote party to answer
+    party_lines: Mapping[str, str] = field(default_factory=dict)   # role -> TAPI line name (real PBX)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: str
+    vendor: str
+    description: str
+    source: str
+    stations: tuple[Station, ...]
+    trunks: int
+    externals: tuple[ExternalParty, ...]
+    default_external: ExternalParty
+    pixit: Pixit
+    capabilities: Capabilities
+    simulation: Simulation
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def station(self, extension: str) -> Station:
+        for st in self.stations:
+            if st.extension == extension:
+                return st
+        raise KeyError(extension)
+
+    def dial_string(self, number: str) -> str:
+        """What the desk line dials to reach ``number`` (internal extensions go as they are)."""
+        if any(st.extension == number for st in self.stations):
+            return number
+        return self.pixit.dial_prefix + number
