@@ -1,0 +1,246 @@
+"""Draw a recorder log as a ladder (sequence) diagram: one standalone SVG string, no script, no CSS.
+
+One row per record, 18 px high, virtual time on the left. Lifelines, left to right: app, provider,
+desk phone, RO phone, target, caller, trunks (only those that occur), then any other role by name.
+
+* request: app -> provider, solid; return / error: provider -> app, dashed (an error in orange).
+* message: provider -> app, labelled with ``LineMessage.describe()``.
+* party: the role's action goes role -> provider; what it observes comes back provider -> role.
+* timeout, note: a box across the diagram.
+
+An async request, its return (``-> req N``) and the LINE_REPLY with that id share one colour and a
+thin connector left of the app lifeline. Failed records and ``failed_seq`` get a red band.
+
+Every string that came from a record is XML-escaped: a PBX chooses caller names, and a report must
+survive ``<script>``. The output depends on nothing but the records (no ids, no clock, no hashing), so
+the same records always give the same bytes. Each row carries its full text in a ``<title>`` (a
+browser tooltip), because labels are cut to fit between their lifelines.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from conformance._recorder import Record, raw_log
+
+__all__ = ["render_ladder", "render_log_html"]
+
+ROW_H: Final = 18
+_CHAR_W: Final = 6.6          # advance of an 11 px monospace glyph, to cut labels to their span
+_TIME_W: Final = 66           # time column
+_LEFT: Final = _TIME_W + 34   # x of the first lifeline; the gap holds the request/reply connectors
+_GAP_TAPI: Final = 440        # app <-> provider carries most of the text
+_GAP: Final = 160
+_HEAD_H: Final = 30
+_RIGHT: Final = 40
+
+ACTORS: Final = ("app", "provider", "desk", "remote_office", "target", "caller", "trunks")
+LABELS: Final = {"desk": "desk phone", "remote_office": "RO phone", "trunk": "trunks"}
+_ALIASES: Final = {"trunk": "trunks"}
+_TAPI_KINDS: Final = frozenset({"request", "return", "error", "message"})
+_OBSERVE: Final = frozenset({"observe", "wait_for"})
+
+# Pair colours; red is kept for failures, orange for errors.
+_PALETTE: Final = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f00", "#5b6770")
+_INK: Final = "#222"
+_ERR: Final = "#c2410c"
+_FAIL: Final = "#d62728"
+_XML_BAD: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _esc(text: str) -> str:
+    """Escape for XML text and attributes; drop characters XML 1.0 cannot carry at all."""
+    return html.escape(_XML_BAD.sub("\ufffd", text), quote=True)
+
+
+def _cut(text: str, width: float) -> str:
+    limit = max(4, int(width / _CHAR_W))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+def _actor(record: Record) -> str:
+    return _ALIASES.get(record.actor, record.actor)
+
+
+def _involved(record: Record) -> tuple[str, ...]:
+    if record.kind == "note":
+        return ()
+    if record.actor == "app" and (record.kind in _TAPI_KINDS or record.kind == "timeout"):
+        return ("app", "provider")
+    return ("provider", _actor(record))
+
+
+def _actors(records: Sequence[Record]) -> list[str]:
+    used = {a for r in records for a in _involved(r)}
+    known = [a for a in ACTORS if a in used]
+    return known + sorted(used.difference(ACTORS))
+
+
+def _columns(actors: Sequence[str]) -> dict[str, int]:
+    xs: dict[str, int] = {}
+    x = _LEFT
+    for i, actor in enumerate(actors):
+        if i:
+            x += _GAP_TAPI if actors[i - 1] == "app" else _GAP
+        xs[actor] = x
+    return xs
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    colour: dict[int, str]                      # seq -> colour of a paired record
+    ids: dict[int, int]                         # seq of a paired request -> its request id
+    links: list[tuple[int, int, str]]           # (first row, reply row, colour)
+
+
+def _pairs(records: Sequence[Record]) -> _Pairs:
+    """Match each async return (request id) to its request row before it and its LINE_REPLY after it."""
+    colour: dict[int, str] = {}
+    ids: dict[int, int] = {}
+    links: list[tuple[int, int, str]] = []
+    last_request: dict[str, int] = {}
+    open_ids: dict[int, tuple[int, str]] = {}     # request id -> (row of request, colour)
+    count = 0
+    for row, rec in enumerate(records):
+        if rec.kind == "request":
+            last_request[rec.function] = row
+        elif rec.kind == "return" and rec.request_id > 0:
+            c = _PALETTE[count % len(_PALETTE)]
+            count += 1
+            start = last_request.get(rec.function, row)
+            colour[records[start].seq] = colour[rec.seq] = c
+            ids[records[start].seq] = rec.request_id
+            open_ids[rec.request_id] = (start, c)
+        elif rec.kind == "message" and rec.request_id > 0 and rec.request_id in open_ids:
+            start, c = open_ids.pop(rec.request_id)
+            colour[rec.seq] = c
+            links.append((start, row, c))
+    return _Pairs(colour, ids, links)
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+def _text(x: float, y: float, body: str, fill: str, extra: str = "") -> str:
+    return f'<text x="{x:g}" y="{y:g}" fill="{fill}"{extra}>{_esc(body)}</text>'
+
+
+def _arrow(x1: int, x2: int, y: int, colour: str, dashed: bool) -> str:
+    tip = -7 if x2 > x1 else 7
+    dash = ' stroke-dasharray="5 3"' if dashed else ""
+    return (f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}"{dash}/>'
+            f'<polygon points="{x2},{y} {x2 + tip},{y - 3} {x2 + tip},{y + 3}" fill="{colour}"/>')
+
+
+def _ends(rec: Record, xs: dict[str, int]) -> tuple[int, int]:
+    """(from x, to x) for an arrow row."""
+    if rec.kind == "request":
+        return xs["app"], xs["provider"]
+    if rec.actor == "app":
+        return xs["provider"], xs["app"]
+    role = xs[_actor(rec)]
+    observed = rec.kind == "party" and rec.function in _OBSERVE
+    return (xs["provider"], role) if observed else (role, xs["provider"])
+
+
+def _label(rec: Record, pairs: _Pairs) -> str:
+    """The arrow's text, made shorter than the record's (the tooltip keeps the full one)."""
+    if rec.kind == "request" and rec.args:
+        shown = ", ".join(f"{k}={v}" for k, v in rec.args if v not in ("None", "0", "b''", "''"))
+        rid = pairs.ids.get(rec.seq)
+        return f"{rec.function}({shown})" + (f" [req {rid}]" if rid else "")
+    return rec.text.replace("LINECALLSTATE_", "") if rec.kind == "message" else rec.text
+
+
+def _arrow_row(rec: Record, y: int, xs: dict[str, int], pairs: _Pairs, colour: str) -> str:
+    x1, x2 = _ends(rec, xs)
+    dashed = rec.kind in ("return", "error")
+    left = min(x1, x2)
+    label = _text(left + 8, y + 10, _cut(_label(rec, pairs), abs(x2 - x1) - 16), colour)
+    return label + _arrow(x1, x2, y + 14, colour, dashed)
+
+
+def _box_row(rec: Record, y: int, width: int, failed: bool) -> str:
+    if failed:
+        fill, stroke, ink = "#fde2e2", _FAIL, "#8b1414"
+    elif rec.kind == "timeout":
+        fill, stroke, ink = "#fff4d6", "#d08a00", "#6b4500"
+    else:
+        fill, stroke, ink = "#f1f3f5", "#9aa1a9", "#333"
+    x0 = _LEFT - 24
+    w = width - x0 - 8
+    return (f'<rect x="{x0}" y="{y + 2}" width="{w}" height="{ROW_H - 4}" rx="3" fill="{fill}" '
+            f'stroke="{stroke}"/>' + _text(x0 + 6, y + 13, _cut(rec.text, w - 12), ink))
+
+
+def _row(rec: Record, row: int, xs: dict[str, int], pairs: _Pairs, width: int, failed: bool) -> str:
+    y = _HEAD_H + row * ROW_H
+    css = f"row {rec.kind}" + (" failed" if failed else "")
+    parts = [f'<g class="{css}" data-seq="{rec.seq}"><title>{_esc(rec.log_line())}</title>']
+    if failed:
+        parts.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW_H}" fill="#fde2e2"/>')
+    parts.append(_text(_TIME_W - 6, y + 13, f"{rec.time:.3f}s", _FAIL if failed else "#666",
+                       ' text-anchor="end"'))
+    if rec.kind in ("note", "timeout") or not _involved(rec):
+        parts.append(_box_row(rec, y, width, failed))
+    else:
+        colour = _FAIL if failed else _ERR if rec.kind == "error" else pairs.colour.get(rec.seq, _INK)
+        parts.append(_arrow_row(rec, y, xs, pairs, colour))
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _lifelines(xs: dict[str, int], bottom: int) -> list[str]:
+    out = []
+    for actor, x in xs.items():
+        name = _esc(LABELS.get(actor, actor))
+        w = max(60, int(len(LABELS.get(actor, actor)) * _CHAR_W) + 16)
+        out.append(f'<g class="lifeline" data-actor="{_esc(actor)}">'
+                   f'<line x1="{x}" y1="{_HEAD_H - 4}" x2="{x}" y2="{bottom}" stroke="#b8bec5"/>'
+                   f'<rect x="{x - w // 2}" y="4" width="{w}" height="20" rx="4" fill="#e9eef5" '
+                   f'stroke="#7b8794"/><text x="{x}" y="18" text-anchor="middle" fill="{_INK}" '
+                   f'font-weight="bold">{name}</text></g>')
+    return out
+
+
+def _links(pairs: _Pairs) -> list[str]:
+    out = []
+    for start, end, colour in pairs.links:
+        lane = _LEFT - 8 - (start % 4) * 4
+        y1, y2 = _HEAD_H + start * ROW_H + 9, _HEAD_H + end * ROW_H + 9
+        out.append(f'<path class="pair" d="M{lane + 8},{y1} H{lane} V{y2} H{lane + 8}" fill="none" '
+                   f'stroke="{colour}" stroke-width="1.2"/>')
+    return out
+
+
+def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int | None = None) -> str:
+    """The ladder diagram of ``records`` as a standalone SVG document (a string, inline-able in HTML).
+
+    ``failed_seq`` marks the record a verdict blames, in addition to records already ``failed``.
+    """
+    recs = list(records)
+    xs = _columns(_actors(recs))
+    width = max([*xs.values(), _LEFT + _GAP_TAPI]) + _RIGHT + (_GAP if len(xs) > 2 else 0)
+    top = 22 if title else 0
+    height = top + _HEAD_H + max(1, len(recs)) * ROW_H + 8
+    pairs = _pairs(recs)
+    body = [*_lifelines(xs, _HEAD_H + len(recs) * ROW_H + 4), *_links(pairs)]
+    body += [_row(r, i, xs, pairs, width, r.failed or r.seq == failed_seq) for i, r in enumerate(recs)]
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="tapi-ladder" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11" '
+            f'role="img"><title>{_esc(title or "TAPI ladder")}</title>'
+            f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
+    caption = _text(8, 16, title, _INK, ' font-weight="bold" font-size="13"') if title else ""
+    inner = "".join(body)
+    return f'{head}{caption}<g transform="translate(0,{top})">{inner}</g></svg>'
+
+
+def render_log_html(records: Iterable[Record]) -> str:
+    """The raw log as an escaped ``<pre>`` block."""
+    return f'<pre class="tapi-raw-log">{_esc(raw_log(records))}</pre>'

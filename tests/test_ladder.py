@@ -1,0 +1,144 @@
+"""The ladder SVG: well-formed, one lifeline per actor, pairs replies, flags failures, escapes PBX text."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conformance._ladder import ROW_H, render_ladder, render_log_html
+from conformance._recorder import Kind, Record, records_from_jsonable
+from simulator._constants import LineCallState, LineMsg
+from simulator._messages import LineMessage
+
+SVG = "{http://www.w3.org/2000/svg}"
+EVIL = '<script>alert("x")</script> O\'Brien & "Co"'
+
+
+def make(kind: Kind, actor: str = "app", text: str = "", **kw: object) -> dict[str, object]:
+    return {"kind": kind, "actor": actor, "text": text, **kw}
+
+
+def records(*specs: dict[str, object]) -> list[Record]:
+    out = []
+    for seq, spec in enumerate(specs, start=1):
+        fields = {"function": "", **spec}
+        out.append(Record(seq=seq, time=seq * 0.5, **fields))  # type: ignore[arg-type]
+    return out
+
+
+def reply(rid: int) -> LineMessage:
+    return LineMessage(device=1, msg=LineMsg.REPLY, param1=rid, new_call=0x20001)
+
+
+def scenario() -> list[Record]:
+    callstate = LineMessage(device=0x20001, msg=LineMsg.CALLSTATE, param1=LineCallState.CONNECTED)
+    return records(
+        make("request", function="lineMakeCall", text="lineMakeCall(h_line=0x00010001, dest='0017')",
+             args=(("h_line", "0x00010001"), ("dest", "'0017'"))),
+        make("return", function="lineMakeCall", text="lineMakeCall -> req 7", request_id=7),
+        make("request", function="lineDrop", text="lineDrop(h_call=0x1)"),
+        make("error", function="lineDrop", text="lineDrop failed: LINEERR_INVALCALLSTATE"),
+        make("party", "remote_office", "remote_office: answer", function="answer"),
+        make("party", "target", f"target: observe -> alerting, presented={EVIL!r}", function="observe"),
+        make("message", text=reply(7).describe(), request_id=7, message=reply(7), function="lineGetMessage"),
+        make("message", text=callstate.describe(), message=callstate, function="lineGetMessage"),
+        make("timeout", "caller", "caller: not connected within 30s", function="wait_for"),
+        make("note", "suite", f"called {EVIL}"),
+        make("note", "suite", "target saw the wrong number", failed=True),
+    )
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)
+
+
+def rows(root: ET.Element) -> dict[int, ET.Element]:
+    return {int(g.get("data-seq", "0")): g for g in root.iter(f"{SVG}g") if g.get("data-seq")}
+
+
+def texts(elem: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in elem.iter(f"{SVG}text")]
+
+
+def test_parses_and_draws_one_lifeline_per_used_actor_in_order() -> None:
+    root = parse(render_ladder(scenario(), title="RO-OUT-01"))
+    assert root.tag == f"{SVG}svg"
+    lifelines = [g.get("data-actor") for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"]
+    assert lifelines == ["app", "provider", "remote_office", "target", "caller"]
+    heads = [texts(g)[0] for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"]
+    assert heads[2] == "RO phone"
+    assert len(rows(root)) == len(scenario())
+
+
+def test_actors_absent_from_the_log_get_no_lifeline() -> None:
+    only_tapi = scenario()[:4]
+    root = parse(render_ladder(only_tapi))
+    lifelines = [g.get("data-actor") for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"]
+    assert lifelines == ["app", "provider"]
+
+
+def colour_of(row: ET.Element) -> str:
+    (line,) = [e for e in row.iter(f"{SVG}line")]
+    return line.get("stroke", "")
+
+
+def test_request_and_reply_share_colour_connector_and_id() -> None:
+    root = parse(render_ladder(scenario()))
+    by_seq = rows(root)
+    request, ret, reply_row = by_seq[1], by_seq[2], by_seq[7]
+    assert colour_of(request) == colour_of(ret) == colour_of(reply_row) != colour_of(by_seq[3])
+    assert "[req 7]" in texts(request)[1]
+    assert "req 7" in texts(ret)[1]
+    assert "req=7" in texts(reply_row)[1]
+    (pair,) = [p for p in root.iter(f"{SVG}path") if p.get("class") == "pair"]
+    assert pair.get("stroke") == colour_of(request)
+
+
+def test_unanswered_request_gets_no_connector() -> None:
+    root = parse(render_ladder(scenario()[:2]))
+    assert not [p for p in root.iter(f"{SVG}path") if p.get("class") == "pair"]
+
+
+def test_failed_records_and_failed_seq_are_highlighted() -> None:
+    root = parse(render_ladder(scenario(), failed_seq=6))
+    by_seq = rows(root)
+    failed = {seq for seq, g in by_seq.items() if "failed" in g.get("class", "").split()}
+    assert failed == {6, 11}
+    assert colour_of(by_seq[6]) == "#d62728"
+    assert "#fde2e2" in {r.get("fill") for r in by_seq[11].iter(f"{SVG}rect")}
+
+
+def test_pbx_strings_are_escaped() -> None:
+    svg = render_ladder(scenario(), title=EVIL)
+    assert "<script" not in svg
+    assert 'alert("x")' not in svg
+    root = parse(svg)
+    everything = " ".join("".join(e.itertext()) for e in root.iter())
+    assert '<script>alert("x")</script>' in everything     # shown as text, intact
+    html = render_log_html(scenario())
+    assert "<script" not in html and html.startswith('<pre class="tapi-raw-log">')
+    assert "&lt;script&gt;alert(&quot;x&quot;)" in html
+
+
+def test_control_characters_do_not_break_the_xml() -> None:
+    recs = records(make("note", "suite", "bell\x07 and nul\x00 from the PBX"))
+    parse(render_ladder(recs, title="\x1b[31m"))
+
+
+def test_output_is_deterministic() -> None:
+    first = render_ladder(scenario(), title="t", failed_seq=3)
+    assert render_ladder(scenario(), title="t", failed_seq=3) == first
+    again = records_from_jsonable(r.to_jsonable() for r in scenario())
+    assert render_ladder(again, title="t", failed_seq=3) == first
+
+
+@pytest.mark.parametrize("count", [0, 600])
+def test_long_logs_stay_compact(count: int) -> None:
+    specs = [make("request", function="lineDrop", text="lineDrop(h_call=0x1)", args=(("h_call", "0x1"),))
+             for _ in range(count)]
+    svg = render_ladder(records(*specs))
+    root = parse(svg)
+    height = float(root.get("height", "0"))
+    assert height <= 80 + max(1, count) * ROW_H
+    assert len(svg) < 500 * max(1, count)
