@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
-    "Capabilities",
     "CallerIdRules",
+    "Capabilities",
     "ExternalParty",
     "Fault",
     "Forwarding",

@@ -1,0 +1,136 @@
+"""Party control (not TAPI): the people around the PBX, for tests and for developers.
+
+Answer, reject, hang up or lift the handset at any station or external number, place a call from an
+external number, and observe what a party experiences (alerting, the number it is shown, why the call
+reached it). Roles ("desk", "remote_office", "target", "caller") come from the profile's PIXIT; any
+extension or external number works too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simulator._calls import Device, LineCall
+from simulator._callstates import CallTrigger
+from simulator._constants import LineCallOrigin, LineCallReason
+from simulator._errors import TapiError
+
+if TYPE_CHECKING:
+    from simulator._provider import Provider
+
+__all__ = ["PartyView", "SimParties"]
+
+_STATE_OF = {"OFFERING": "alerting", "ACCEPTED": "alerting", "CONNECTED": "connected", "ONHOLD": "connected",
+             "ONHOLDPENDTRANSFER": "connected", "BUSY": "busy", "DIALTONE": "calling", "DIALING": "calling",
+             "PROCEEDING": "calling", "RINGBACK": "calling", "DISCONNECTED": "idle", "UNKNOWN": "calling"}
+ROLES = ("desk", "remote_office", "target", "caller")
+
+
+@dataclass(frozen=True, slots=True)
+class PartyView:
+    """What one party experiences. Mirrors ``conformance.backend.PartyView``."""
+
+    role: str
+    state: str
+    presented_number: str = ""
+    reason: int = 0
+    redirecting_number: str = ""
+    connected_number: str = ""
+    off_hook: bool = False
+
+
+class SimParties:
+    """Direct control of the simulated parties; waiting moves the provider's clock."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.pbx = provider.pbx
+
+    def device(self, role: str) -> Device:
+        pixit = self.provider.profile.pixit
+        number = getattr(pixit, role) if role in ROLES else role
+        if number in self.pbx.devices or any(ch.isdigit() for ch in number):
+            return self.pbx.device(number)
+        raise TapiError(f"unknown party {role!r}: use one of {', '.join(ROLES)} or a number")
+
+    def _current(self, dev: Device) -> LineCall | None:
+        calls = dev.live_calls()
+        for state in ("OFFERING", "ACCEPTED", "CONNECTED", "DIALING", "PROCEEDING", "RINGBACK", "DIALTONE"):
+            for call in calls:
+                if call.state_name == state:
+                    return call
+        return calls[0] if calls else None
+
+    def answer(self, role: str) -> None:
+        dev = self.device(role)
+        call = next((c for c in dev.live_calls() if c.state_name in ("OFFERING", "ACCEPTED")), None)
+        if call is None:
+            pending = next((c for c in dev.live_calls() if c.pending is not None), None)
+            if pending is None:
+                return  # nothing is ringing: a person picking up a silent phone changes nothing
+            call = pending
+        if dev.is_station:
+            dev.handset_off_hook = True
+        self.pbx.answer(call)
+
+    def reject(self, role: str) -> None:
+        dev = self.device(role)
+        call = next((c for c in dev.live_calls() if c.state_name in ("OFFERING", "ACCEPTED")), None)
+        if call is not None:
+            self.pbx.reject(call)
+
+    def hang_up(self, role: str) -> None:
+        dev = self.device(role)
+        dev.handset_off_hook = False
+        for call in list(dev.live_calls()):
+            if call.state_name not in ("ONHOLD", "ONHOLDPENDTRANSFER"):
+                self.pbx.drop(call)
+
+    def go_off_hook(self, role: str) -> None:
+        dev = self.device(role)
+        pending = next((c for c in dev.live_calls() if c.pending is not None), None)
+        if pending is not None:
+            self.pbx.answer(pending)
+            return
+        ringing = next((c for c in dev.live_calls() if c.state_name == "OFFERING"), None)
+        if ringing is not None:
+            dev.handset_off_hook = True
+            self.pbx.answer(ringing)
+            return
+        dev.handset_off_hook = True
+
+    def call(self, role: str, number: str) -> None:
+        """``role`` dials ``number`` (an external party dials a business number, a station dials as usual)."""
+        dev = self.device(role)
+        trunk = not dev.is_station
+        if trunk and not self.pbx.trunk_free():
+            raise TapiError(f"{role}: the PBX has no free trunk channel for an incoming call")
+        call = self.pbx.new_leg(dev, outgoing=True, origin=LineCallOrigin.OUTBOUND,
+                                reason=LineCallReason.DIRECT, trunk=trunk)
+        call.caller = self.pbx.party_of(dev)
+        if dev.is_station:
+            dev.handset_off_hook = True
+        self.pbx.fire(call, CallTrigger.DIALTONE, 1)
+        self.pbx.progress(call, number)
+
+    def observe(self, role: str) -> PartyView:
+        dev = self.device(role)
+        call = self._current(dev)
+        if call is None:
+            return PartyView(role, "idle", off_hook=dev.off_hook)
+        peer = call.peer
+        return PartyView(
+            role=role,
+            state=_STATE_OF.get(call.state_name, "unknown"),
+            presented_number="" if call.outgoing else call.caller.number,
+            reason=0 if call.outgoing else int(call.reason),
+            redirecting_number=call.redirecting.number,
+            connected_number=peer.device.number if peer is not None and call.state_name == "CONNECTED" else "",
+            off_hook=dev.off_hook,
+        )
+
+    def wait_for(self, role: str, states: frozenset[str], timeout: float) -> PartyView | None:
+        self.device(role)
+        ok = self.provider.clock.run_until(lambda: self.observe(role).state in states, timeout)
+        return self.observe(role) if ok else None

@@ -1,0 +1,444 @@
+"""The TAPI provider: applications, line devices, handles, requests, replies and messages.
+
+It maps TAPI 2.x line functions onto the switch with TAPI's own rules (tapi-reference.md §2-§7):
+synchronous functions return or raise ``LineError``; asynchronous ones return a positive request id
+and later post exactly one LINE_REPLY; a new call's handle is valid, and its events flow, only from its
+reply on; LINE_ADDRESSSTATE / LINE_LINEDEVSTATE go only to lines that enabled them. Call-control
+functions live in ``_callcontrol.py`` (class ``Provider``); this module is the plumbing they share.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator import _caps
+from simulator._calls import Device, LineCall
+from simulator._clock import Clock, VirtualClock
+from simulator._constants import (
+    ApiVersion,
+    LineAddressState,
+    LineDevState,
+    LineErr,
+    LineMsg,
+)
+from simulator._errors import LineError
+from simulator._messages import LineMessage
+from simulator._profile_model import Profile
+from simulator._structs import LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineDevCaps
+from simulator._switch import Pbx
+
+__all__ = ["App", "Handle", "Line", "ProviderCore"]
+
+OWNER, MONITOR, NONE = 4, 2, 1
+MIN_API, MAX_API = ApiVersion.V1_3, ApiVersion.V3_1
+ROLE_LINES = ("remote_office", "target", "caller")
+
+
+@dataclass(eq=False)
+class App:
+    handle: int
+    name: str
+    api_version: int
+    queue: deque[LineMessage] = field(default_factory=deque)
+    lines: dict[int, Line] = field(default_factory=dict)
+    pending: set[int] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class Line:
+    handle: int
+    app: App
+    device_id: int
+    device: Device
+    api_version: int
+    ext_version: int
+    instance: int
+    privileges: int
+    media_modes: int
+    line_states: int = int(LineDevState.REINIT)
+    address_states: int = 0
+    in_service: bool = True
+    pending: set[int] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class Handle:
+    call: LineCall
+    line: Line
+    announced: bool = False
+
+
+class ProviderCore:
+    """Plumbing of the provider: apps, lines, handles, requests, messages, sync functions."""
+
+    def __init__(self, profile: Profile, clock: Clock | None = None) -> None:
+        self.profile = profile
+        self.clock = clock or VirtualClock()
+        self.pbx = Pbx(profile, self.clock, self)
+        self.devices: list[Device] = list(self.pbx.stations)
+        for role in ROLE_LINES:
+            dev = self.pbx.device(getattr(profile.pixit, role))
+            if not dev.is_station and dev.line_id is None:
+                self.devices.append(dev)
+        for index, dev in enumerate(self.devices):
+            dev.line_id = index
+        self.apps: dict[int, App] = {}
+        self.lines: dict[int, Line] = {}
+        self.handles: dict[int, Handle] = {}
+        self._app_ids = itertools.count(0x00010001)
+        self._line_ids = itertools.count(0x00020001)
+        self._call_handles = itertools.count(0x00030001)
+        self._request_ids = itertools.count(1)
+        self._requests = 0
+        self._creating_for: App | None = None
+        self._lost: set[int] = set()
+
+    # ----- plumbing -------------------------------------------------------------------------
+    def post(self, app: App, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0, *,
+             instance: int = 0, new_call: int = 0, data: bytes = b"") -> None:
+        if app.handle not in self.apps:
+            return
+        app.queue.append(LineMessage(device=device, msg=msg, instance=instance, param1=p1 & 0xFFFFFFFF,
+                                     param2=p2 & 0xFFFFFFFF, param3=p3 & 0xFFFFFFFF, new_call=new_call,
+                                     data=data, time=self.clock.now()))
+
+    def app(self, h_line_app: int, function: str) -> App:
+        app = self.apps.get(h_line_app)
+        if app is None:
+            raise LineError(LineErr.INVALAPPHANDLE, function, f"no application 0x{h_line_app:08X}")
+        return app
+
+    def line(self, h_line: int, function: str) -> Line:
+        line = self.lines.get(h_line)
+        if line is None:
+            raise LineError(LineErr.INVALLINEHANDLE, function, f"no open line 0x{h_line:08X}")
+        return line
+
+    def handle(self, h_call: int, function: str, *, owner: bool = False, code: int = 0) -> Handle:
+        h = self.handles.get(h_call)
+        if h is None:
+            raise LineError(code or LineErr.INVALCALLHANDLE, function, f"no call 0x{h_call:08X}")
+        if owner and not h.call.handles.get(h_call, 0) & OWNER:
+            raise LineError(LineErr.NOTOWNER, function, "the application is not an owner of the call")
+        return h
+
+    def device_for(self, device_id: int, function: str) -> Device:
+        if not 0 <= device_id < len(self.devices):
+            raise LineError(LineErr.BADDEVICEID, function, f"device {device_id} of {len(self.devices)}")
+        return self.devices[device_id]
+
+    def count_request(self) -> None:
+        """Fault knobs that fire 'after N requests' count every TAPI request here."""
+        self._requests += 1
+        for fault in self.profile.simulation.faults:
+            if fault.after_requests and fault.after_requests == self._requests:
+                self.clock.schedule(0.0, self._spontaneous, fault.kind)
+
+    def request(self, line: Line | None, app: App, function: str,
+                work: Callable[[], tuple[int, Callable[[], None] | None, int, bytes]],
+                *, existing_call: bool = True) -> int:
+        """Queue an async request; ``work`` runs at the switch and returns (result, commit, hCall, data)."""
+        req = next(self._request_ids)
+        app.pending.add(req)
+        if line is not None:
+            line.pending.add(req)
+        self.clock.schedule(self._latency(function), self._run_request, req, line, app, function, work,
+                            existing_call)
+        return req
+
+    def _latency(self, function: str) -> float:
+        latency = self.profile.simulation.timing.reply_latency
+        for f in self.profile.simulation.faults:
+            if f.kind == "reply_latency" and f.function in ("", function):
+                latency = f.seconds
+        return latency
+
+    def _fault_for(self, kind: str, function: str) -> Any:
+        return next((f for f in self.profile.simulation.faults if f.kind == kind and f.function == function),
+                    None)
+
+    def _run_request(self, req: int, line: Line | None, app: App, function: str,
+                     work: Callable[[], tuple[int, Callable[[], None] | None, int, bytes]],
+                     existing_call: bool) -> None:
+        if req not in app.pending or (line is not None and req not in line.pending):
+            return  # cancelled by lineClose / lineShutdown: no LINE_REPLY
+        app.pending.discard(req)
+        if line is not None:
+            line.pending.discard(req)
+        injected = self._fault_for("reply_error", function)
+        if injected is not None:
+            self.post(app, LineMsg.REPLY, 0, req, injected.error)
+            return
+        try:
+            result, commit, new_call, data = work()
+        except LineError as exc:
+            result, commit, new_call, data = exc.code, None, 0, b""
+        lost = self._fault_for("lost_reply", function) is not None
+        events_first = existing_call and (self.profile.simulation.reply_order == "events_first"
+                                          or any(f.kind == "events_first" for f in
+                                                 self.profile.simulation.faults))
+        if events_first and commit is not None:
+            commit()
+            commit = None
+        if not lost:
+            self.post(app, LineMsg.REPLY, 0, req, result, new_call=new_call, data=data)
+        if commit is not None:
+            commit()
+
+    def new_handle(self, call: LineCall, line: Line, privilege: int) -> int:
+        h = next(self._call_handles)
+        call.handles[h] = privilege
+        self.handles[h] = Handle(call, line)
+        return h
+
+    def open_lines(self, device: Device) -> list[Line]:
+        return [ln for ln in self.lines.values() if ln.device is device]
+
+    # ----- SwitchObserver --------------------------------------------------------------------
+    def call_created(self, call: LineCall) -> None:
+        owner_given = False
+        for line in self.open_lines(call.device):
+            if line.app is self._creating_for:
+                continue
+            if not call.outgoing and line.privileges & OWNER and not owner_given:
+                self.new_handle(call, line, OWNER)
+                owner_given = True
+            elif line.privileges & MONITOR:
+                self.new_handle(call, line, MONITOR)
+
+    def call_state(self, call: LineCall, old: str, new: str) -> None:
+        state = int(call.state)
+        for h_call, privilege in list(call.handles.items()):
+            handle = self.handles.get(h_call)
+            if handle is None:
+                continue
+            app, line = handle.line.app, handle.line
+            p3 = 0
+            if not handle.announced:
+                handle.announced = True
+                if privilege != OWNER or not call.outgoing:
+                    p3 = privilege
+                    if app.api_version >= ApiVersion.V2_0:
+                        self.post(app, LineMsg.APPNEWCALL, line.handle, 0, h_call, privilege,
+                                  instance=line.instance)
+            self.post(app, LineMsg.CALLSTATE, h_call, state, call.mode, p3, instance=line.instance)
+        self._line_events(call, new)
+
+    def _line_events(self, call: LineCall, new: str) -> None:
+        bits = {"OFFERING": LineDevState.RINGING, "CONNECTED": LineDevState.CONNECTED,
+                "DISCONNECTED": LineDevState.DISCONNECTED}.get(new)
+        for line in self.open_lines(call.device):
+            if bits is not None and line.line_states & bits:
+                p2, p3 = (1, 1) if bits == LineDevState.RINGING else (0, 0)
+                self.post(line.app, LineMsg.LINEDEVSTATE, line.handle, bits, p2, p3, instance=line.instance)
+            if new in ("OFFERING", "IDLE", "DIALTONE", "UNKNOWN") and \
+                    line.address_states & LineAddressState.NUMCALLS:
+                self.post(line.app, LineMsg.ADDRESSSTATE, line.handle, 0, LineAddressState.NUMCALLS,
+                          instance=line.instance)
+
+    def call_info(self, call: LineCall, bits: int) -> None:
+        if not call.live:
+            return
+        for h_call, handle in [(h, self.handles.get(h)) for h in call.handles]:
+            if handle is not None and handle.announced:
+                self.post(handle.line.app, LineMsg.CALLINFO, h_call, bits, instance=handle.line.instance)
+
+    def call_gone(self, call: LineCall) -> None:
+        pass
+
+    def line_owned(self, device: Device) -> bool:
+        return any(ln.privileges & OWNER for ln in self.open_lines(device))
+
+    def address_changed(self, device: Device, bits: int) -> None:
+        for line in self.open_lines(device):
+            if line.address_states & bits:
+                self.post(line.app, LineMsg.ADDRESSSTATE, line.handle, 0, bits, instance=line.instance)
+
+    # ----- spontaneous events (fault knobs) --------------------------------------------------
+    def _spontaneous(self, kind: str) -> None:
+        if kind == "line_close":
+            for line in list(self.lines.values()):
+                self.post(line.app, LineMsg.CLOSE, line.handle, instance=line.instance)
+                self._close(line)
+        elif kind == "out_of_service":
+            for line in self.lines.values():
+                line.in_service = False
+                if line.line_states & LineDevState.OUTOFSERVICE:
+                    self.post(line.app, LineMsg.LINEDEVSTATE, line.handle, LineDevState.OUTOFSERVICE,
+                              instance=line.instance)
+        elif kind == "reinit":
+            for app in self.apps.values():
+                self.post(app, LineMsg.LINEDEVSTATE, 0, LineDevState.REINIT)
+
+    # ----- initialization and lines ----------------------------------------------------------
+    def line_initialize_ex(self, app_name: str, api_version: int = ApiVersion.V2_2) -> tuple[int, int, int]:
+        self.count_request()
+        if api_version < MIN_API:
+            raise LineError(LineErr.INCOMPATIBLEAPIVERSION, "lineInitializeEx", f"0x{api_version:08X}")
+        handle = next(self._app_ids)
+        self.apps[handle] = App(handle, app_name or "python", api_version)
+        return handle, len(self.devices), int(min(MAX_API, self.profile.simulation.api_version))
+
+    def line_shutdown(self, h_line_app: int) -> None:
+        app = self.app(h_line_app, "lineShutdown")
+        for line in list(app.lines.values()):
+            self._close(line)
+        app.pending.clear()
+        app.queue.clear()
+        del self.apps[h_line_app]
+
+    def line_negotiate_api_version(self, h_line_app: int, device_id: int, low: int, high: int) -> int:
+        self.app(h_line_app, "lineNegotiateAPIVersion")
+        self.device_for(device_id, "lineNegotiateAPIVersion")
+        best = min(high, self.profile.simulation.api_version, MAX_API)
+        if low > high or best < max(low, MIN_API):
+            raise LineError(LineErr.INCOMPATIBLEAPIVERSION, "lineNegotiateAPIVersion",
+                            f"asked 0x{low:08X}..0x{high:08X}, provider supports up to "
+                            f"0x{self.profile.simulation.api_version:08X}")
+        return int(best)
+
+    def line_negotiate_ext_version(self, h_line_app: int, device_id: int, api_version: int,
+                                   low: int, high: int) -> int:
+        self.app(h_line_app, "lineNegotiateExtVersion")
+        self.device_for(device_id, "lineNegotiateExtVersion")
+        native = self.profile.capabilities.native_remote_office
+        if native.mechanism != "devspecific":
+            raise LineError(LineErr.OPERATIONUNAVAIL, "lineNegotiateExtVersion", "no provider extension")
+        if not low <= native.ext_version <= high:
+            raise LineError(LineErr.INCOMPATIBLEEXTVERSION, "lineNegotiateExtVersion",
+                            f"provider extension is 0x{native.ext_version:08X}")
+        return native.ext_version
+
+    def _check_version(self, api_version: int, function: str) -> None:
+        if not MIN_API <= api_version <= min(MAX_API, self.profile.simulation.api_version):
+            raise LineError(LineErr.INCOMPATIBLEAPIVERSION, function, f"0x{api_version:08X}")
+
+    def line_get_dev_caps(self, h_line_app: int, device_id: int, api_version: int,
+                          ext_version: int = 0) -> LineDevCaps:
+        self.app(h_line_app, "lineGetDevCaps")
+        dev = self.device_for(device_id, "lineGetDevCaps")
+        self._check_version(api_version, "lineGetDevCaps")
+        return _caps.dev_caps(self.profile, dev, device_id, dev.native_ro)
+
+    def line_get_address_caps(self, h_line_app: int, device_id: int, address_id: int, api_version: int,
+                              ext_version: int = 0) -> LineAddressCaps:
+        self.app(h_line_app, "lineGetAddressCaps")
+        dev = self.device_for(device_id, "lineGetAddressCaps")
+        self._check_version(api_version, "lineGetAddressCaps")
+        if address_id != 0:
+            raise LineError(LineErr.INVALADDRESSID, "lineGetAddressCaps", f"address {address_id} of 1")
+        return _caps.address_caps(self.profile, dev, device_id)
+
+    def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
+                  callback_instance: int = 0, privileges: int = OWNER | MONITOR,
+                  media_modes: int = 4) -> int:
+        self.count_request()
+        app = self.app(h_line_app, "lineOpen")
+        dev = self.device_for(device_id, "lineOpen")
+        self._check_version(api_version, "lineOpen")
+        privs = privileges & 0x7
+        if privs not in (NONE, MONITOR, OWNER, OWNER | MONITOR) or privileges & ~0xC0000007:
+            raise LineError(LineErr.INVALPRIVSELECT, "lineOpen", f"privileges 0x{privileges:08X}")
+        if privs & OWNER and not media_modes:
+            raise LineError(LineErr.INVALMEDIAMODE, "lineOpen", "OWNER needs a media mode")
+        if ext_version:
+            native = self.profile.capabilities.native_remote_office
+            if native.mechanism != "devspecific" or ext_version != native.ext_version:
+                raise LineError(LineErr.INCOMPATIBLEEXTVERSION, "lineOpen", f"0x{ext_version:08X}")
+        handle = next(self._line_ids)
+        line = Line(handle, app, device_id, dev, api_version, ext_version, callback_instance, privs,
+                    media_modes)
+        self.lines[handle] = line
+        app.lines[handle] = line
+        return handle
+
+    def line_close(self, h_line: int) -> None:
+        self._close(self.line(h_line, "lineClose"))
+
+    def _close(self, line: Line) -> None:
+        """Calls this app solely owns are dropped; pending requests get no reply; handles die."""
+        for h_call, handle in list(self.handles.items()):
+            if handle.line is not line:
+                continue
+            call = handle.call
+            privilege = call.handles.pop(h_call, 0)
+            del self.handles[h_call]
+            sole = privilege & OWNER and not any(p & OWNER for p in call.handles.values())
+            if call.live and sole:
+                self.pbx.drop(call)
+            self.pbx.release_model(call)
+        for req in line.pending:
+            line.app.pending.discard(req)
+        line.pending.clear()
+        self.lines.pop(line.handle, None)
+        line.app.lines.pop(line.handle, None)
+
+    def line_set_status_messages(self, h_line: int, line_states: int, address_states: int) -> None:
+        line = self.line(h_line, "lineSetStatusMessages")
+        if line_states & ~_caps.LINE_STATES:
+            raise LineError(LineErr.INVALLINESTATE, "lineSetStatusMessages", f"0x{line_states:08X}")
+        if address_states & ~_caps.ADDRESS_STATES:
+            raise LineError(LineErr.INVALADDRESSSTATE, "lineSetStatusMessages", f"0x{address_states:08X}")
+        line.line_states = line_states | LineDevState.REINIT
+        line.address_states = address_states
+
+    def line_get_message(self, h_line_app: int, timeout: float) -> LineMessage | None:
+        app = self.app(h_line_app, "lineGetMessage")
+        if not app.queue:
+            self.clock.run_until(lambda: bool(app.queue) or h_line_app not in self.apps, max(0.0, timeout))
+        return app.queue.popleft() if app.queue else None
+
+    # ----- queries -----------------------------------------------------------------------------
+    def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus:
+        line = self.line(h_line, "lineGetAddressStatus")
+        if address_id != 0:
+            raise LineError(LineErr.INVALADDRESSID, "lineGetAddressStatus", f"address {address_id} of 1")
+        return self.address_status(line.device)
+
+    def line_get_call_info(self, h_call: int) -> LineCallInfo:
+        h = self.handle(h_call, "lineGetCallInfo")
+        return self.call_info_of(h.call, h.line, h_call)
+
+    def line_get_call_status(self, h_call: int) -> LineCallStatus:
+        h = self.handle(h_call, "lineGetCallStatus")
+        privilege = h.call.handles.get(h_call, 0)
+        features, features2 = _caps.call_features(self.profile, h.call, privilege)
+        return LineCallStatus(call_state=int(h.call.state), call_state_mode=h.call.mode,
+                              call_privilege=privilege, call_features=features, call_features2=features2,
+                              state_entry_time=h.call.entered_at)
+
+    def line_deallocate_call(self, h_call: int) -> None:
+        h = self.handle(h_call, "lineDeallocateCall")
+        call = h.call
+        privilege = call.handles.pop(h_call, 0)
+        del self.handles[h_call]
+        if call.live and privilege & OWNER and h.line.api_version < ApiVersion.V2_0 and \
+                not any(p & OWNER for p in call.handles.values()):
+            call.handles[h_call] = privilege
+            self.handles[h_call] = h
+            raise LineError(LineErr.INVALCALLSTATE, "lineDeallocateCall", "sole owner of a live call")
+        self.pbx.release_model(call)
+
+    def address_status(self, device: Device) -> LineAddressStatus:
+        raise NotImplementedError
+
+    def call_info_of(self, call: LineCall, line: Line, h_call: int) -> LineCallInfo:
+        raise NotImplementedError
+
+    # ----- introspection (tests, leak checks; not TAPI) ----------------------------------------
+    def live_calls(self) -> list[LineCall]:
+        return [c for d in self.pbx.devices.values() for c in d.calls if c.live]
+
+    def model_count(self) -> int:
+        return self.pbx.machine.model_count()
+
+    def role_device(self, role: str) -> Device:
+        return self.pbx.device(getattr(self.profile.pixit, role))
+
+    def info(self) -> dict[str, Any]:
+        return {"provider": "RO simulator TSP", "profile": self.profile.name, "vendor": self.profile.vendor,
+                "devices": [d.number for d in self.devices], "trunks": self.pbx.trunks_total}

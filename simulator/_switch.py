@@ -1,0 +1,506 @@
+"""The switch: stations, a trunk group, the public network, routing, forwarding, transfers.
+
+It knows nothing of TAPI handles or applications. It moves ``LineCall`` legs through the shared call
+chart and tells its ``SwitchObserver`` (the provider) what happened. Everything that takes time is a
+scheduler event, so a run is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from simulator._calls import Device, LineCall, PartyId
+from simulator._callstates import CallMachine, CallTrigger, allowed_sources
+from simulator._clock import Clock
+from simulator._constants import (
+    LineBusyMode,
+    LineCallInfoState,
+    LineCallOrigin,
+    LineCallReason,
+    LineConnectedMode,
+    LineDialToneMode,
+    LineDisconnectMode,
+    LineErr,
+    LineForwardMode,
+    LineOfferingMode,
+)
+from simulator._errors import LineError
+from simulator._profile_model import ExternalParty, Profile
+
+__all__ = ["Pbx", "SwitchObserver"]
+
+T = CallTrigger
+OWNER = 4
+
+
+class SwitchObserver(Protocol):
+    def call_created(self, call: LineCall) -> None: ...
+    def call_state(self, call: LineCall, old: str, new: str) -> None: ...
+    def call_info(self, call: LineCall, bits: int) -> None: ...
+    def call_gone(self, call: LineCall) -> None: ...
+    def line_owned(self, device: Device) -> bool: ...
+
+
+class Pbx:
+    """The switch model of one profile."""
+
+    def __init__(self, profile: Profile, clock: Clock, observer: SwitchObserver) -> None:
+        self.profile = profile
+        self.clock = clock
+        self.observer = observer
+        self.machine = CallMachine(after_state_change=self._after_change)
+        self.devices: dict[str, Device] = {}
+        self.stations: list[Device] = []
+        self.trunks_total = profile.trunks
+        self.trunks_in_use = 0
+        self.trunks_peak = 0
+        self._call_ids = 0x1000
+        self._faults = {f.kind: f for f in profile.simulation.faults}
+        self.on_remote_answer: Callable[[LineCall], None] | None = None   # native RO hook
+        for st in profile.stations:
+            dev = Device(st.extension, "station", st.name, business_number=st.business_number)
+            self.devices[st.extension] = dev
+            self.stations.append(dev)
+        for ext in profile.externals:
+            self.devices[ext.number] = self._external(ext)
+        self._assign_roles()
+
+    # ----- set-up -------------------------------------------------------------------------------
+    def _external(self, ext: ExternalParty) -> Device:
+        return Device(ext.number, "external", ext.name, behaviour=ext.behaviour,
+                      answer_after_rings=ext.answer_after_rings)
+
+    def _assign_roles(self) -> None:
+        px = self.profile.pixit
+        for role, number in (("desk", px.desk), ("remote_office", px.remote_office), ("target", px.target),
+                             ("caller", px.caller)):
+            self.device(number).role = role
+
+    def device(self, number: str) -> Device:
+        """The device for a number; unknown external numbers behave as ``default_external``."""
+        dev = self.devices.get(number)
+        if dev is None:
+            d = self.profile.default_external
+            dev = Device(number, "external", d.name, behaviour=d.behaviour,
+                         answer_after_rings=d.answer_after_rings)
+            self.devices[number] = dev
+        return dev
+
+    def station_by_business(self, number: str) -> Device | None:
+        return next((s for s in self.stations if number in (s.business_number, s.number)), None)
+
+    # ----- numbering ----------------------------------------------------------------------------
+    def resolve(self, origin: Device, dial: str) -> tuple[Device | None, bool]:
+        """Where ``dial`` (dialled at ``origin``) goes, and whether it needs a trunk channel."""
+        dial = dial.strip().rstrip(";")
+        if origin.is_station:
+            if dial in self.devices and self.devices[dial].is_station:
+                return self.devices[dial], False
+            prefix = self.profile.pixit.dial_prefix
+            if dial.startswith(prefix) and len(dial) > len(prefix):
+                return self.device(dial[len(prefix):]), True
+            if dial.startswith("+"):
+                return self.device(dial), True
+            return None, False
+        station = self.station_by_business(dial)
+        return station, station is not None
+
+    def trunk_free(self) -> bool:
+        return self.trunks_in_use < self.trunks_total
+
+    def fault(self, kind: str) -> Any:
+        return self._faults.get(kind)
+
+    # ----- leg life cycle -----------------------------------------------------------------------
+    def new_leg(self, device: Device, *, outgoing: bool, origin: int, reason: int, trunk: bool) -> LineCall:
+        self._call_ids += 1
+        call = LineCall(device, self._call_ids, origin=origin, reason=reason, outgoing=outgoing)
+        call.entered_at = self.clock.now()
+        if trunk:
+            call.trunk = True
+            self.trunks_in_use += 1
+            self.trunks_peak = max(self.trunks_peak, self.trunks_in_use)
+        device.calls.append(call)
+        self.machine.add_model(call)
+        self.observer.call_created(call)
+        return call
+
+    def fire(self, call: LineCall, trigger: CallTrigger, mode: int = 0) -> None:
+        if call.state_name == "IDLE":
+            return
+        self.machine.fire(call, trigger, mode=mode)
+
+    def can(self, call: LineCall, trigger: CallTrigger) -> bool:
+        return call.state in allowed_sources(trigger)
+
+    def _after_change(self, event: Any) -> None:
+        call: LineCall = event.model
+        call.mode = int(event.kwargs.get("mode", 0))
+        call.entered_at = self.clock.now()
+        old, new = event.transition.source, event.transition.dest
+        self.observer.call_state(call, old, new)
+        if new == "IDLE":
+            self._gone(call)
+
+    def _gone(self, call: LineCall) -> None:
+        call.cancel_timers()
+        if call.trunk:
+            call.trunk = False
+            self.trunks_in_use -= 1
+        if call in call.device.calls:
+            call.device.calls.remove(call)
+        peer = call.peer
+        call.peer = None
+        if peer is not None and peer.peer is call:
+            peer.peer = None
+            self._far_end_left(peer)
+        call.consult_for = None
+        shadow, call.shadow = call.shadow, None
+        if shadow is not None and shadow.shadow is call:
+            shadow.shadow = None
+            self.fire(shadow, T.DROP)
+        dev = call.device
+        if dev.is_station and not dev.live_calls():
+            dev.speaker_on = False
+        self.observer.call_gone(call)
+        if not call.handles:
+            self.machine.remove_model(call)
+
+    def release_model(self, call: LineCall) -> None:
+        """Called by the provider when the last handle of an IDLE call is deallocated."""
+        if call.state_name == "IDLE" and not call.handles:
+            self.machine.remove_model(call)
+
+    def later(self, call: LineCall, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+        call.timers.append(self.clock.schedule(delay, self._guarded, call, fn, args))
+
+    def _guarded(self, call: LineCall, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if call.live:
+            fn(*args)
+
+    def _far_end_left(self, call: LineCall) -> None:
+        """``call``'s peer went away: a phone nobody controls hangs up, a controlled one is told."""
+        if not call.live:
+            return
+        owned = any(p & OWNER for p in call.handles.values()) or self.observer.line_owned(call.device)
+        if call.device.is_station and call.state_name in ("ONHOLDPENDTRANSFER", "ONHOLD"):
+            owned = True  # a held call waits for the user
+        if owned:
+            if call.state_name != "DISCONNECTED":
+                self.fire(call, T.DISCONNECT, LineDisconnectMode.NORMAL)
+        else:
+            self.fire(call, T.DROP)
+
+    # ----- presentation -------------------------------------------------------------------------
+    def presented(self, path: str, station: Device, original: PartyId) -> PartyId:
+        """The caller ID an external party is shown on ``path`` (a CallerIdRules field)."""
+        rule = getattr(self.profile.capabilities.caller_id, path)
+        wrong = self.fault("wrong_caller_id")
+        if wrong is not None and wrong.path == path:
+            rule = wrong.shows
+        if rule == "business":
+            return PartyId(station.business_number, station.name)
+        if rule == "extension":
+            return PartyId(station.number, station.name)
+        if rule == "withheld":
+            return PartyId(blocked=True)
+        return PartyId(original.number, original.name, original.blocked)
+
+    @staticmethod
+    def party_of(device: Device) -> PartyId:
+        return PartyId(device.business_number or device.number, device.name)
+
+    # ----- connecting legs ----------------------------------------------------------------------
+    def offer(self, caller: LineCall, target: Device, *, trunk: bool, shown: PartyId, reason: int,
+              called: PartyId, redirecting: PartyId | None = None) -> LineCall | None:
+        """Alert ``target`` with a new leg joined to ``caller``; None when the target is busy."""
+        if target.behaviour == "busy" or (target.is_station and target.live_calls()
+                                           and not self._forward_entry(target, "BUSY")):
+            return None
+        origin = LineCallOrigin.EXTERNAL if (trunk and target.is_station) or not target.is_station \
+            else LineCallOrigin.INTERNAL
+        far = self.new_leg(target, outgoing=False, origin=origin, reason=reason, trunk=trunk and not
+                           target.is_station)
+        far.caller = shown
+        far.called = called
+        if redirecting is not None:
+            far.redirecting = redirecting
+            far.redirection = PartyId(target.number, target.name)
+        far.peer, caller.peer = caller, far
+        self.fire(far, T.OFFER, LineOfferingMode.ACTIVE)
+        self._script(far)
+        return far
+
+    def _script(self, far: LineCall) -> None:
+        """Scripted behaviour of an external party nobody controls through TAPI."""
+        dev = far.device
+        if dev.is_station or self.observer.line_owned(dev):
+            return
+        period = self.profile.simulation.timing.ring_period
+        if dev.behaviour == "answer":
+            self.later(far, max(dev.answer_after_rings, 0) * period, self.answer, far)
+        elif dev.behaviour == "reject":
+            self.later(far, period, self.reject, far)
+        else:
+            self.later(far, self.profile.simulation.timing.no_answer_timeout, self.no_answer, far)
+
+    def answer(self, call: LineCall) -> None:
+        """``call`` (an alerting leg) is answered; its peer gets connected."""
+        if call.pending is not None:
+            pending, call.pending = call.pending, None
+            pending()
+            return
+        call.cancel_timers()
+        self.fire(call, T.ANSWER, LineConnectedMode.ACTIVE)
+        peer = call.peer
+        if peer is not None:
+            self._connected(peer, call)
+        elif call.shadow is not None and call.shadow.live and self.on_remote_answer is not None:
+            self.on_remote_answer(call)
+
+    def _connected(self, near: LineCall, far: LineCall) -> None:
+        near.connected = PartyId(far.device.number, far.device.name)
+        if self.can(near, T.CONNECT):
+            self.fire(near, T.CONNECT, LineConnectedMode.ACTIVE)
+        self.observer.call_info(near, LineCallInfoState.CONNECTEDID)
+        desk = near.shadow
+        if desk is not None and far is not desk and far.state_name == "CONNECTED" \
+                and desk.state_name in ("PROCEEDING", "RINGBACK"):
+            desk.connected = PartyId(far.device.number, far.device.name)
+            self.fire(desk, T.CONNECT, LineConnectedMode.ACTIVE)
+
+    def reject(self, call: LineCall) -> None:
+        peer = call.peer
+        call.peer = None
+        self.fire(call, T.DROP)
+        if peer is not None:
+            peer.peer = None
+            self.fire(peer, T.DISCONNECT, LineDisconnectMode.REJECT)
+
+    def no_answer(self, call: LineCall) -> None:
+        peer = call.peer
+        call.peer = None
+        self.fire(call, T.DROP)
+        if peer is not None:
+            peer.peer = None
+            self.fire(peer, T.DISCONNECT, LineDisconnectMode.NOANSWER)
+
+    def drop(self, call: LineCall) -> None:
+        """Clear ``call`` (lineDrop / hang up); its peer is told the far end left."""
+        self.fire(call, T.DROP)
+
+    # ----- forwarding ---------------------------------------------------------------------------
+    def _forward_entry(self, station: Device, kind: str) -> Any:
+        names = {"UNCOND": LineForwardMode.UNCOND, "BUSY": LineForwardMode.BUSY,
+                 "NOANSW": LineForwardMode.NOANSW}
+        for entry in station.forwarding:
+            if entry.forward_mode & names[kind] and entry.dest_address:
+                return entry
+        return None
+
+    def route_incoming(self, caller: LineCall, station: Device, trunk: bool) -> LineCall | None:
+        """A call for ``station`` arrives: native RO, forwarding or ringing the desk phone."""
+        called = PartyId(station.business_number if trunk else station.number, station.name)
+        if station.native_ro:
+            return self._forward(caller, station, station.native_ro, LineCallReason.DIRECT, called)
+        entry = self._forward_entry(station, "UNCOND")
+        if entry is None and station.live_calls():
+            entry = self._forward_entry(station, "BUSY")
+            if entry is not None:
+                return self._forward(caller, station, entry.dest_address, LineCallReason.FWDBUSY, called)
+        if entry is not None:
+            if self.profile.capabilities.forwarding and \
+                    self.profile.capabilities.forwarding.desk_sees_forwarded_call == "offering_disconnected":
+                self._ghost_offer(station, caller.caller, called)
+            return self._forward(caller, station, entry.dest_address, LineCallReason.FWDUNCOND, called)
+        leg = self.offer(caller, station, trunk=trunk, shown=caller.caller, reason=LineCallReason.DIRECT,
+                         called=called)
+        noansw = self._forward_entry(station, "NOANSW")
+        if leg is not None and noansw is not None:
+            rings = station.num_rings_no_answer or 3
+            period = self.profile.simulation.timing.ring_period
+            self.later(leg, rings * period, self._forward_no_answer, leg, noansw.dest_address, called)
+        return leg
+
+    def _ghost_offer(self, station: Device, shown: PartyId, called: PartyId) -> None:
+        ghost = self.new_leg(station, outgoing=False, origin=LineCallOrigin.EXTERNAL,
+                             reason=LineCallReason.DIRECT, trunk=False)
+        ghost.caller, ghost.called = shown, called
+        self.fire(ghost, T.OFFER, LineOfferingMode.ACTIVE)
+        self.fire(ghost, T.DISCONNECT, LineDisconnectMode.FORWARDED)
+        if not any(p & OWNER for p in ghost.handles.values()):
+            self.fire(ghost, T.DROP)
+
+    def _forward_no_answer(self, leg: LineCall, dest: str, called: PartyId) -> None:
+        caller = leg.peer
+        leg.peer = None
+        self.fire(leg, T.DISCONNECT, LineDisconnectMode.FORWARDED)
+        if not any(p & OWNER for p in leg.handles.values()):
+            self.fire(leg, T.DROP)
+        if caller is not None and caller.live:
+            self._forward(caller, leg.device, dest, LineCallReason.FWDNOANSWER, called)
+
+    def _forward(self, caller: LineCall, station: Device, dest: str, reason: int,
+                 called: PartyId) -> LineCall | None:
+        target, trunk = self.resolve(station, dest)
+        if target is None or (trunk and not self.trunk_free()):
+            self.fire(caller, T.BUSY, LineBusyMode.TRUNK if trunk else LineBusyMode.UNKNOWN)
+            return None
+        shown = self.presented("forwarded", station, caller.caller)
+        far = self.offer(caller, target, trunk=trunk, shown=shown, reason=reason, called=called,
+                         redirecting=self.party_of(station))
+        if far is None:
+            self.fire(caller, T.BUSY, LineBusyMode.STATION)
+        return far
+
+    # ----- origination --------------------------------------------------------------------------
+    def progress(self, call: LineCall, dial: str, path: str = "direct") -> None:
+        """Dial ``dial`` on ``call`` (which has dial tone or is new) and let the call progress."""
+        call.dial_string = dial
+        call.called = PartyId(dial)
+        timing = self.profile.simulation.timing
+        self.fire(call, T.DIAL)
+        self.later(call, timing.dial, self._route_outgoing, call, dial, path)
+
+    def _route_outgoing(self, call: LineCall, dial: str, path: str) -> None:
+        target, trunk = self.resolve(call.device, dial)
+        if target is None or target is call.device:
+            self.fire(call, T.DISCONNECT, LineDisconnectMode.BADADDRESS)
+            return
+        if trunk and not self.trunk_free():
+            self._congestion(call)
+            return
+        if self.profile.simulation.proceeding_state:
+            self.fire(call, T.PROCEED)
+        delay = self.profile.simulation.timing.proceeding
+        self.later(call, delay, self._alert_far, call, target, trunk, path)
+
+    def _congestion(self, call: LineCall) -> None:
+        if self.profile.simulation.trunk_exhaustion == "disconnected":
+            self.fire(call, T.DISCONNECT, LineDisconnectMode.CONGESTION)
+        else:
+            self.fire(call, T.BUSY, LineBusyMode.TRUNK)
+
+    def _alert_far(self, call: LineCall, target: Device, trunk: bool, path: str) -> None:
+        if trunk and not self.trunk_free():
+            self._congestion(call)
+            return
+        station = call.device
+        if station.is_station:
+            shown = self.presented(path, station, self.party_of(station)) if trunk else \
+                PartyId(station.number, station.name)
+            called = PartyId(target.number, target.name)
+            far = self.offer(call, target, trunk=trunk, shown=shown, reason=LineCallReason.DIRECT,
+                             called=called)
+        else:
+            far = self.route_incoming(call, target, trunk)
+            if not call.live or call.state_name == "BUSY":
+                return
+        if far is None:
+            if call.state_name != "BUSY":
+                self.fire(call, T.BUSY, LineBusyMode.STATION)
+            return
+        self.fire(call, T.RINGBACK)
+
+    # ----- supplementary services ---------------------------------------------------------------
+    def blind_transfer(self, call: LineCall, dial: str) -> None:
+        """The switch takes ``call``'s far party to ``dial``; ``call`` leaves the address."""
+        remote = call.peer
+        target, trunk = self.resolve(call.device, dial)
+        never = self.fault("transfer_never_completes")
+        call.peer = None
+        if remote is not None:
+            remote.peer = None
+        self.fire(call, T.TRANSFERRED)
+        if remote is None or target is None or (never is not None and never.route == "blind"):
+            return
+        shown = self.presented("blind_transfer", call.device, remote.caller if not remote.outgoing
+                               else PartyId(remote.device.number, remote.device.name))
+        if remote.device.is_station or not trunk:
+            shown = shown if trunk else PartyId(call.device.number, call.device.name)
+        far = self.offer(remote, target, trunk=trunk, shown=shown, reason=LineCallReason.TRANSFER,
+                         called=PartyId(target.number, target.name), redirecting=self.party_of(call.device))
+        if far is None:
+            self.fire(remote, T.DISCONNECT, LineDisconnectMode.BUSY)
+
+    def setup_transfer(self, call: LineCall) -> LineCall:
+        """Put ``call`` on consultation hold and make a consultation leg (not yet reported)."""
+        consult = self.new_leg(call.device, outgoing=True, origin=LineCallOrigin.OUTBOUND,
+                               reason=LineCallReason.DIRECT, trunk=False)
+        consult.consult_for = call
+        consult.related_call_id = call.call_id
+        consult.hands_free = True
+        return consult
+
+    def start_consult(self, call: LineCall, consult: LineCall) -> None:
+        self.fire(call, T.HOLD_PEND_TRANSFER)
+        self.fire(consult, T.DIALTONE, LineDialToneMode.INTERNAL)
+
+    def complete_transfer(self, call: LineCall, consult: LineCall) -> None:
+        """Join ``call``'s party with ``consult``'s far party; both local legs leave the address."""
+        remote, target = call.peer, consult.peer
+        never = self.fault("transfer_never_completes")
+        call.peer = consult.peer = None
+        consult.consult_for = None
+        if never is not None and never.route == "consult":
+            remote = None
+        if remote is not None and target is not None:
+            remote.peer, target.peer = target, remote
+            station = call.device
+            original = PartyId(remote.device.number, remote.device.name)
+            target.caller = self.presented("consult_transfer", station, original)
+            target.redirecting = self.party_of(station)
+            target.reason = LineCallReason.TRANSFER
+            self.observer.call_info(target, LineCallInfoState.CALLERID | LineCallInfoState.REDIRECTINGID
+                                    | LineCallInfoState.REASON)
+            if target.state_name == "CONNECTED":
+                remote.connected = PartyId(target.device.number, target.device.name)
+        elif target is not None:
+            target.peer = None
+            self._far_end_left(target)
+        self.fire(consult, T.TRANSFERRED)
+        self.fire(call, T.TRANSFERRED)
+        if remote is not None and target is None:
+            remote.peer = None
+            self._far_end_left(remote)
+
+    def cancel_consult(self, call: LineCall) -> None:
+        """The held call comes back (lineUnhold / AUTORECONNECT): its consultation leg is cleared."""
+        for consult in list(call.device.calls):
+            if consult.consult_for is call:
+                consult.consult_for = None
+                self.fire(consult, T.DROP)
+        if call.state_name in ("ONHOLDPENDTRANSFER", "ONHOLD"):
+            self.fire(call, T.UNHOLD, LineConnectedMode.ACTIVE)
+
+    def consult_dropped_for(self, held: LineCall) -> None:
+        """A consultation call was dropped: AUTORECONNECT brings the held call back."""
+        if held.state_name == "ONHOLDPENDTRANSFER":
+            self.fire(held, T.UNHOLD, LineConnectedMode.ACTIVE)
+
+    def redirect(self, call: LineCall, dial: str) -> None:
+        caller = call.peer
+        call.peer = None
+        if caller is not None:
+            caller.peer = None
+        self.fire(call, T.REDIRECT)
+        if caller is None:
+            return
+        target, trunk = self.resolve(call.device, dial)
+        if target is None or (trunk and not self.trunk_free()):
+            self.fire(caller, T.DISCONNECT, LineDisconnectMode.UNAVAIL)
+            return
+        shown = self.presented("forwarded", call.device, caller.caller)
+        far = self.offer(caller, target, trunk=trunk, shown=shown, reason=LineCallReason.REDIRECT,
+                         called=call.called, redirecting=self.party_of(call.device))
+        if far is None:
+            self.fire(caller, T.DISCONNECT, LineDisconnectMode.BUSY)
+
+    def require(self, ok: bool, code: int, function: str, detail: str = "") -> None:
+        if not ok:
+            raise LineError(code, function, detail)
+
+    def check_state(self, call: LineCall, trigger: CallTrigger, function: str) -> None:
+        self.require(self.can(call, trigger), LineErr.INVALCALLSTATE, function,
+                     f"call is {call.state_name}")
