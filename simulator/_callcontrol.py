@@ -1,7 +1,8 @@
 """The asynchronous TAPI call-control functions, forwarding, lineDevSpecific, and the query builders.
 
 ``Provider`` = the plumbing of ``_provider_core`` + these functions. Each function checks what TAPI
-checks up front (handle, privilege, state, parameters) and raises ``LineError`` synchronously; otherwise it returns a request id and the switch acts when the request
+checks up front (handle, privilege, state, parameters) and raises ``LineError`` synchronously;
+otherwise it returns a request id and the switch acts when the request
 is processed (after the profile's latency), re-checking the state it finds then.
 """
 

@@ -12,9 +12,9 @@ ONHOLDPENDTRANSFER and the consultation call CONNECTED, RINGBACK, BUSY or PROCEE
 All calls share one ``transitions`` Machine (never one per call). It is not ``queued``: the switch's
 callbacks fire triggers on *other* legs (the peer of a call that went IDLE, say) and must see the
 result at once; a queued machine would check validity only after the caller had moved on.
-Stock ``add_model`` scans a list and binds a dozen convenience methods onto every model; ``CallMachine`` keeps models in a dict keyed by
-identity and binds nothing (triggers are fired through ``fire``), so adding and removing a call is O(1)
-and costs no per-call memory beyond the call itself.
+Stock ``add_model`` scans a list and binds a dozen convenience methods onto every model;
+``CallMachine`` keeps models in a dict keyed by identity and binds nothing (triggers are fired through
+``fire``), so adding and removing a call is O(1) and costs no per-call memory beyond the call itself.
 """
 
 from __future__ import annotations
