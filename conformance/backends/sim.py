@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from simulator._clock import Clock
+from simulator._errors import BackendUnavailable
 from simulator._parties import SimParties
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
@@ -24,6 +25,15 @@ class SimBackend(Provider):
     def __init__(self, profile: Profile | str | os.PathLike[str], clock: Clock | None = None) -> None:
         super().__init__(profile if isinstance(profile, Profile) else load_profile(profile), clock)
         self.parties = SimParties(self)
+
+    @classmethod
+    def from_spec(cls, target: str, profile: Profile | None) -> SimBackend:
+        """``sim:`` uses the run's profile; ``sim:PATH`` loads PATH instead."""
+        if target:
+            return cls(target)
+        if profile is None:
+            raise BackendUnavailable("sim: needs a profile (sim:PATH or --profile)")
+        return cls(profile)
 
     def now(self) -> float:
         return self.clock.now()
