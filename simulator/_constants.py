@@ -15,8 +15,8 @@ import enum
 from typing import Any
 
 __all__ = [
-    "FAMILIES",
     "ApiVersion",
+    "FAMILIES",
     "lookup",
     "tapi_name",
 ]
@@ -142,6 +142,7 @@ class LineErr(_TapiEnum):
     USERCANCELLED = 0x8000005D
     INVALADDRESSTYPE = 0x8000005E
     INVALAGENTSESSIONSTATE = 0x8000005F
+    DISCONNECTED = 0x80000060
     SERVICE_NOT_RUNNING = 0x80000061
 
 

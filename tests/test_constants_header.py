@@ -21,10 +21,7 @@ _PREFIXES_LONGEST_FIRST = sorted(FAMILIES, key=len, reverse=True)
 
 # Header macros that simulator/_constants.py is known to lack. Each entry is a strict xfail: when the
 # generator is fixed the test XPASSes, fails, and the entry must be removed.
-KNOWN_MISSING = {
-    # tools/gen_constants.py's regex accepts "0x" but the header writes "0X80000060".
-    "LINEERR_DISCONNECTED": "gen_constants.py skips the uppercase 0X literal; fix it and regenerate",
-}
+KNOWN_MISSING: dict[str, str] = {}
 
 
 @functools.cache

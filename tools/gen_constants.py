@@ -51,7 +51,7 @@ FAMILIES: list[tuple[str, str, str]] = [
     ("StringFormat", "STRINGFORMAT_", "_TapiEnum"),
 ]
 
-DEFINE = re.compile(r"^#define\s+([A-Z0-9_]+)\s+(?:__MSABI_LONG\()?(0x[0-9A-Fa-f]+|\d+)L?\)?\s*$")
+DEFINE = re.compile(r"^#define\s+([A-Z0-9_]+)\s+(?:__MSABI_LONG\()?(0[xX][0-9A-Fa-f]+|\d+)L?\)?\s*$")
 
 
 def read_defines(header: Path) -> dict[str, int]:
