@@ -61,6 +61,10 @@ class Clock:
         """Number of timers still due to fire (cancelled ones excluded)."""
         return sum(1 for t in self._heap if t.active)
 
+    def active_timers(self) -> list[Timer]:
+        """The timers still due to fire, in firing order (introspection for leak checks)."""
+        return sorted(t for t in self._heap if t.active)
+
     def next_due(self) -> float | None:
         while self._heap and not self._heap[0].active:
             heapq.heappop(self._heap)

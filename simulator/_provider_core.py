@@ -17,7 +17,7 @@ from typing import Any
 
 from simulator import _caps
 from simulator._calls import Device, LineCall
-from simulator._clock import Clock, VirtualClock
+from simulator._clock import Clock, Timer, VirtualClock
 from simulator._constants import (
     ApiVersion,
     LineAddressState,
@@ -95,7 +95,7 @@ class ProviderCore:
         self._request_ids = itertools.count(1)
         self._requests = 0
         self._creating_for: App | None = None
-        self._lost: set[int] = set()
+        self._request_timers: dict[int, Timer] = {}
 
     # ----- plumbing -------------------------------------------------------------------------
     def post(self, app: App, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0, *,
@@ -146,9 +146,18 @@ class ProviderCore:
         app.pending.add(req)
         if line is not None:
             line.pending.add(req)
-        self.clock.schedule(self._latency(function), self._run_request, req, line, app, function, work,
-                            existing_call)
+        self._request_timers[req] = self.clock.schedule(self._latency(function), self._run_request, req, line,
+                                                        app, function, work, existing_call)
         return req
+
+    def _cancel_requests(self, requests: set[int], app: App) -> None:
+        """lineClose / lineShutdown: the pending requests never get a LINE_REPLY, their timers go too."""
+        for req in list(requests):
+            app.pending.discard(req)
+            timer = self._request_timers.pop(req, None)
+            if timer is not None:
+                timer.cancel()
+        requests.clear()
 
     def _latency(self, function: str) -> float:
         latency = self.profile.simulation.timing.reply_latency
@@ -164,6 +173,7 @@ class ProviderCore:
     def _run_request(self, req: int, line: Line | None, app: App, function: str,
                      work: Callable[[], tuple[int, Callable[[], None] | None, int, bytes]],
                      existing_call: bool) -> None:
+        self._request_timers.pop(req, None)
         if req not in app.pending or (line is not None and req not in line.pending):
             return  # cancelled by lineClose / lineShutdown: no LINE_REPLY
         app.pending.discard(req)
@@ -287,7 +297,7 @@ class ProviderCore:
         app = self.app(h_line_app, "lineShutdown")
         for line in list(app.lines.values()):
             self._close(line)
-        app.pending.clear()
+        self._cancel_requests(app.pending, app)
         app.queue.clear()
         del self.apps[h_line_app]
 
@@ -371,9 +381,7 @@ class ProviderCore:
             if call.live and sole:
                 self.pbx.drop(call)
             self.pbx.release_model(call)
-        for req in line.pending:
-            line.app.pending.discard(req)
-        line.pending.clear()
+        self._cancel_requests(line.pending, line.app)
         self.lines.pop(line.handle, None)
         line.app.lines.pop(line.handle, None)
 
@@ -432,6 +440,16 @@ class ProviderCore:
     # ----- introspection (tests, leak checks; not TAPI) ----------------------------------------
     def live_calls(self) -> list[LineCall]:
         return [c for d in self.pbx.devices.values() for c in d.calls if c.live]
+
+    def stray_timers(self) -> list[str]:
+        """Scheduled timers that belong to something gone: a dead call or a cancelled request."""
+        stray = []
+        for timer in self.clock.active_timers():
+            if timer.callback == self.pbx._guarded and not timer.args[0].live:
+                stray.append(f"{timer.args[1]} for dead {timer.args[0]!r} at {timer.due}")
+            elif timer.callback == self._run_request and timer.args[0] not in timer.args[2].pending:
+                stray.append(f"reply of request {timer.args[0]} ({timer.args[3]}) at {timer.due}")
+        return stray
 
     def model_count(self) -> int:
         return self.pbx.machine.model_count()
