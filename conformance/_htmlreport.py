@@ -1,0 +1,258 @@
+"""The report.html view of a run: pytest-html 4.x hooks plus the HTML pieces they insert.
+
+``ro-conformance run`` registers one ``HtmlReportPlugin`` through ``pytest.main(..., plugins=[...])``, so
+none of this is active in anybody else's pytest session. Layout of the page (docs/results-format.md):
+
+1. summary prefix: the verdict box (verdict, route, exit status, clauses that do not hold with their tests
+   and outcomes, the formula), then the per-requirement table;
+2. summary postfix: the profile (YAML text), the backend / provider info, and the evidence of every
+   requirement (ladder SVG + raw log) in ``<details>`` blocks;
+3. pytest-html's own results table, with two extra columns (requirement, RO outcome) and each test's
+   ladder + raw log prepended to its log.
+
+Everything in 1 and 2 is rendered server-side, so the verdict and the evidence read without JavaScript;
+pytest-html's table needs its script. Every string that came from the PBX, the profile or a reason is
+escaped here (``html.escape``) or by ``_ladder`` -- a PBX picks caller names, and a report must survive
+``<script>``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from conformance._ladder import render_ladder, render_log_html
+from conformance._recorder import records_from_jsonable
+from conformance._report_files import status_of
+from conformance._results import RunResults, TestOutcome
+
+__all__ = [
+    "EXIT_MEANINGS",
+    "HtmlReportPlugin",
+    "backend_html",
+    "evidence_html",
+    "evidence_section_html",
+    "profile_html",
+    "requirements_table_html",
+    "verdict_box_html",
+]
+
+EXIT_MEANINGS: Final[Mapping[int, str]] = {
+    0: "compatible, every claim honoured",
+    1: "not compatible, every claim honoured",
+    2: "a claim of the profile is not honoured (a requirement failed)",
+    3: "errors or inconclusive results only",
+    4: "usage or profile error",
+}
+_VERDICT_WORD: Final = {"compatible": "COMPATIBLE", "not-compatible": "NOT COMPATIBLE",
+                        "undetermined": "UNDETERMINED"}
+_CLAUSE_VALUE: Final = {True: "holds", False: "does not hold", None: "undetermined"}
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _css_token(text: str) -> str:
+    """A value safe in a class name or an id (letters, digits, '-', '_')."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text)
+
+
+def _anchor(test_id: str) -> str:
+    return "ev-" + _css_token(test_id)
+
+
+def _outcome_span(outcome: str) -> str:
+    return f'<span class="ro-outcome ro-{_css_token(outcome)}">{_esc(outcome)}</span>'
+
+
+# --- the verdict box ---------------------------------------------------------------------------------
+
+
+def _failed_clause_rows(ro: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for entry in ro.get("failed_clauses", []):
+        tests = []
+        for tid in entry.get("tests", []):
+            test = by_id.get(tid, {})
+            tests.append(f'<a href="#{_anchor(tid)}">{_esc(tid)}</a> {_outcome_span(test.get("outcome", "?"))}'
+                         f'<span class="ro-reason">{_esc(test.get("reason", ""))}</span>')
+        value = entry.get("value")
+        rows.append(f'<tr><td><code>{_esc(entry.get("clause"))}</code></td>'
+                    f'<td>{_esc(_CLAUSE_VALUE.get(value, value))}</td>'
+                    f'<td>{"<br/>".join(tests) or "no requirement of this clause ran"}</td></tr>')
+    return "".join(rows)
+
+
+def verdict_box_html(data: Mapping[str, Any]) -> str:
+    """The verdict box from a results.json mapping (``RunResults.to_jsonable()``)."""
+    ro: Mapping[str, Any] = data.get("remote_office", {})
+    verdict = str(ro.get("verdict", "undetermined"))
+    status = status_of(data)
+    by_id = {str(t.get("id")): t for t in data.get("tests", [])}
+    failed = _failed_clause_rows(ro, by_id)
+    failed_table = (
+        '<table class="ro-failed"><thead><tr><th>clause</th><th>value</th><th>requirements</th></tr></thead>'
+        f"<tbody>{failed}</tbody></table>" if failed else "<p>Every clause holds.</p>")
+    empty = "" if by_id else '<p class="ro-warning">No requirement ran: nothing was proven.</p>'
+    return (
+        f'<section id="ro-verdict" class="ro-verdict ro-v-{_css_token(verdict)}">'
+        f'<h2>Remote Office verdict: <span class="ro-verdict-word">{_esc(_VERDICT_WORD.get(verdict, verdict))}'
+        f"</span></h2>{empty}"
+        f'<p><b>Route:</b> {_esc(ro.get("route") or "none")} &#183; '
+        f"<b>Exit status:</b> {status} ({_esc(EXIT_MEANINGS.get(status, '?'))})</p>"
+        f"<h3>Clauses that do not hold</h3>{failed_table}"
+        f'<p class="ro-formula"><b>Formula:</b> <code>{_esc(ro.get("formula", ""))}</code></p>'
+        "</section>")
+
+
+def requirements_table_html(tests: Sequence[Mapping[str, Any]]) -> str:
+    """One row per requirement: id (linking to its evidence), title, clause, outcome, reason, time."""
+    rows = []
+    for t in tests:
+        tid = str(t.get("id", ""))
+        rows.append(
+            f'<tr class="ro-row-{_css_token(str(t.get("outcome", "")))}">'
+            f'<td><a href="#{_anchor(tid)}">{_esc(tid)}</a></td><td>{_esc(t.get("title", ""))}</td>'
+            f'<td>{_esc(t.get("clause") or "advisory")}</td><td>{_outcome_span(str(t.get("outcome", "?")))}</td>'
+            f'<td class="ro-reason">{_esc(t.get("reason", ""))}</td>'
+            f'<td>{float(t.get("duration") or 0.0):.3f}</td></tr>')
+    return ('<section id="ro-requirements"><h2>Requirements</h2><table class="ro-requirements">'
+            "<thead><tr><th>id</th><th>title</th><th>clause</th><th>outcome</th><th>reason</th>"
+            f"<th>seconds</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
+
+
+# --- profile, backend, evidence ------------------------------------------------------------------------
+
+
+def profile_html(text: str, path: str = "") -> str:
+    where = f" <small>({_esc(path)})</small>" if path else ""
+    return (f'<section id="ro-profile"><h2>Profile{where}</h2>'
+            f'<pre class="ro-profile-text">{_esc(text)}</pre></section>')
+
+
+def _info_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _esc(value)
+    return f"<code>{_esc(json.dumps(value, ensure_ascii=False, default=str))}</code>"
+
+
+def backend_html(info: Mapping[str, Any]) -> str:
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_info_value(v)}</td></tr>" for k, v in info.items())
+    return (f'<section id="ro-backend"><h2>Backend and provider</h2>'
+            f'<table class="ro-backend">{rows}</table></section>')
+
+
+def evidence_html(test: Mapping[str, Any]) -> str:
+    """The ladder SVG and the raw log of one requirement (empty string when nothing was recorded)."""
+    recs = records_from_jsonable(test.get("records") or [])
+    if not recs:
+        return ""
+    failed_seq = test.get("failed_seq")
+    title = f'{test.get("id", "")} {test.get("title", "")}'.strip()
+    ladder = render_ladder(recs, title=title, failed_seq=None if failed_seq is None else int(failed_seq))
+    return (f'<div class="ro-evidence"><div class="ro-ladder">{ladder}</div>'
+            f"<details><summary>raw log</summary>{render_log_html(recs)}</details></div>")
+
+
+def evidence_section_html(tests: Sequence[Mapping[str, Any]]) -> str:
+    """Every requirement's evidence in a ``<details>`` block, open when it did not pass."""
+    blocks = []
+    for t in tests:
+        tid, outcome = str(t.get("id", "")), str(t.get("outcome", "?"))
+        body = evidence_html(t) or "<p>Nothing was recorded.</p>"
+        opened = "" if outcome in ("pass", "not-applicable") else ' open="open"'
+        blocks.append(f'<details id="{_anchor(tid)}" class="ro-test"{opened}><summary>{_esc(tid)} '
+                      f'{_outcome_span(outcome)} {_esc(t.get("title", ""))}</summary>'
+                      f'<p class="ro-reason">{_esc(t.get("reason", ""))}</p>{body}</details>')
+    return f'<section id="ro-evidence"><h2>Evidence</h2>{"".join(blocks)}</section>'
+
+
+# --- the pytest-html plugin ----------------------------------------------------------------------------
+
+
+def _stash_key(name: str) -> Any:
+    """``conformance.plugin.<name>`` if the suite plugin defines it (it is imported lazily: no cycle)."""
+    try:
+        from conformance import plugin
+    except ImportError:
+        return None
+    return getattr(plugin, name, None)
+
+
+class HtmlReportPlugin:
+    """pytest-html hooks for one ``ro-conformance run``; pass an instance to ``pytest.main(plugins=...)``."""
+
+    def __init__(self, profile_name: str, profile_path: str | None = None) -> None:
+        self.profile_name = profile_name
+        self.profile_path = profile_path
+        self._config: pytest.Config | None = None
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def _results(self) -> RunResults | None:
+        key = _stash_key("RESULTS_KEY")
+        if self._config is None or key is None:
+            return None
+        found = self._config.stash.get(key, None)
+        return found if isinstance(found, RunResults) else None
+
+    def _outcome(self, nodeid: str) -> TestOutcome | None:
+        results = self._results()
+        if results is None:
+            return None
+        return next((t for t in results.tests if t.nodeid == nodeid), None)
+
+    def _profile_text(self, results: RunResults | None) -> tuple[str, str]:
+        path = self.profile_path or (str(results.profile.get("path", "")) if results else "")
+        if not path:
+            return "(profile path unknown)", ""
+        try:
+            return Path(path).read_text(encoding="utf-8"), path
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"(profile could not be read: {exc})", path
+
+    # pytest-html hooks (called on the controller only, also under xdist)
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"Remote Office conformance — {self.profile_name}"
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
+                                    session: pytest.Session) -> None:
+        results = self._results()
+        data = results.to_jsonable() if results is not None else {"remote_office": {}, "tests": []}
+        prefix.append(verdict_box_html(data))
+        prefix.append(requirements_table_html(data["tests"]))
+        text, path = self._profile_text(results)
+        postfix.append(profile_html(text, path))
+        postfix.append(backend_html(results.backend if results is not None else {}))
+        postfix.append(evidence_section_html(data["tests"]))
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="roOutcome">RO outcome</th>')
+        cells.insert(2, '<th class="sortable" data-column-type="roRequirement">Requirement</th>')
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        found = self._outcome(report.nodeid)
+        props = dict(p for p in getattr(report, "user_properties", ()) if isinstance(p, tuple) and len(p) == 2)
+        outcome = found.outcome if found else str(props.get("ro_outcome", ""))
+        requirement = found.id if found else str(props.get("ro_requirement", ""))
+        cells.insert(1, f'<td class="col-roOutcome ro-{_css_token(outcome)}">{_esc(outcome)}</td>')
+        cells.insert(2, f'<td class="col-roRequirement">{_esc(requirement)}</td>')
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        # Once per test: on the call phase, or on the setup phase when the test never got to run.
+        if not (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
+            return
+        found = self._outcome(report.nodeid)
+        if found is not None:
+            evidence = evidence_html(found.to_jsonable())
+            if evidence:
+                data.insert(0, evidence)
