@@ -83,8 +83,11 @@ class SimParties:
     def hang_up(self, role: str) -> None:
         dev = self.device(role)
         dev.handset_off_hook = False
-        for call in list(dev.live_calls()):
-            if call.state_name not in ("ONHOLD", "ONHOLDPENDTRANSFER"):
+        calls = dev.live_calls()
+        held_only = all(c.state_name in ("ONHOLD", "ONHOLDPENDTRANSFER") for c in calls)
+        for call in calls:
+            # hanging up leaves held calls waiting; hanging up with only held calls clears them
+            if held_only or call.state_name not in ("ONHOLD", "ONHOLDPENDTRANSFER"):
                 self.pbx.drop(call)
 
     def go_off_hook(self, role: str) -> None:

@@ -429,6 +429,8 @@ class ProviderCore:
             call.handles[h_call] = privilege
             self.handles[h_call] = h
             raise LineError(LineErr.INVALCALLSTATE, "lineDeallocateCall", "sole owner of a live call")
+        if call.state_name == "DISCONNECTED" and not any(p & OWNER for p in call.handles.values()):
+            self.pbx.drop(call)   # nobody is left who could lineDrop it: the switch clears it
         self.pbx.release_model(call)
 
     def address_status(self, device: Device) -> LineAddressStatus:

@@ -183,10 +183,9 @@ class Pbx:
         """``call``'s peer went away: a phone nobody controls hangs up, a controlled one is told."""
         if not call.live:
             return
-        owned = any(p & OWNER for p in call.handles.values()) or self.observer.line_owned(call.device)
-        if call.device.is_station and call.state_name in ("ONHOLDPENDTRANSFER", "ONHOLD"):
-            owned = True  # a held call waits for the user
-        if owned:
+        # Only an owner can clear a DISCONNECTED call (lineDrop); with no owner handle left (never
+        # given, or deallocated) the switch clears it itself, or it would linger for ever.
+        if any(p & OWNER for p in call.handles.values()):
             if call.state_name != "DISCONNECTED":
                 self.fire(call, T.DISCONNECT, LineDisconnectMode.NORMAL)
         else:
