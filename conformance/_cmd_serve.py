@@ -1,0 +1,124 @@
+"""``ro-conformance serve``: serve a backend over the network bridge (JSON-RPC 2.0 over WebSocket).
+
+By default the simulator on ``--profile`` following the wall clock, on 127.0.0.1:7755. Any address
+that is not loopback requires ``--token`` (or ``RO_CONFORMANCE_TOKEN``); the server refuses to start
+without one (exit 4). See docs/bridge.md for the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import sys
+from typing import Any
+
+from conformance._registry import open_backend, split_spec
+from conformance.backends.bridge import TOKEN_ENV
+from conformance.backends.sim import SimBackend
+from conformance.bridge.server import BridgeServer, Mode, NotifyingWallClock
+from simulator._clock import VirtualClock
+from simulator._errors import TapiError
+from simulator._profile import load_profile
+
+__all__ = ["add_arguments", "is_loopback", "parse_listen", "run"]
+
+EXIT_USAGE = 4
+DEFAULT_PROFILE = "profiles/reference.yaml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="sim", metavar="SPEC",
+                        help="backend to serve: sim (default), sim:PROFILE, tapi32:, ...")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
+                        help=f"profile for sim (default {DEFAULT_PROFILE})")
+    parser.add_argument("--listen", default="127.0.0.1:7755", metavar="HOST:PORT",
+                        help="address to listen on (default 127.0.0.1:7755; non-loopback needs --token)")
+    parser.add_argument("--token", default=None,
+                        help=f"shared secret clients must present (default: ${TOKEN_ENV})")
+    parser.add_argument("--clock", choices=("wall", "virtual"), default="wall",
+                        help="sim: follow real time (default) or move time only when a client waits")
+    parser.add_argument("--max-frame", type=int, default=1 << 20, metavar="BYTES",
+                        help="largest accepted WebSocket message (default 1 MiB)")
+    parser.add_argument("--max-clients", type=int, default=32, metavar="N",
+                        help="simultaneous connections (default 32)")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:7755"`` / ``"[::1]:7755"`` / ``"localhost:0"`` -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen expects HOST:PORT, got {text!r}")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True only for addresses that cannot be reached from another machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name, "" or "0.0.0.0"-like wildcard: treat as reachable from outside
+
+
+def _backend(args: argparse.Namespace) -> tuple[Any, Mode]:
+    name, target = split_spec(args.backend)
+    if name == "sim":
+        profile = load_profile(target or args.profile)
+        clock = VirtualClock() if args.clock == "virtual" else NotifyingWallClock()
+        return SimBackend(profile, clock), ("virtual" if args.clock == "virtual" else "wall")
+    other = load_profile(args.profile) if args.profile and os.path.exists(args.profile) else None
+    return open_backend(args.backend, other), ("virtual" if args.clock == "virtual" else "poll")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        host, port = parse_listen(args.listen)
+    except ValueError as exc:
+        print(f"ro-conformance serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        print(f"ro-conformance serve: refusing to listen on {host!r} without a token: a non-loopback "
+              f"address needs --token or ${TOKEN_ENV}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_frame < 1024:
+        print("ro-conformance serve: --max-frame must be at least 1024", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        backend, mode = _backend(args)
+    except (TapiError, OSError) as exc:
+        print(f"ro-conformance serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    server = BridgeServer(backend, mode=mode, token=token, max_frame=args.max_frame,
+                          max_clients=args.max_clients)
+    try:
+        asyncio.run(_serve(server, host, port))
+    except OSError as exc:
+        print(f"ro-conformance serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        with contextlib.suppress(Exception):
+            backend.close()
+    return 0
+
+
+async def _serve(server: BridgeServer, host: str, port: int) -> None:
+    bound_host, bound_port = await server.start(host, port)
+    auth = "token required" if server.token else "no token (loopback only)"
+    print(f"ro-conformance serve: {server.backend.name} ({server.mode} clock) on "
+          f"ws://{bound_host}:{bound_port}/ - {auth}", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
