@@ -141,7 +141,7 @@ def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str]]:
 
 def _verdict(row: MatrixRow) -> tuple[str, str]:
     if row.results is None:
-        return "error", f"error (exit {row.status})"
+        return "error", "—"
     ro = row.results["remote_office"]
     return str(ro.get("verdict")), str(ro.get("route") or "—")
 
@@ -188,6 +188,7 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
         name = f"[{_md(row.profile)}]({row.report_dir}/report.html)"
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
     lines += ["", "✔ holds · ✘ fails or not offered · ? undetermined · — no results", ""]
+    lines += [f"- {_md(row.profile)}: {_md(row.problem)}" for row in rows if row.problem]
     return "\n".join(lines)
 
 

@@ -1,0 +1,71 @@
+"""``ro-conformance matrix PROFILE...``: run every profile, then one table of clauses and verdicts.
+
+Each profile runs exactly as ``ro-conformance run`` would (in-process, one after the other) into
+``DIR/<profile name>/``; ``DIR/matrix.html`` and ``DIR/matrix.md`` are then built from the results.json
+files. A profile that cannot run (invalid, missing) still gets a row saying why. The exit status is the
+worst of the profiles' statuses (4 > 3 > 2 > 1 > 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Final
+
+from conformance._cmd_run import (
+    DEFAULT_BACKEND,
+    EXIT_USAGE,
+    check_backend,
+    check_profile,
+    print_summary,
+    run_suite,
+)
+from conformance._report_files import MatrixRow, render_matrix_html, render_matrix_md, safe_dirname
+
+__all__ = ["add_arguments", "run"]
+
+DEFAULT_OUT: Final = "reports"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profiles", nargs="+", metavar="PROFILE", help="profile YAML files")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
+                        help="backend spec used for every profile (default: sim, i.e. each profile simulated)")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"directory for the per-profile reports and the matrix (default: {DEFAULT_OUT})")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """Two profiles may share a pbx name; give the second its own directory."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _row_for(path: str, backend: str, out: Path, taken: set[str]) -> MatrixRow:
+    profile = check_profile(path)
+    if profile is None:
+        stem = _unique(safe_dirname(Path(path).stem), taken)
+        return MatrixRow(stem, stem, EXIT_USAGE, None, f"invalid profile {path}")
+    dirname = _unique(safe_dirname(profile.name), taken)
+    print(f"== {profile.name} ({path})", flush=True)
+    result = run_suite(Path(path), profile.name, backend, out / dirname)
+    print_summary(result)
+    return MatrixRow(profile.name, dirname, result.status, result.results, result.problem)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not check_backend(args.backend):
+        return EXIT_USAGE
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    rows = [_row_for(path, args.backend, out, taken) for path in args.profiles]
+    (out / "matrix.html").write_text(render_matrix_html(rows), encoding="utf-8")
+    (out / "matrix.md").write_text(render_matrix_md(rows), encoding="utf-8")
+    worst = max(row.status for row in rows)
+    print(f"matrix: {out / 'matrix.html'}  {out / 'matrix.md'}  (exit status {worst})", file=sys.stdout)
+    return worst

@@ -1,0 +1,196 @@
+"""``ro-conformance run``: the suite on one profile and backend, reports into one directory.
+
+Theory of operation: check the profile (schema + semantics) and that the backend exists, so a usage
+mistake is a clear message and exit 4 rather than a wall of pytest errors; then run pytest in-process on
+``--pyargs conformance.suite`` with the suite plugin writing ``results.json``, pytest writing
+``junit.xml`` and pytest-html writing ``report.html`` (with our ``HtmlReportPlugin``); finally read
+``results.json`` back and take the exit status from it -- never from pytest's own code, which cannot
+tell "not compatible" from "a claim was broken". Exit statuses: see docs/results-format.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import pytest
+
+import conformance
+from conformance._htmlreport import EXIT_MEANINGS, HtmlReportPlugin
+from conformance._registry import backend_class, split_spec
+from conformance._report_files import ResultsFileError, read_results, safe_dirname, status_of
+from simulator._errors import BackendUnavailable, ProfileError
+from simulator._profile import load_profile
+from simulator._profile_model import Profile
+
+__all__ = ["DEFAULT_PROFILE", "RunOutcome", "add_arguments", "check_backend", "check_profile", "run",
+           "run_suite"]
+
+DEFAULT_PROFILE: Final = "profiles/reference.yaml"
+DEFAULT_BACKEND: Final = "sim"
+SUITE: Final = "conformance.suite"
+PLUGIN: Final = "conformance.plugin"
+EXIT_ERRORS: Final = 3
+EXIT_USAGE: Final = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
+                        help=f"profile YAML (default: {DEFAULT_PROFILE}, relative to the current directory)")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
+                        help="backend spec: sim[:PROFILE], bridge://HOST:PORT, tapi32: (default: sim)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="report directory (default: reports/<profile name>/)")
+    parser.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
+                        help="only requirements matching this pytest -k expression (the verdict may then "
+                             "be undetermined)")
+    parser.add_argument("-n", dest="workers", default=None, metavar="N",
+                        help="run in parallel with pytest-xdist (N or 'auto')")
+
+
+# --- checks before running --------------------------------------------------------------------------
+
+
+def check_profile(path: str, err: TextIO | None = None) -> Profile | None:
+    """The loaded profile, or None after printing why it cannot be used."""
+    err = err or sys.stderr
+    if not Path(path).is_file():
+        hint = " (run from the project root, or pass --profile)" if path == DEFAULT_PROFILE else ""
+        print(f"ro-conformance: profile not found: {path}{hint}", file=err)
+        return None
+    try:
+        return load_profile(path)
+    except ProfileError as exc:
+        print(f"ro-conformance: {path} is not a valid profile:", file=err)
+        for problem in exc.problems:
+            print(f"  {problem}", file=err)
+        return None
+
+
+def check_backend(spec: str, err: TextIO | None = None) -> bool:
+    """True when ``spec`` names a backend that can be imported here; else print what is available."""
+    err = err or sys.stderr
+    name, _ = split_spec(spec or DEFAULT_BACKEND)
+    try:
+        backend_class(name)
+    except BackendUnavailable as exc:
+        print(f"ro-conformance: {exc}", file=err)
+        return False
+    return True
+
+
+def _usage_checks(err: TextIO, workers: str | None) -> bool:
+    if importlib.util.find_spec(SUITE) is None:
+        print(f"ro-conformance: the suite package {SUITE} is not installed", file=err)
+        return False
+    if workers is not None and importlib.util.find_spec("xdist") is None:
+        print("ro-conformance: -n needs pytest-xdist (pip install pytest-xdist)", file=err)
+        return False
+    return True
+
+
+# --- the pytest run ---------------------------------------------------------------------------------
+
+
+def _plugin_args() -> list[str]:
+    """``-p`` options for plugins that will not be auto-loaded from their entry points.
+
+    Passing ``-p conformance.plugin`` while the ``tapi`` entry point also loads it would register the
+    module twice, which pytest refuses; so ask for it only when the entry point will not do it.
+    """
+    autoload = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    registered = {ep.value for ep in entry_points(group="pytest11")}
+    args = []
+    for module in (PLUGIN, "pytest_html.plugin", "pytest_metadata.plugin"):
+        if not (autoload and module in registered):
+            args += ["-p", module]
+    return args
+
+
+def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | None,
+                workers: str | None) -> list[str]:
+    """The argument list for ``pytest.main`` (public for tests and for debugging a run by hand)."""
+    css = resources.files("conformance").joinpath("report.css")
+    # The suite's node ids are stable whatever the current directory: the root is the directory holding
+    # the ``conformance`` package, and no ini file of the caller's project is read (-c devnull).
+    root = Path(conformance.__file__).resolve().parent.parent
+    args = [
+        "--pyargs", SUITE, *_plugin_args(),
+        "-c", os.devnull, "--rootdir", str(root), "-p", "no:cacheprovider", "-q", "--tb=short",
+        "--tapi-profile", str(profile_path), "--tapi-backend", backend,
+        "--tapi-results", str(out_dir / "results.json"),
+        "--junitxml", str(out_dir / "junit.xml"),
+        "--html", str(out_dir / "report.html"), "--self-contained-html", "--css", str(css),
+    ]
+    if keyword:
+        args += ["-k", keyword]
+    if workers:
+        args += ["-n", workers]
+    return args
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: int
+    results: Mapping[str, Any] | None
+    out_dir: Path
+    problem: str = ""
+
+
+def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path, *,
+              keyword: str | None = None, workers: str | None = None, err: TextIO | None = None) -> RunOutcome:
+    """Run the suite in-process into ``out_dir`` and read its results back (checks already done)."""
+    err = err or sys.stderr
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / "results.json"
+    results_path.unlink(missing_ok=True)   # a stale file from an earlier run must not pass for this one
+    args = pytest_args(profile_path.resolve(), backend, out_dir.resolve(), keyword, workers)
+    code = pytest.main(args, plugins=[HtmlReportPlugin(profile_name, str(profile_path))])
+    try:
+        data = read_results(results_path)
+    except ResultsFileError as exc:
+        usage = code == pytest.ExitCode.USAGE_ERROR
+        print(f"ro-conformance: {exc} (pytest exit {int(code)})", file=err)
+        return RunOutcome(EXIT_USAGE if usage else EXIT_ERRORS, None, out_dir, str(exc))
+    return RunOutcome(status_of(data), data, out_dir)
+
+
+def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
+    """Verdict, route, clauses that failed with their tests, and where the three files are."""
+    out = out or sys.stdout
+    data = outcome.results
+    if data is None:
+        print(f"Remote Office verdict: none ({outcome.problem})", file=out)
+    else:
+        ro = data["remote_office"]
+        outcomes = {t["id"]: t["outcome"] for t in data["tests"]}
+        print(f"Remote Office verdict: {ro['verdict']}   route: {ro.get('route') or 'none'}", file=out)
+        for entry in ro.get("failed_clauses", []):
+            tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
+            value = {False: "does not hold", None: "undetermined"}.get(entry["value"], str(entry["value"]))
+            print(f"  {entry['clause']}: {value} -- {tests}", file=out)
+    print(f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}", file=out)
+    for name in ("report.html", "results.json", "junit.xml"):
+        path = outcome.out_dir / name
+        print(f"  {path}{'' if path.exists() else '  (missing)'}", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = check_profile(args.profile)
+    if profile is None:
+        return EXIT_USAGE
+    if not check_backend(args.backend) or not _usage_checks(sys.stderr, args.workers):
+        return EXIT_USAGE
+    out_dir = Path(args.out) if args.out else Path("reports") / safe_dirname(profile.name)
+    outcome = run_suite(Path(args.profile), profile.name, args.backend, out_dir,
+                        keyword=args.keyword, workers=args.workers)
+    print_summary(outcome)
+    return outcome.status

@@ -1,0 +1,159 @@
+"""``ro-conformance run`` and ``matrix``: usage errors (exit 4) and, with the suite, runs end to end.
+
+The end-to-end tests run the real suite in-process on the simulator. They are skipped only while the
+package ``conformance.suite`` does not exist; once it does they always run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._cmd_run import pytest_args
+from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ROOT / "profiles"
+BROKEN = ROOT / "tests" / "profiles_broken" / "duplicate-extension.yaml"
+
+needs_suite = pytest.mark.skipif(importlib.util.find_spec("conformance.suite") is None,
+                                 reason="conformance.suite does not exist yet: no suite to run end to end")
+
+
+# --- usage and profile errors: exit 4, with a message, before pytest is involved ---------------------
+
+
+def test_missing_default_profile_is_exit_4_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run"]) == 4
+    err = capsys.readouterr().err
+    assert "profile not found: profiles/reference.yaml" in err and "--profile" in err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_broken_profile_is_exit_4_with_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--profile", str(BROKEN), "--out", str(tmp_path / "out")]) == 4
+    err = capsys.readouterr().err
+    assert "is not a valid profile" in err
+    assert re.search(r"duplicate-extension\.yaml:\d+: ", err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_backend_is_exit_4_naming_the_available_ones(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--profile", str(PROFILES / "reference.yaml"), "--backend", "nosuch://x",
+                 "--out", str(tmp_path / "out")])
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "unknown backend 'nosuch'" in err and "sim" in err and "bridge" in err
+
+
+def test_bad_option_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--no-such-option"]) == 4
+
+
+def test_matrix_with_unknown_backend_is_exit_4(tmp_path: Path) -> None:
+    assert main(["matrix", str(PROFILES / "reference.yaml"), "--backend", "nosuch",
+                 "--out", str(tmp_path)]) == 4
+
+
+def test_pytest_args_wire_plugin_options_and_the_three_files(tmp_path: Path) -> None:
+    args = pytest_args(Path("/p/x.yaml"), "sim", tmp_path, "FWD", "2")
+
+    def value(opt: str) -> str:
+        return args[args.index(opt) + 1]
+
+    assert value("--pyargs") == "conformance.suite"
+    assert value("--tapi-profile") == "/p/x.yaml" and value("--tapi-backend") == "sim"
+    assert value("--tapi-results") == str(tmp_path / "results.json")
+    assert value("--junitxml") == str(tmp_path / "junit.xml")
+    assert value("--html") == str(tmp_path / "report.html") and "--self-contained-html" in args
+    assert Path(value("--css")).is_file()
+    assert value("-k") == "FWD" and value("-n") == "2"
+    assert value("-c") == os.devnull   # the caller's ini files do not change the suite
+    # the suite plugin comes from its pytest11 entry point; asking again with -p would register it twice
+    assert "conformance.plugin" not in args
+
+
+def test_pytest_args_without_plugin_autoload_name_the_plugins(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    args = pytest_args(Path("x.yaml"), "sim", tmp_path, None, None)
+    plugins = [args[i + 1] for i, a in enumerate(args) if a == "-p"]
+    assert {"conformance.plugin", "pytest_html.plugin", "pytest_metadata.plugin"} <= set(plugins)
+    assert "-k" not in args and "-n" not in args
+
+
+# --- end to end ------------------------------------------------------------------------------------
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().out
+
+
+def results_of(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return data
+
+
+@needs_suite
+def test_run_reference_is_compatible_with_three_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ref"
+    code, console = run_cli(["run", "--profile", str(PROFILES / "reference.yaml"), "--out", str(out)], capsys)
+    data = results_of(out)
+    assert code == 0, console
+    assert {p.name for p in out.iterdir()} >= {"report.html", "results.json", "junit.xml"}
+    assert data["format"] == "ro-conformance-results/1"
+    assert data["remote_office"]["verdict"] == "compatible" and data["exit_status"] == 0
+    assert "Remote Office verdict: compatible" in console and str(out / "report.html") in console
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Remote Office conformance — reference" in page
+    assert page.index('id="ro-verdict"') < page.index('id="ro-requirements"') < page.index('id="results-table"')
+    assert "<svg" in page
+    junit = (out / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="ro_outcome"' in junit
+
+
+@needs_suite
+def test_run_default_out_dir_is_reports_profile_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "reference.yaml").write_bytes((PROFILES / "reference.yaml").read_bytes())
+    code, console = run_cli(["run", "-k", "FWD_01 or fwd_01"], capsys)
+    assert (tmp_path / "reports" / "reference" / "results.json").is_file(), console
+    # a subset cannot prove the whole tree: the verdict stays open, and the status says so
+    assert code == 3
+
+
+@needs_suite
+def test_run_consult_connected_only_is_not_compatible_exit_1(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cco"
+    code, console = run_cli(["run", "--profile", str(PROFILES / "consult-connected-only.yaml"),
+                             "--out", str(out)], capsys)
+    data = results_of(out)
+    assert code == 1, console
+    assert data["remote_office"]["verdict"] == "not-compatible"
+    assert "consult_in_ringing" in console and "RO-CONS-01" in console
+
+
+@needs_suite
+def test_matrix_on_two_profiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, console = run_cli(["matrix", str(PROFILES / "reference.yaml"),
+                             str(PROFILES / "consult-connected-only.yaml"), "--out", str(tmp_path)], capsys)
+    assert code == 1, console   # the worse of 0 and 1
+    for name in ("reference", "consult-connected-only"):
+        assert (tmp_path / name / "report.html").is_file()
+    page = (tmp_path / "matrix.html").read_text(encoding="utf-8")
+    assert 'href="reference/report.html"' in page and 'href="consult-connected-only/report.html"' in page
+    md = (tmp_path / "matrix.md").read_text(encoding="utf-8")
+    assert "| compatible |" in md and "| not-compatible |" in md
