@@ -442,7 +442,8 @@ class Pbx:
         never = self.fault("transfer_never_completes")
         call.peer = consult.peer = None
         consult.consult_for = None
-        if never is not None and never.route == "consult":
+        if never is not None and never.route == "consult" and remote is not None:
+            remote.peer = None   # dead air: the remote party stays up but is joined to nobody
             remote = None
         if remote is not None and target is not None:
             remote.peer, target.peer = target, remote

@@ -158,6 +158,10 @@ class DeskSession:
         return msg
 
     def state(self, h_call: int, state: LineCallState, timeout: float = 30.0) -> LineMessage:
+        """Wait until ``h_call`` is in ``state``: its latest LINE_CALLSTATE so far, or the next one that is."""
+        latest = [m for m in self.log if m.msg == LineMsg.CALLSTATE and m.device == h_call]
+        if latest and latest[-1].param1 == state:
+            return latest[-1]
         return self.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.device == h_call and m.param1 == state,
                          timeout)
 

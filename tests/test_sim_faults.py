@@ -1,0 +1,225 @@
+"""Every fault knob of ``simulation.faults`` (``Fault`` in simulator/_profile_model.py) on the simulator.
+
+Each test runs the same flow with and without the fault where that makes the effect visible, so the
+knob is shown to change exactly what it claims to change. (STRUCTURETOOSMALL lives in the ctypes layer.)
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import MakeSim
+from helpers import ALL_LINE_STATES, DeskSession
+
+from conformance.backends.sim import SimBackend
+from simulator._constants import LineAddressState, LineDevState, LineErr, LineForwardMode, LineMsg
+from simulator._constants import LineCallFeature as CF
+from simulator._constants import LineCallState as S
+from simulator._errors import LineError
+from simulator._profile_model import Fault
+from simulator._structs import LineForward
+
+V2_2 = 0x00020002
+
+
+def _ro(sim: SimBackend) -> tuple[DeskSession, int, int]:
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    return s, h_line, s.connected_call(h_line, sim.profile.pixit.remote_office)
+
+
+def _forward(sim: SimBackend, s: DeskSession, h_line: int) -> None:
+    number = sim.profile.dial_string(sim.profile.pixit.remote_office)
+    s.ok(sim.line_forward(h_line, False, 0, (LineForward(forward_mode=LineForwardMode.UNCOND,
+                                                         dest_address=number),)))
+
+
+# ----- replies -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("function", ["lineHold", ""])
+def test_reply_latency(make_sim: MakeSim, function: str) -> None:
+    sim = make_sim(faults=[Fault("reply_latency", function=function, seconds=7.5)])
+    s, _, h_call = _ro(sim)
+    asked = sim.clock.now()
+    reply = s.ok(sim.line_hold(h_call), timeout=10.0)
+    assert reply.time == pytest.approx(asked + 7.5)
+    asked = sim.clock.now()
+    reply = s.ok(sim.line_unhold(h_call), timeout=10.0)
+    expected = 7.5 if not function else sim.profile.simulation.timing.reply_latency
+    assert reply.time == pytest.approx(asked + expected)
+    s.drop_all()
+
+
+def test_lost_reply(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("lost_reply", function="lineHold")])
+    s, _, h_call = _ro(sim)
+    req = sim.line_hold(h_call)
+    s.pump(600.0)
+    assert not [m for m in s.messages(LineMsg.REPLY) if m.param1 == req]
+    s.ok(sim.line_unhold(h_call))              # other functions still reply
+    s.drop_all()
+
+
+def test_reply_error(make_sim: MakeSim) -> None:
+    fault = Fault("reply_error", function="lineBlindTransfer", error=int(LineErr.OPERATIONFAILED))
+    sim = make_sim(faults=[fault])
+    s, _, h_call = _ro(sim)
+    s.failed(sim.line_blind_transfer(h_call, sim.profile.dial_string(sim.profile.pixit.target)),
+             LineErr.OPERATIONFAILED)
+    s.pump(5.0)
+    assert s.states(h_call)[-1] == S.CONNECTED, "a failed request changes nothing"
+    assert sim.parties.observe("target").state == "idle"
+    s.drop_all()
+
+
+def test_reply_error_on_a_creating_request_makes_no_call(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("reply_error", function="lineMakeCall", error=int(LineErr.RESOURCEUNAVAIL))])
+    s = DeskSession(sim)
+    reply = s.failed(sim.line_make_call(s.open("desk"), "0123"), LineErr.RESOURCEUNAVAIL)
+    assert reply.new_call == 0 and sim.live_calls() == [] and sim.handles == {}
+
+
+# ----- transfers ---------------------------------------------------------------------------------
+def test_blind_transfer_never_completes(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("transfer_never_completes", route="blind")])
+    s, _, h_call = _ro(sim)
+    s.ok(sim.line_blind_transfer(h_call, sim.profile.dial_string(sim.profile.pixit.target)))
+    s.state(h_call, S.IDLE)                     # the desk sees success ...
+    assert sim.parties.wait_for("target", frozenset({"alerting", "connected"}), 60.0) is None  # ... no join
+    assert sim.parties.observe("remote_office").connected_number == ""
+    s.drop_all()
+
+
+def test_consult_transfer_never_completes(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("transfer_never_completes", route="consult")])
+    s, _, h_call = _ro(sim)
+    h_consult = s.ok(sim.line_setup_transfer(h_call)).new_call
+    s.ok(sim.line_dial(h_consult, sim.profile.dial_string(sim.profile.pixit.target)))
+    s.state(h_consult, S.RINGBACK)
+    s.ok(sim.line_complete_transfer(h_call, h_consult, 1))
+    s.state(h_call, S.IDLE)
+    s.state(h_consult, S.IDLE)
+    assert sim.parties.wait_for("target", frozenset({"connected"}), 60.0) is None
+    assert sim.parties.observe("remote_office").connected_number == ""
+    s.drop_all()
+
+
+# ----- forwarding --------------------------------------------------------------------------------
+def test_forward_query_empty(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("forward_query_empty")])
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    _forward(sim, s, h_line)
+    s.wait(lambda m: m.msg == LineMsg.ADDRESSSTATE and m.param2 == LineAddressState.FORWARD)
+    assert sim.line_get_address_status(h_line, 0).forward == ()
+    sim.parties.call("caller", sim.profile.stations[0].business_number)   # yet it forwards
+    assert sim.parties.wait_for("remote_office", frozenset({"alerting"}), 10.0) is not None
+    sim.parties.hang_up("caller")
+    s.drop_all()
+
+
+def test_no_forward_events(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("no_forward_events")])
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    _forward(sim, s, h_line)
+    s.pump(10.0)
+    assert [m for m in s.messages(LineMsg.ADDRESSSTATE) if m.param2 == LineAddressState.FORWARD] == []
+    assert len(sim.line_get_address_status(h_line, 0).forward) == 1
+
+
+@pytest.mark.parametrize(("path", "shows", "expected"), [("blind_transfer", "extension", "201"),
+                                                         ("blind_transfer", "withheld", ""),
+                                                         ("forwarded", "caller", "0409876543")])
+def test_wrong_caller_id(make_sim: MakeSim, path: str, shows: str, expected: str) -> None:
+    sim = make_sim(faults=[Fault("wrong_caller_id", path=path, shows=shows)])
+    if path == "blind_transfer":
+        s, _, h_call = _ro(sim)
+        s.ok(sim.line_blind_transfer(h_call, sim.profile.dial_string(sim.profile.pixit.target)))
+        view = sim.parties.wait_for("target", frozenset({"alerting"}), 10.0)
+    else:
+        s = DeskSession(sim)
+        _forward(sim, s, s.open("desk"))
+        sim.parties.call("caller", sim.profile.stations[0].business_number)
+        view = sim.parties.wait_for("remote_office", frozenset({"alerting"}), 10.0)
+    assert view is not None and view.presented_number == expected
+    s.drop_all()
+
+
+# ----- the line goes away ------------------------------------------------------------------------
+def test_line_close_after_n_requests(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("line_close", after_requests=3)])   # initialize, open, make call
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    req = sim.line_make_call(h_line, sim.profile.dial_string(sim.profile.pixit.remote_office))
+    s.pump(5.0)
+    closes = s.messages(LineMsg.CLOSE)
+    assert [m.device for m in closes] == [h_line]
+    assert not [m for m in s.messages(LineMsg.REPLY) if m.param1 == req]
+    with pytest.raises(LineError) as info:
+        sim.line_make_call(h_line, "0123")
+    assert info.value.code == LineErr.INVALLINEHANDLE
+    assert sim.live_calls() == []
+
+
+def test_out_of_service_after_n_requests(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("out_of_service", after_requests=2)])
+    s = DeskSession(sim)
+    h_line = s.open("desk", status=False)
+    sim.line_set_status_messages(h_line, ALL_LINE_STATES, 0)
+    s.pump(1.0)
+    event = s.wait(lambda m: m.msg == LineMsg.LINEDEVSTATE)
+    assert event.param1 == LineDevState.OUTOFSERVICE and event.device == h_line
+    with pytest.raises(LineError) as info:
+        sim.line_make_call(h_line, "0123")
+    assert info.value.code == LineErr.INVALLINESTATE
+
+
+def test_reinit_after_n_requests_reaches_every_application(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("reinit", after_requests=2)])
+    a, b = DeskSession(sim, "a"), DeskSession(sim, "b")     # two lineInitializeEx = two requests
+    for s in (a, b):
+        s.pump(1.0)
+        assert [m.param1 for m in s.messages(LineMsg.LINEDEVSTATE)] == [LineDevState.REINIT]
+
+
+# ----- caps and ordering -------------------------------------------------------------------------
+def test_caps_omit_call_features(make_sim: MakeSim) -> None:
+    omit = int(CF.BLINDTRANSFER | CF.HOLD)
+    sim = make_sim(faults=[Fault("caps_omit_call_features", features=omit)])
+    s, _, h_call = _ro(sim)
+    caps = sim.line_get_address_caps(s.app, s.device_id("desk"), 0, V2_2)
+    assert not caps.call_features & omit
+    assert caps.call_features & CF.SETUPTRANSFER
+    status = sim.line_get_call_status(h_call)
+    assert not status.call_features & omit and status.call_features & CF.DROP
+    s.drop_all()
+
+
+@pytest.mark.parametrize("how", ["fault", "profile"])
+def test_events_first(make_sim: MakeSim, how: str) -> None:
+    sim = make_sim(faults=[Fault("events_first")]) if how == "fault" else make_sim(reply_order="events_first")
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    make = sim.line_make_call(h_line, sim.profile.dial_string(sim.profile.pixit.remote_office))
+    s.pump(30.0)
+    reply = next(m for m in s.log if m.msg == LineMsg.REPLY and m.param1 == make)
+    h_call = reply.new_call
+    first = next(m for m in s.log if m.device == h_call)
+    assert s.log.index(reply) < s.log.index(first), "a new call still replies first"
+    hold = sim.line_hold(h_call)
+    s.pump(1.0)
+    hold_reply = next(i for i, m in enumerate(s.log) if m.msg == LineMsg.REPLY and m.param1 == hold)
+    onhold = next(i for i, m in enumerate(s.log) if m.device == h_call and m.param1 == S.ONHOLD
+                  and m.msg == LineMsg.CALLSTATE)
+    assert onhold < hold_reply, s.describe()
+    s.drop_all()
+
+
+def test_reply_first_by_default(make_sim: MakeSim) -> None:
+    sim = make_sim()
+    s, _, h_call = _ro(sim)
+    hold = sim.line_hold(h_call)
+    s.pump(1.0)
+    hold_reply = next(i for i, m in enumerate(s.log) if m.msg == LineMsg.REPLY and m.param1 == hold)
+    onhold = next(i for i, m in enumerate(s.log) if m.msg == LineMsg.CALLSTATE and m.param1 == S.ONHOLD)
+    assert hold_reply < onhold
+    s.drop_all()
