@@ -116,7 +116,7 @@ def _plugin_args() -> list[str]:
 
 
 def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | None,
-                workers: str | None) -> list[str]:
+                workers: str | None, profile_name: str = "") -> list[str]:
     """The argument list for ``pytest.main`` (public for tests and for debugging a run by hand)."""
     css = resources.files("conformance").joinpath("report.css")
     # The suite's node ids are stable whatever the current directory: the root is the directory holding
@@ -125,9 +125,11 @@ def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | 
     args = [
         "--pyargs", SUITE, *_plugin_args(),
         "-c", os.devnull, "--rootdir", str(root), "-p", "no:cacheprovider", "-q", "--tb=short",
+        # conformance is already imported by this CLI, so pytest cannot rewrite its asserts: expected
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "--tapi-profile", str(profile_path), "--tapi-backend", backend,
         "--tapi-results", str(out_dir / "results.json"),
-        "--junitxml", str(out_dir / "junit.xml"),
+        "--junitxml", str(out_dir / "junit.xml"), "-o", f"junit_suite_name=ro-conformance {profile_name}".strip(),
         "--html", str(out_dir / "report.html"), "--self-contained-html", "--css", str(css),
     ]
     if keyword:
@@ -152,7 +154,7 @@ def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.json"
     results_path.unlink(missing_ok=True)   # a stale file from an earlier run must not pass for this one
-    args = pytest_args(profile_path.resolve(), backend, out_dir.resolve(), keyword, workers)
+    args = pytest_args(profile_path.resolve(), backend, out_dir.resolve(), keyword, workers, profile_name)
     code = pytest.main(args, plugins=[HtmlReportPlugin(profile_name, str(profile_path))])
     try:
         data = read_results(results_path)

@@ -137,16 +137,22 @@ def profile_html(text: str, path: str = "") -> str:
             f'<pre class="ro-profile-text">{_esc(text)}</pre></section>')
 
 
-def _info_value(value: Any) -> str:
+def _info_value(value: Any, depth: int = 0) -> str:
     if isinstance(value, str):
         return _esc(value)
+    if isinstance(value, Mapping) and depth < 3:   # backend.info() nests (provider, lines, ...)
+        return _info_table(value, depth + 1)
     return f"<code>{_esc(json.dumps(value, ensure_ascii=False, default=str))}</code>"
 
 
+def _info_table(info: Mapping[str, Any], depth: int = 0) -> str:
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_info_value(v, depth)}</td></tr>" for k, v in info.items())
+    return f'<table class="ro-backend">{rows}</table>'
+
+
 def backend_html(info: Mapping[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_info_value(v)}</td></tr>" for k, v in info.items())
-    return (f'<section id="ro-backend"><h2>Backend and provider</h2>'
-            f'<table class="ro-backend">{rows}</table></section>')
+    """results.json's ``backend`` object (spec, name, and what ``backend.info()`` said) as nested tables."""
+    return f'<section id="ro-backend"><h2>Backend and provider</h2>{_info_table(info)}</section>'
 
 
 def evidence_html(test: Mapping[str, Any]) -> str:

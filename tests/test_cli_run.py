@@ -73,7 +73,7 @@ def test_matrix_with_unknown_backend_is_exit_4(tmp_path: Path) -> None:
 
 
 def test_pytest_args_wire_plugin_options_and_the_three_files(tmp_path: Path) -> None:
-    args = pytest_args(Path("/p/x.yaml"), "sim", tmp_path, "FWD", "2")
+    args = pytest_args(Path("/p/x.yaml"), "sim", tmp_path, "FWD", "2", "x")
 
     def value(opt: str) -> str:
         return args[args.index(opt) + 1]
@@ -85,6 +85,7 @@ def test_pytest_args_wire_plugin_options_and_the_three_files(tmp_path: Path) -> 
     assert value("--html") == str(tmp_path / "report.html") and "--self-contained-html" in args
     assert Path(value("--css")).is_file()
     assert value("-k") == "FWD" and value("-n") == "2"
+    assert value("-o") == "junit_suite_name=ro-conformance x"
     assert value("-c") == os.devnull   # the caller's ini files do not change the suite
     # the suite plugin comes from its pytest11 entry point; asking again with -p would register it twice
     assert "conformance.plugin" not in args
