@@ -162,7 +162,12 @@ def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path
         usage = code == pytest.ExitCode.USAGE_ERROR
         print(f"ro-conformance: {exc} (pytest exit {int(code)})", file=err)
         return RunOutcome(EXIT_USAGE if usage else EXIT_ERRORS, None, out_dir, str(exc))
-    return RunOutcome(status_of(data), data, out_dir)
+    status = status_of(data)
+    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) and status in (0, 1):
+        # collection errors or an interrupt: what did run cannot vouch for what did not
+        print(f"ro-conformance: the run stopped early (pytest exit {int(code)}); see the output above", file=err)
+        return RunOutcome(EXIT_ERRORS, data, out_dir, "the run stopped early")
+    return RunOutcome(status, data, out_dir)
 
 
 def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
