@@ -7,6 +7,8 @@ the same messages in the same order, the same structures, the same LINEERR codes
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from conformance.backend import Backend, PartyControl, PartyView
 from conformance.backends.bridge import BridgeBackend, parse_target
 from conformance.backends.sim import SimBackend
 from conformance.bridge.protocol import METHODS
-from conformance.bridge.server import BridgeServer, ServerThread
+from conformance.bridge.server import BridgeServer, NotifyingWallClock, ServerThread
 from simulator._constants import LineCallState, LineErr, LineForwardMode, LineMsg, LineTransferMode
 from simulator._errors import BridgeError, LineError, TapiError
 from simulator._messages import LineMessage
@@ -258,3 +260,29 @@ def test_native_profile_dev_specific_bytes_travel_both_ways() -> None:
         be.close()
     assert results[0] == results[1]
     assert any(m.msg == LineMsg.REPLY for m in results[1][2])
+
+
+def test_wall_mode_waits_do_not_block_other_clients_and_wake_on_events() -> None:
+    with ServerThread(BridgeServer(SimBackend(REFERENCE, NotifyingWallClock()), mode="wall")) as st:
+        a, b = BridgeBackend.from_spec(st.url, None), BridgeBackend.from_spec(st.url, None)
+        try:
+            app_a, _, _ = a.line_initialize_ex("a")
+            a.line_open(app_a, 1, V2_2)                    # station 202
+            app_b, _, _ = b.line_initialize_ex("b")
+            got: list[tuple[LineMessage | None, float]] = []
+            started = time.monotonic()
+            waiter = threading.Thread(target=lambda: got.append((a.line_get_message(app_a, 10.0),
+                                                                 time.monotonic() - started)))
+            waiter.start()
+            line_b = b.line_open(app_b, 0, V2_2)           # answered while a waits
+            req = b.line_make_call(line_b, RO)
+            reply = b.line_get_message(app_b, 2.0)         # the clock driver fired the reply in real time
+            assert reply is not None and reply.msg is LineMsg.REPLY and reply.request_id == req
+            assert waiter.is_alive()
+            b.parties.call("caller", "202")                # wakes a's wait long before its 10 s
+            waiter.join(5)
+            msg, elapsed = got[0]
+            assert msg is not None and msg.msg in (LineMsg.APPNEWCALL, LineMsg.CALLSTATE) and elapsed < 5
+        finally:
+            a.close()
+            b.close()
