@@ -199,9 +199,22 @@ class HtmlReportPlugin:
         self.profile_name = profile_name
         self.profile_path = profile_path
         self._config: pytest.Config | None = None
+        self._environment: dict[str, Any] = {}
 
     def pytest_configure(self, config: pytest.Config) -> None:
         self._config = config
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # pytest-html draws pytest-metadata's environment table above everything (with JavaScript);
+        # the verdict must come first, so take the data over and show it after the backend instead.
+        try:
+            from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
+        except ImportError:
+            return
+        metadata = session.config.stash.get(metadata_key, None)
+        if metadata:
+            self._environment = dict(metadata)
+            metadata.clear()
 
     def _results(self) -> RunResults | None:
         key = _stash_key("RESULTS_KEY")
@@ -239,6 +252,9 @@ class HtmlReportPlugin:
         text, path = self._profile_text(results)
         postfix.append(profile_html(text, path))
         postfix.append(backend_html(results.backend if results is not None else {}))
+        if self._environment:
+            postfix.append(f'<section id="ro-environment"><h2>Environment</h2>{_info_table(self._environment)}'
+                           "</section>")
         postfix.append(evidence_section_html(data["tests"]))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:

@@ -177,7 +177,11 @@ def test_report_page_layout_and_escaping(stand_in_page: str) -> None:
     assert "<title id=\"head-title\">Remote Office conformance — standin</title>" in page
     verdict = page.index('id="ro-verdict"')
     assert verdict < page.index('id="ro-requirements"') < page.index('id="results-table"')
-    assert page.index('id="ro-profile"') < page.index('id="ro-evidence"') < page.index('id="results-table"')
+    assert page.index('id="ro-profile"') < page.index('id="ro-environment"') < page.index('id="ro-evidence"') \
+        < page.index('id="results-table"')
+    # pytest-metadata's environment moved from the JavaScript table above the verdict into our section
+    assert json_blob(page)["environment"] == {}
+    assert "Platform" in page[page.index('id="ro-environment"'):page.index('id="ro-evidence"')]
     assert "UNDETERMINED" in page and "Exit status:</b> 2" in page   # a fail, the rest never ran
     assert "<svg" in page   # the evidence section is server-side: it reads without JavaScript
     assert_inert(page)
