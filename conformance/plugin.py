@@ -1,1 +1,236 @@
-"""pytest plugin (entry point ``pytest11: tapi``). Inert unless its options or fixtures are used."""
+"""pytest plugin (entry point ``pytest11: tapi``). Inert unless its options or fixtures are used.
+
+Options (group "tapi"): ``--tapi-backend SPEC`` (default ``sim``), ``--tapi-profile PATH`` (ini
+``tapi_profile``, env ``TAPI_PROFILE``), ``--tapi-results PATH`` (results.json at session end).
+
+Markers: ``tapi_requires(*claims)`` (``_suite_claims``; an unmet claim makes the test not-applicable),
+``requirement(id)`` (the stable requirement id, e.g. ``RO-FWD-01``; ``test_ro_fwd_01_*`` works too).
+
+Fixtures: ``tapi_profile`` (session), ``tapi_backend`` (a fresh recorded backend per test),
+``tapi_parties``, ``tapi_line`` (the opened desk line), ``tapi_session`` (``LineSession``: bounded waits,
+pre/post conditions around the test).
+
+Keys for other plugins (the reports): ``config.stash[RESULTS_KEY]`` (``RunResults``, filled on the
+controller from the reports, also under pytest-xdist), ``item.stash[OUTCOME_KEY]`` (the test's
+``TestOutcome``; final after the teardown report), ``item.stash[RECORDER_KEY]`` (its
+``RecordingBackend``), and on every teardown report ``report.tapi_outcome`` (``TestOutcome`` as a dict)
+plus the JUnit properties ``ro_outcome`` / ``ro_requirement``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._plugin_outcomes import ItemState, classify, make_outcome, outcome_from_payload, requirement_of
+from conformance._recorder import RecordingBackend
+from conformance._registry import backend_class, open_backend, split_spec
+from conformance._results import RunResults, TestOutcome
+from conformance._suite_claims import unmet_claims
+from conformance._suite_errors import HarnessError, NotApplicable
+from conformance._suite_session import DeskLine, LineSession, open_desk_line
+from conformance.backend import PartyControl
+from simulator._errors import BackendUnavailable, LineError, ProfileError
+from simulator._profile import load_profile
+from simulator._profile_model import Profile
+
+__all__ = ["OUTCOME_KEY", "PROFILE_KEY", "RECORDER_KEY", "RESULTS_KEY"]
+
+RESULTS_KEY = pytest.StashKey[RunResults]()
+OUTCOME_KEY = pytest.StashKey[TestOutcome]()
+PROFILE_KEY = pytest.StashKey[Profile]()
+RECORDER_KEY = pytest.StashKey[RecordingBackend]()
+_STATE_KEY = pytest.StashKey[ItemState]()
+_INFO_KEY = pytest.StashKey[dict[str, Any]]()
+_FIXTURES = frozenset({"tapi_profile", "tapi_backend", "tapi_parties", "tapi_line", "tapi_session"})
+ENV_PROFILE = "TAPI_PROFILE"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tapi", "TAPI Remote Office conformance")
+    group.addoption("--tapi-backend", dest="tapi_backend", default="sim", metavar="SPEC",
+                    help="backend spec: sim (default), sim:PROFILE, bridge://HOST:PORT, tapi32:")
+    group.addoption("--tapi-profile", dest="tapi_profile", default=None, metavar="PATH",
+                    help=f"PBX profile (YAML); also ini tapi_profile or env {ENV_PROFILE}")
+    group.addoption("--tapi-results", dest="tapi_results", default=None, metavar="PATH",
+                    help="write results.json (per-requirement outcomes, Remote Office verdict) here")
+    parser.addini("tapi_profile", "PBX profile (YAML) for the conformance suite", default="")
+
+
+def _profile_path(config: pytest.Config) -> str | None:
+    given = config.getoption("tapi_profile")
+    if given:
+        return str(given)
+    ini = str(config.getini("tapi_profile") or "")
+    if ini:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return str(base / ini)
+    return os.environ.get(ENV_PROFILE) or None
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "tapi_requires(*claims): run only if the PBX profile makes these "
+                                       "claims (blind_transfer, forwarding, trunks>=2, ...); else not-applicable")
+    config.addinivalue_line("markers", "requirement(id): stable conformance requirement id, e.g. RO-FWD-01")
+    spec = str(config.getoption("tapi_backend") or "sim")
+    if spec != "sim":
+        try:
+            backend_class(split_spec(spec)[0])
+        except BackendUnavailable as exc:
+            raise pytest.UsageError(f"--tapi-backend {spec}: {exc}") from exc
+    path = _profile_path(config)
+    if path is None:
+        if config.getoption("tapi_results"):
+            raise pytest.UsageError("--tapi-results needs a profile: --tapi-profile PATH")
+        return
+    try:
+        profile = load_profile(path)
+    except ProfileError as exc:
+        raise pytest.UsageError(f"profile {path} is broken:\n{exc}") from exc
+    except OSError as exc:
+        raise pytest.UsageError(f"profile {path} cannot be read: {exc}") from exc
+    config.stash[PROFILE_KEY] = profile
+    config.stash[RESULTS_KEY] = RunResults(
+        profile={"name": profile.name, "path": profile.path, "vendor": profile.vendor,
+                 "description": profile.description, "source": profile.source, "data": _jsonable(profile.raw)},
+        backend={"spec": spec}, started=datetime.now(UTC).isoformat(timespec="seconds"))
+    config.pluginmanager.register(_Collector(config), "tapi-results-collector")
+
+
+class _Collector:
+    """Builds ``RunResults`` from teardown reports (on the xdist controller too) and writes results.json."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "tapi_outcome", None)
+        if report.when != "teardown" or not isinstance(payload, dict):
+            return
+        results = self.config.stash[RESULTS_KEY]
+        results.tests.append(outcome_from_payload(payload))
+        info = getattr(report, "tapi_backend_info", None)
+        if isinstance(info, dict) and "info" not in results.backend:
+            results.backend.update(name=info.get("backend", ""), info=info)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):
+            return      # an xdist worker: the controller has every report and writes the file
+        results = self.config.stash[RESULTS_KEY]
+        results.finished = datetime.now(UTC).isoformat(timespec="seconds")
+        out = self.config.getoption("tapi_results")
+        if out:
+            target = Path(out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(results.to_jsonable(), indent=2) + "\n", encoding="utf-8")
+
+
+def _relevant(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("requirement") or item.get_closest_marker("tapi_requires")
+                or _FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Not applicable before any backend opens: the profile does not claim what the test needs."""
+    claims = [str(c) for m in item.iter_markers("tapi_requires") for c in m.args]
+    if not claims:
+        return
+    profile = item.config.stash.get(PROFILE_KEY, None)
+    if profile is None:
+        raise HarnessError("no profile: pass --tapi-profile PATH (or ini tapi_profile, env TAPI_PROFILE)")
+    unmet = unmet_claims(profile, claims)
+    if unmet:
+        raise NotApplicable("; ".join(unmet))
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # trylast: the innermost wrapper, so report plugins' wrappers already see our outcome.
+    report = yield
+    state = item.stash.get(_STATE_KEY, None)
+    if state is None:
+        if not _relevant(item):
+            return report
+        state = item.stash[_STATE_KEY] = ItemState(requirement_of(item) or item.nodeid)
+    outcome, reason = classify(call.when, call.excinfo)
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is not None and outcome in ("fail", "error", "inconclusive") \
+            and not any(r.failed for r in recorder.records):
+        recorder.mark_failure(f"{outcome}: {reason}")
+    state.add(call.when, outcome, reason, call.duration)
+    result = make_outcome(item, state, recorder.to_jsonable() if recorder is not None else [])
+    item.stash[OUTCOME_KEY] = result
+    if outcome != "pass":
+        report.sections.append(("ro-conformance", f"{state.requirement}: {outcome}: {reason}"))
+    if call.when == "teardown":
+        report.tapi_outcome = result.to_jsonable()          # type: ignore[attr-defined]
+        report.tapi_backend_info = item.stash.get(_INFO_KEY, None)   # type: ignore[attr-defined]
+        report.user_properties.append(("ro_outcome", result.outcome))
+        report.user_properties.append(("ro_requirement", result.id))
+    return report
+
+
+# ----- fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def tapi_profile(pytestconfig: pytest.Config) -> Profile:
+    """The PBX profile of the run (``--tapi-profile``)."""
+    profile = pytestconfig.stash.get(PROFILE_KEY, None)
+    if profile is None:
+        raise HarnessError("no profile: pass --tapi-profile PATH (or ini tapi_profile, env TAPI_PROFILE)")
+    return profile
+
+
+@pytest.fixture
+def tapi_backend(request: pytest.FixtureRequest, tapi_profile: Profile) -> Iterator[RecordingBackend]:
+    """A fresh backend for this test, recorded (the evidence of the report), closed afterwards."""
+    spec = str(request.config.getoption("tapi_backend") or "sim")
+    try:
+        inner = open_backend(spec, tapi_profile)
+    except BackendUnavailable as exc:
+        raise HarnessError(f"--tapi-backend {spec}: {exc}") from exc
+    backend = RecordingBackend(inner)
+    request.node.stash[RECORDER_KEY] = backend
+    with contextlib.suppress(Exception):
+        request.node.stash[_INFO_KEY] = _jsonable(backend.info())
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def tapi_parties(tapi_backend: RecordingBackend) -> PartyControl:
+    """Control of the parties around the PBX (recorded)."""
+    return tapi_backend.parties
+
+
+@pytest.fixture
+def tapi_line(tapi_backend: RecordingBackend, tapi_profile: Profile) -> Iterator[DeskLine]:
+    """The desk line (PIXIT ``desk``) opened OWNER|MONITOR with every status message enabled."""
+    line = open_desk_line(tapi_backend, tapi_profile)
+    yield line
+    with contextlib.suppress(LineError):
+        tapi_backend.line_shutdown(line.h_line_app)
+
+
+@pytest.fixture
+def tapi_session(tapi_backend: RecordingBackend, tapi_profile: Profile, tapi_line: DeskLine
+                 ) -> Iterator[LineSession]:
+    """Bounded waits on the desk line; checks the line is clean before and puts it back after the test."""
+    session = LineSession(tapi_backend, tapi_profile, tapi_line)
+    session.precondition()
+    yield session
+    session.postcondition()

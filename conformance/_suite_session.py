@@ -1,0 +1,357 @@
+"""The desk line under test and the bounded waits every conformance test is made of.
+
+``open_desk_line`` does the TAPI start-up of tapi-reference.md §2.8 for the PIXIT's desk extension;
+``LineSession`` pumps ``lineGetMessage`` and keeps what it saw (replies by request id, call states by
+handle) so that a test can say "wait for the reply of this request" or "wait until this call rings
+back" without losing messages that arrive in another order (§3: reply and state events of an existing
+call come in either order). Every wait is bounded by a PIXIT timer and, when it runs out, raises the
+exception of the verdict it means (``_suite_errors``), naming the step, what it waited for and how long.
+Pre/post conditions (``precondition`` / ``postcondition``) keep tests independent on a real PBX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from conformance._recorder import TAPI_NAMES
+from conformance._suite_errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
+from conformance.backend import Backend, PartyView
+from simulator._constants import LineCallState, LineErr, LineMsg
+from simulator._errors import LineError
+from simulator._messages import LineMessage
+from simulator._profile_model import Profile
+from simulator._structs import LineAddressCaps, LineDevCaps, LineForward
+
+__all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "open_desk_line", "state_names"]
+
+API_LOW, API_HIGH = 0x00020000, 0x00030001
+OWNER_MONITOR = 0x6
+INTERACTIVEVOICE = 0x4
+PARTY_ROLES = ("remote_office", "target", "caller")
+OnTimeout = Literal["fail", "inconclusive", "error"]
+_VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
+_ENDED = int(LineCallState.IDLE | LineCallState.DISCONNECTED)
+
+
+def state_names(mask: int) -> str:
+    return "/".join(s.name or "?" for s in LineCallState if s & mask) or f"0x{mask:X}"
+
+
+@dataclass
+class DeskLine:
+    """An opened desk line: the handles and the caps read while opening it."""
+
+    h_line_app: int
+    h_line: int
+    device_id: int
+    api_version: int
+    ext_version: int
+    dev_caps: LineDevCaps
+    addr_caps: LineAddressCaps
+
+
+def _find_desk(backend: Backend, profile: Profile, h_app: int, devices: int) -> tuple[int, int]:
+    """(device id, API version) of the line whose address is the desk extension (or its PIXIT line name)."""
+    desk, wanted_name = profile.pixit.desk, profile.pixit.party_lines.get("desk", "")
+    seen = []
+    for device_id in range(devices):
+        try:
+            api = backend.line_negotiate_api_version(h_app, device_id, API_LOW, API_HIGH)
+        except LineError:
+            continue
+        address = backend.line_get_address_caps(h_app, device_id, 0, api).address
+        name = backend.line_get_dev_caps(h_app, device_id, api).line_name
+        if address == desk or (wanted_name and name == wanted_name):
+            return device_id, api
+        seen.append(address or name)
+    raise HarnessError(f"no line device has the desk address {desk!r} (pixit.desk) among {devices} devices: "
+                       f"{', '.join(seen) or 'none'}")
+
+
+def open_desk_line(backend: Backend, profile: Profile, ext_version: int = 0, reuse: DeskLine | None = None
+                   ) -> DeskLine:
+    """lineInitializeEx, negotiate, find the desk device, lineOpen OWNER|MONITOR, enable status messages.
+
+    With ``reuse`` the application and device of an earlier (closed) desk line are used again, e.g. to
+    reopen the line with a provider extension version (native Remote Office).
+    """
+    if reuse is None:
+        h_line_app, devices, _ = backend.line_initialize_ex("ro-conformance", 0x00020002)
+    else:
+        h_line_app = reuse.h_line_app
+    try:
+        if reuse is None:
+            device_id, api = _find_desk(backend, profile, h_line_app, devices)
+        else:
+            device_id, api = reuse.device_id, reuse.api_version
+        if ext_version:
+            ext_version = backend.line_negotiate_ext_version(h_line_app, device_id, api, ext_version, ext_version)
+        dev_caps = backend.line_get_dev_caps(h_line_app, device_id, api, ext_version)
+        addr_caps = backend.line_get_address_caps(h_line_app, device_id, 0, api, ext_version)
+        h_line = backend.line_open(h_line_app, device_id, api, ext_version, 0, OWNER_MONITOR, INTERACTIVEVOICE)
+        backend.line_set_status_messages(h_line, dev_caps.line_states, addr_caps.address_states)
+    except BaseException:
+        if reuse is None:
+            backend.line_shutdown(h_line_app)
+        raise
+    return DeskLine(h_line_app, h_line, device_id, api, ext_version, dev_caps, addr_caps)
+
+
+class LineSession:
+    """Bounded waits and evidence-friendly requests on one desk line (see the module docstring)."""
+
+    def __init__(self, backend: Backend, profile: Profile, line: DeskLine) -> None:
+        self.backend = backend
+        self.profile = profile
+        self.pixit = profile.pixit
+        self.line = line
+        self.messages: list[LineMessage] = []
+        self.replies: dict[int, LineMessage] = {}
+        self.history: dict[int, list[int]] = {}     # hCall -> LINECALLSTATE values seen, in order
+        self.current_step = "set-up"
+        self.forward_before: tuple[LineForward, ...] = ()
+        self.forward_touched = False
+        self.native_touched = False
+
+    def reopen(self, ext_version: int) -> DeskLine:
+        """Close the desk line and open it again (same application) with a provider extension version."""
+        self.step(f"reopen the desk line with extension version 0x{ext_version:08X}")
+        self.backend.line_close(self.line.h_line)
+        self.line = open_desk_line(self.backend, self.profile, ext_version, reuse=self.line)
+        return self.line
+
+    # ----- evidence ---------------------------------------------------------------------------
+    def step(self, name: str) -> None:
+        """Name what the test does next; the name goes into the log and every timeout message."""
+        self.current_step = name
+        note = getattr(self.backend, "note", None)
+        if note is not None:
+            note(f"step: {name}")
+
+    def verdict(self, kind: OnTimeout, text: str) -> Exception:
+        """The exception for verdict ``kind``; the log marks it as the failing step."""
+        mark = getattr(self.backend, "mark_failure", None)
+        if mark is not None:
+            mark(text)
+        return _VERDICT[kind](text)
+
+    # ----- messages ---------------------------------------------------------------------------
+    def _absorb(self, msg: LineMessage) -> None:
+        self.messages.append(msg)
+        if msg.msg == LineMsg.REPLY:
+            self.replies[msg.request_id] = msg
+            if msg.new_call and msg.result == 0:
+                self.history.setdefault(msg.new_call, [])
+        elif msg.msg == LineMsg.CALLSTATE:
+            self.history.setdefault(msg.device, []).append(msg.param1)
+        elif msg.msg == LineMsg.APPNEWCALL:
+            self.history.setdefault(msg.param2, [])
+
+    def pump(self, timeout: float) -> LineMessage | None:
+        msg = self.backend.line_get_message(self.line.h_line_app, timeout)
+        if msg is not None:
+            self._absorb(msg)
+        return msg
+
+    def _wait(self, cond: Callable[[], bool], timeout: float) -> bool:
+        deadline = self.backend.now() + timeout
+        while not cond():
+            remaining = deadline - self.backend.now()
+            if remaining <= 0 or self.pump(remaining) is None:
+                return cond()
+        return True
+
+    def settle(self, seconds: float) -> None:
+        """Take in whatever arrives during ``seconds`` (lets the PBX finish what it started)."""
+        deadline = self.backend.now() + seconds
+        while (remaining := deadline - self.backend.now()) > 0 and self.pump(remaining) is not None:
+            pass
+
+    def drain(self) -> None:
+        """Take in the messages already queued, without waiting."""
+        while self.pump(0.0) is not None:
+            pass
+
+    def mark(self) -> int:
+        """A position in the message list, for ``wait_message(since=...)``."""
+        return len(self.messages)
+
+    # ----- requests ---------------------------------------------------------------------------
+    def request(self, step: str, method: str, *args: Any) -> int:
+        """Call an async function the PBX claims to support; an up-front LINEERR means it did not."""
+        self.step(step)
+        if method == "line_forward":
+            self.forward_touched = True
+        if method == "line_dev_specific":
+            self.native_touched = True
+        try:
+            return int(getattr(self.backend, method)(*args))
+        except LineError as exc:
+            raise self.verdict("fail", f"{step}: {exc}") from exc
+
+    def wait_reply(self, req: int, function: str, step: str | None = None, *, expect_ok: bool = True
+                   ) -> LineMessage:
+        """The LINE_REPLY of ``req``; lost = error (harness cannot go on), an error result = fail."""
+        step = step or self.current_step
+        timeout = self.pixit.reply_timeout
+        if not self._wait(lambda: req in self.replies, timeout):
+            raise self.verdict("error", f"{step}: no LINE_REPLY for {function} (request {req}) within "
+                                        f"{timeout:g} s (pixit.reply_timeout)")
+        reply = self.replies[req]
+        if expect_ok and reply.result != 0:
+            err = reply.error
+            name = err.tapi_name if err is not None else f"0x{reply.param2:08X}"
+            raise self.verdict("fail", f"{step}: {function} (request {req}) was answered {name}")
+        return reply
+
+    def do(self, step: str, method: str, *args: Any) -> LineMessage:
+        """``request`` + ``wait_reply``: the accepted LINE_REPLY (``new_call`` holds a new handle)."""
+        return self.wait_reply(self.request(step, method, *args), TAPI_NAMES[method], step)
+
+    # ----- call states -----------------------------------------------------------------------
+    def state_of(self, h_call: int) -> int:
+        seen = self.history.get(h_call)
+        return seen[-1] if seen else 0
+
+    def wait_state(self, h_call: int, states: int, step: str | None = None, *, timeout: float | None = None,
+                   on_timeout: OnTimeout = "fail") -> int:
+        """Wait until ``h_call`` is (or passes through) one of ``states``; returns that state.
+
+        The current state counts. A call that ends (IDLE / DISCONNECTED) without reaching a wanted
+        state ends the wait at once with the same verdict as a timeout.
+        """
+        step = step or self.current_step
+        timeout = self.pixit.state_timeout if timeout is None else timeout
+        seen = self.history.setdefault(h_call, [])
+        start = max(len(seen) - 1, 0)
+        found: list[int] = []
+        # DISCONNECTED is on the way to IDLE: it ends the wait only when IDLE is not what we want.
+        ended = 0 if states & LineCallState.IDLE else _ENDED
+
+        def cond() -> bool:
+            for state in seen[start:]:
+                if state & states:
+                    found.append(state)
+                    return True
+                if state & ended:
+                    found.append(state)
+                    return True
+            return False
+        reached = self._wait(cond, timeout)
+        want = state_names(states)
+        if reached and found[0] & states:
+            return found[0]
+        if reached:
+            raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} went {state_names(found[0])} "
+                                           f"instead of reaching {want}")
+        now = state_names(self.state_of(h_call)) if self.state_of(h_call) else "no state yet"
+        raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} did not reach {want} within {timeout:g} s "
+                                       f"(still {now})")
+
+    def wait_message(self, pred: Callable[[LineMessage], bool], what: str, step: str | None = None, *,
+                     since: int = 0, timeout: float | None = None, on_timeout: OnTimeout = "fail"
+                     ) -> LineMessage:
+        """The first message from ``since`` on that satisfies ``pred``."""
+        step = step or self.current_step
+        timeout = self.pixit.state_timeout if timeout is None else timeout
+        hit: list[LineMessage] = []
+
+        def cond() -> bool:
+            hit.extend(m for m in self.messages[since:] if pred(m))
+            return bool(hit)
+        if not self._wait(cond, timeout):
+            raise self.verdict(on_timeout, f"{step}: no {what} within {timeout:g} s")
+        return hit[0]
+
+    def new_calls(self, since: int) -> list[int]:
+        """Handles the app learnt of (APPNEWCALL / first CALLSTATE) from message index ``since`` on."""
+        out: list[int] = []
+        for m in self.messages[since:]:
+            h = m.param2 if m.msg == LineMsg.APPNEWCALL else m.device if m.msg == LineMsg.CALLSTATE else 0
+            if h and h not in out:
+                out.append(h)
+        return out
+
+    # ----- parties ----------------------------------------------------------------------------
+    def party_wait(self, role: str, states: frozenset[str], step: str | None = None, *,
+                   timeout: float | None = None, on_timeout: OnTimeout = "fail") -> PartyView:
+        step = step or self.current_step
+        timeout = self.pixit.state_timeout if timeout is None else timeout
+        view = self.backend.parties.wait_for(role, states, timeout)
+        if view is None:
+            now = self.backend.parties.observe(role).state
+            raise self.verdict(on_timeout, f"{step}: {role} did not become {'/'.join(sorted(states))} within "
+                                           f"{timeout:g} s (still {now})")
+        return view
+
+    # ----- pre / post conditions --------------------------------------------------------------
+    def precondition(self) -> None:
+        """No call on the desk address; remember forwarding to put it back afterwards."""
+        self.step("pre-condition: desk line idle")
+        status = self.backend.line_get_address_status(self.line.h_line, 0)
+        busy = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
+        if busy:
+            raise PreconditionError(f"pre-condition: the desk line has {busy} call(s) before the test "
+                                    f"(lineGetAddressStatus); clear them and run again")
+        self.forward_before = status.forward
+        self.step("test")
+
+    def postcondition(self) -> None:
+        """Drop what the test left, restore forwarding, wait (bounded) until the parties are idle."""
+        self.step("clean up")
+        self.drain()
+        problems: list[str] = []
+        for action in (self._drop_leftovers, self._restore_forwarding, self._free_parties, self._check_idle):
+            try:
+                action()
+            except (LineError, HarnessError, NotHonoured, Inconclusive) as exc:
+                problems.append(str(exc))
+        if problems:
+            raise self.verdict("error", "post-condition: " + "; ".join(problems))
+
+    def _drop_leftovers(self) -> None:
+        for h_call in list(self.history):
+            try:
+                state = self.backend.line_get_call_status(h_call).call_state
+            except LineError:
+                continue    # already deallocated
+            if state != LineCallState.IDLE:
+                try:
+                    req = self.backend.line_drop(h_call)
+                    self.wait_reply(req, "lineDrop", expect_ok=False)
+                    self.wait_state(h_call, int(LineCallState.IDLE), on_timeout="error")
+                except LineError as exc:
+                    if exc.code not in (LineErr.INVALCALLSTATE, LineErr.NOTOWNER):
+                        raise
+            try:
+                self.backend.line_deallocate_call(h_call)
+            except LineError as exc:
+                if exc.code != LineErr.INVALCALLHANDLE:
+                    raise
+            self.history.pop(h_call, None)
+
+    def _restore_forwarding(self) -> None:
+        if self.native_touched and self.line.ext_version:
+            deactivate = self.profile.capabilities.native_remote_office.deactivate.encode("ascii")
+            self.do("post-condition: native Remote Office off", "line_dev_specific", self.line.h_line, 0, 0,
+                    deactivate)
+        if self.forward_touched:
+            self.do("post-condition: restore forwarding", "line_forward", self.line.h_line, False, 0,
+                    self.forward_before or None, 0)
+
+    def _free_parties(self) -> None:
+        parties = self.backend.parties
+        for role in PARTY_ROLES:
+            if parties.observe(role).state != "idle":
+                parties.hang_up(role)
+        for role in PARTY_ROLES:
+            if parties.wait_for(role, frozenset({"idle"}), self.pixit.state_timeout) is None:
+                raise HarnessTimeout(f"{role} still busy {self.pixit.state_timeout:g} s after hanging up")
+
+    def _check_idle(self) -> None:
+        self.drain()
+        status = self.backend.line_get_address_status(self.line.h_line, 0)
+        if status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls:
+            raise PreconditionError("calls left on the desk line after clean-up (lineGetAddressStatus)")

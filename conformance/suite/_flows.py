@@ -1,0 +1,232 @@
+"""Call flows and checks the requirement tests share (Backend contract only, no simulator internals).
+
+Numbers: the desk dials ``profile.dial_string(n)``; a party is *shown* numbers in whatever format the
+PBX presents, so ``numbers_match`` compares digits, allowing national vs international forms.
+"""
+
+from __future__ import annotations
+
+from conformance._suite_errors import Inconclusive, NotApplicable
+from conformance._suite_session import LineSession
+from conformance.backend import PartyView
+from simulator._constants import LineCallParamFlags, LineCallState, LineForwardMode, LineMsg, LineTransferMode
+from simulator._errors import LineError
+from simulator._structs import LineCallParams, LineForward
+
+__all__ = [
+    "ALERTED",
+    "ENDED",
+    "blind_flow",
+    "business_number",
+    "check_presented",
+    "clear_forwarding",
+    "consult_flow",
+    "desk_idle",
+    "dial",
+    "forward_to_ro",
+    "forwarded_to_ro",
+    "make_ro_leg",
+    "native_flow",
+    "numbers_match",
+    "poll",
+    "target_connected_to_ro",
+]
+
+S = LineCallState
+ENDED = int(S.IDLE | S.DISCONNECTED)
+ALERTED = frozenset({"alerting", "connected"})
+
+
+def business_number(s: LineSession) -> str:
+    return s.profile.station(s.pixit.desk).business_number
+
+
+def dial(s: LineSession, role: str) -> str:
+    """What the desk dials to reach a PIXIT role (trunk prefix + external number)."""
+    return s.profile.dial_string(str(getattr(s.pixit, role)))
+
+
+def _digits(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def numbers_match(shown: str, expected: str) -> bool:
+    """Same number, allowing "+49 89..." vs "089..." vs "0049...": equal digits or equal last nine."""
+    a, b = _digits(shown), _digits(expected)
+    return bool(a) and (a == b or (min(len(a), len(b)) >= 9 and a[-9:] == b[-9:]))
+
+
+def _expected(s: LineSession, path: str) -> tuple[str, str]:
+    """(number, what it is) a party should be shown on ``path`` per the profile's caller_id claim."""
+    rule = getattr(s.profile.capabilities.caller_id, path)
+    original = s.pixit.caller if path == "forwarded" else s.pixit.remote_office
+    return {"business": (business_number(s), "the business number"),
+            "extension": (s.pixit.desk, "the desk extension"),
+            "remote": (s.pixit.remote_office, "the RO number"),
+            "caller": (original, "the original caller"),
+            "withheld": ("", "no number (withheld)")}[rule]
+
+
+def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> None:
+    """``who`` must be shown what ``capabilities.caller_id.<path>`` claims (the business number, ...)."""
+    number, label = _expected(s, path)
+    shown = view.presented_number
+    claim = f"capabilities.caller_id.{path} = {getattr(s.profile.capabilities.caller_id, path)}"
+    if not number:
+        if shown:
+            raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
+        return
+    if not shown:
+        raise Inconclusive(f"{who}: the presented number is not observable on this backend ({claim})")
+    if not numbers_match(shown, number):
+        raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})")
+
+
+def poll(s: LineSession, cond: object, timeout: float, interval: float = 0.25) -> bool:
+    """Re-evaluate ``cond()`` while taking in messages, until true or ``timeout`` (a real PBX may lag)."""
+    assert callable(cond)
+    deadline = s.backend.now() + timeout
+    while not cond():
+        if s.backend.now() >= deadline:
+            return False
+        s.settle(min(interval, max(deadline - s.backend.now(), 0.0)))
+    return True
+
+
+# ----- forwarding -----------------------------------------------------------------------------
+
+def forward_to_ro(s: LineSession) -> None:
+    entry = LineForward(forward_mode=int(LineForwardMode.UNCOND), dest_address=dial(s, "remote_office"))
+    s.do("lineForward: unconditional to the RO number", "line_forward", s.line.h_line, False, 0, (entry,), 0)
+
+
+def clear_forwarding(s: LineSession) -> None:
+    s.do("lineForward: clear (NULL list)", "line_forward", s.line.h_line, False, 0, None, 0)
+
+
+def forwarded_to_ro(s: LineSession) -> bool:
+    status = s.backend.line_get_address_status(s.line.h_line, 0)
+    return any(e.forward_mode & LineForwardMode.UNCOND and
+               (e.dest_address == dial(s, "remote_office") or numbers_match(e.dest_address, s.pixit.remote_office))
+               for e in status.forward)
+
+
+# ----- the RO leg and the transfers -------------------------------------------------------------
+
+def make_ro_leg(s: LineSession) -> int:
+    """A connected call between the desk line and the RO phone; returns its handle.
+
+    Hands-free lineMakeCall (LINECALLPARAMFLAGS_ORIGOFFHOOK) where the profile claims automatic
+    origination (tapi-reference.md §5.7 step 2); otherwise the RO phone calls in and the desk line
+    answers, so transfer requirements are judged even on a PBX that prompts for origination.
+    """
+    if s.profile.capabilities.origination == "auto":
+        params = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK))
+        reply = s.do("RO leg: lineMakeCall to the RO number, hands-free", "line_make_call", s.line.h_line,
+                     dial(s, "remote_office"), 0, params)
+        h_call = reply.new_call
+    else:
+        mark = s.mark()
+        s.step("RO leg: the RO phone calls the business number")
+        s.backend.parties.call("remote_office", business_number(s))
+        offer = s.wait_message(lambda m: m.msg == LineMsg.CALLSTATE and bool(m.param1 & S.OFFERING),
+                               "OFFERING call from the RO phone on the desk line", since=mark)
+        h_call = offer.device
+        s.do("RO leg: lineAnswer", "line_answer", h_call)
+    if not h_call:
+        raise s.verdict("error", "RO leg: the LINE_REPLY carries no call handle")
+    s.wait_state(h_call, int(S.CONNECTED), "RO leg: wait for the RO phone to answer",
+                 timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
+    return h_call
+
+
+def target_connected_to_ro(s: LineSession, path: str) -> None:
+    """The target was alerted with the claimed number, answers, and talks to the RO phone."""
+    view = s.party_wait("target", ALERTED, "the target is alerted")
+    check_presented(s, view, path, "the target")
+    view = s.party_wait("target", frozenset({"connected"}), "the target answers",
+                        timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
+    ro = s.backend.parties.observe("remote_office")
+    if ro.state != "connected":
+        raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}, not connected to it")
+    if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
+        raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone")
+
+
+def blind_flow(s: LineSession) -> int:
+    """RO leg up, lineBlindTransfer to the target, the desk call leaves (IDLE, or DISCONNECTED first)."""
+    h_call = make_ro_leg(s)
+    s.do("lineBlindTransfer of the RO leg to the target", "line_blind_transfer", h_call, dial(s, "target"))
+    s.wait_state(h_call, ENDED, "the desk call goes IDLE after the blind transfer")
+    return h_call
+
+
+def consult_flow(s: LineSession) -> tuple[int, int]:
+    """RO leg up, lineSetupTransfer, lineDial the target, lineCompleteTransfer while it rings."""
+    claims = s.profile.capabilities.transfer.complete_in
+    ringing = S.RINGBACK if "ringback" in claims else S.PROCEEDING if "proceeding" in claims else None
+    if ringing is None:
+        raise NotApplicable(f"profile {s.profile.name}: capabilities.transfer.complete_in = {list(claims)}")
+    h_call = make_ro_leg(s)
+    h_consult = s.do("lineSetupTransfer on the RO leg", "line_setup_transfer", h_call, None).new_call
+    if not h_consult:
+        raise s.verdict("error", "lineSetupTransfer: the LINE_REPLY carries no consultation call handle")
+    s.wait_state(h_call, int(S.ONHOLDPENDTRANSFER), "the RO leg goes ONHOLDPENDTRANSFER")
+    s.wait_state(h_consult, int(S.DIALTONE), "the consultation call has dial tone")
+    s.do("lineDial the target on the consultation call", "line_dial", h_consult, dial(s, "target"))
+    s.wait_state(h_consult, int(ringing), f"the consultation call reaches {ringing.name}")
+    now = s.backend.line_get_call_status(h_consult).call_state
+    if not now & (S.RINGBACK | S.PROCEEDING):
+        raise Inconclusive(f"the consultation call is {S(now).name} already: cannot complete while it rings")
+    s.do("lineCompleteTransfer(TRANSFER) while the target rings", "line_complete_transfer", h_call, h_consult,
+         int(LineTransferMode.TRANSFER))
+    s.wait_state(h_consult, ENDED, "the consultation call goes IDLE")
+    s.wait_state(h_call, ENDED, "the held call goes IDLE")
+    return h_call, h_consult
+
+
+def desk_idle(s: LineSession) -> None:
+    status = s.backend.line_get_address_status(s.line.h_line, 0)
+    calls = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
+    if calls:
+        raise s.verdict("fail", f"the desk line still has {calls} call(s) after the hand-over")
+
+
+def native_flow(s: LineSession, *, answer: bool) -> int:
+    """Native Remote Office (§12.2): activate with lineDevSpecific, lineMakeCall rings the RO phone
+    first with the business number, then the target with the business number; deactivated at the end."""
+    native = s.profile.capabilities.native_remote_office
+    try:
+        s.reopen(native.ext_version)
+    except LineError as exc:
+        raise s.verdict("fail", f"opening the desk line with extension version 0x{native.ext_version:08X}: "
+                                f"{exc}") from exc
+    mark = s.mark()
+    request = native.activate.replace("{number}", dial(s, "remote_office")).encode("ascii")
+    s.do("lineDevSpecific: activate native Remote Office to the RO number", "line_dev_specific",
+         s.line.h_line, 0, 0, request)
+    s.wait_message(lambda m: m.msg == LineMsg.DEVSPECIFIC, "LINE_DEVSPECIFIC after activation",
+                   "wait for LINE_DEVSPECIFIC", since=mark)
+    h_call = s.do("lineMakeCall to the target on the native line", "line_make_call", s.line.h_line,
+                  dial(s, "target"), 0, None).new_call
+    ro = s.party_wait("remote_office", ALERTED, "the PBX rings the RO phone first")
+    target = s.backend.parties.observe("target")
+    if target.state != "idle":
+        raise s.verdict("fail", f"the target is {target.state} before the RO phone answered")
+    check_presented(s, ro, "direct", "the RO phone")
+    s.party_wait("remote_office", frozenset({"connected"}), "the RO phone answers",
+                 timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
+    view = s.party_wait("target", ALERTED, "then the PBX calls the target")
+    check_presented(s, view, "direct", "the target")
+    if answer:
+        view = s.party_wait("target", frozenset({"connected"}), "the target answers",
+                            timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
+        if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
+            raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone")
+        ro = s.backend.parties.observe("remote_office")
+        if ro.state != "connected":
+            raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}")
+    s.do("lineDevSpecific: deactivate native Remote Office", "line_dev_specific", s.line.h_line, 0, 0,
+         native.deactivate.encode("ascii"))
+    s.native_touched = False
+    return h_call

@@ -1,0 +1,32 @@
+"""RO-ORIG-01: dialling without anybody at the desk (tapi-reference.md §11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance._suite_session import LineSession
+from conformance.suite._flows import dial
+from simulator._constants import LineCallParamFlags, LineCallState
+from simulator._structs import LineCallParams
+
+S = LineCallState
+PROGRESS = int(S.DIALING | S.PROCEEDING | S.RINGBACK | S.CONNECTED)
+PROMPT = int(S.OFFERING | S.ACCEPTED)
+
+
+@pytest.mark.requirement("RO-ORIG-01")
+@pytest.mark.tapi_requires("auto_origination")
+def test_ro_orig_01_make_call_hands_free(tapi_session: LineSession) -> None:
+    """lineMakeCall with LINECALLPARAMFLAGS_ORIGOFFHOOK on the desk line reaches DIALING, PROCEEDING or
+    RINGBACK within pixit.state_timeout with no action at the desk phone. A first state of OFFERING or
+    ACCEPTED (the desk set is prompted), or no progress at all, means the PBX needs a user (§11.3)."""
+    s = tapi_session
+    params = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK))
+    h_call = s.do("lineMakeCall to the RO number, ORIGOFFHOOK, nobody at the desk", "line_make_call",
+                  s.line.h_line, dial(s, "remote_office"), 0, params).new_call
+    if not h_call:
+        raise s.verdict("error", "lineMakeCall: the LINE_REPLY carries no call handle")
+    state = s.wait_state(h_call, PROGRESS | PROMPT, "the call progresses without the desk user")
+    if state & PROMPT:
+        raise s.verdict("fail", f"the new call came up {S(state).name}: the PBX prompts the desk phone "
+                                f"instead of dialling hands-free")
