@@ -180,6 +180,9 @@ def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
         ro = data["remote_office"]
         outcomes = {t["id"]: t["outcome"] for t in data["tests"]}
         print(f"Remote Office verdict: {ro['verdict']}   route: {ro.get('route') or 'none'}", file=out)
+        if ro.get("failed_clauses"):
+            aside = " (not needed for this verdict)" if ro["verdict"] == "compatible" else ""
+            print(f"clauses that do not hold{aside}:", file=out)
         for entry in ro.get("failed_clauses", []):
             tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
             value = {False: "does not hold", None: "undetermined"}.get(entry["value"], str(entry["value"]))
