@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -110,6 +111,7 @@ class EmulatedTapi32:
         self._waiting: dict[int, int] = {}     # hLineApp -> threads inside an INFINITE lineGetMessage
         self._pumped: set[int] = set()
         self.errors: list[str] = []            # internal faults (a bug here, never a TAPI result)
+        self.calls: Counter[str] = Counter()   # export name -> times called (for tests and reports)
         self._exports: dict[str, Any] = {}
         for name in FUNCTION_NAMES:
             export = function_type(name)(self._guarded(name, getattr(self, f"_{name}")))
@@ -126,6 +128,7 @@ class EmulatedTapi32:
 
         def export(*args: Any) -> int:
             with self._cond:
+                self.calls[name] += 1
                 try:
                     result = impl(*args)
                 except LineError as exc:

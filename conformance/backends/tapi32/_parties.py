@@ -294,7 +294,7 @@ class Tapi32Parties:
         info = call.info or LineCallInfo()
         state = _STATE_OF.get(LineCallState(call.state), "unknown") if call.state in _STATE_OF else "unknown"
         incoming = not call.outgoing
-        far = info.connected_id or (info.caller_id if incoming else info.called_id)
+        far = info.connected_id     # only what the PBX reports; "" = not observable here
         return PartyView(
             role=role,
             state=state,  # type: ignore[arg-type]
