@@ -3,6 +3,7 @@ client that vanishes leaves no application, call or state-machine model behind."
 
 from __future__ import annotations
 
+import inspect
 import json
 import socket
 import threading
@@ -17,7 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from conformance import cli
 from conformance._cmd_serve import is_loopback, parse_listen
-from conformance.backends.bridge import _LEGACY, BridgeBackend
+from conformance.backends.bridge import BridgeBackend
 from conformance.backends.sim import SimBackend
 from conformance.bridge import protocol as P
 from conformance.bridge.server import BridgeServer, NotifyingWallClock, ServerThread
@@ -25,6 +26,8 @@ from simulator._errors import BridgeError
 
 REFERENCE = Path(__file__).resolve().parent.parent / "profiles" / "reference.yaml"
 RO = "001711234567"
+# websockets >= 16 wants connect() as a context manager unless told legacy=True; older ones lack the flag
+_LEGACY: dict[str, Any] = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 
 
 def _server(**kw: Any) -> ServerThread:

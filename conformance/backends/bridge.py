@@ -12,7 +12,6 @@ The token may also come from the environment variable ``RO_CONFORMANCE_TOKEN``.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import os
@@ -21,11 +20,9 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
-
 from conformance.backend import PartyView
 from conformance.bridge import protocol as P
+from conformance.bridge.transport import SyncWebSocket
 from simulator._errors import BridgeError, LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
@@ -42,8 +39,6 @@ from simulator._structs import (
 __all__ = ["BridgeBackend", "BridgeParties", "parse_target"]
 
 TOKEN_ENV = "RO_CONFORMANCE_TOKEN"
-# websockets >= 16 wants connect() as a context manager unless told legacy=True; older ones lack the flag
-_LEGACY: dict[str, Any] = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 
 
 def parse_target(target: str) -> tuple[str, dict[str, str]]:
@@ -112,16 +107,7 @@ class BridgeBackend:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        try:
-            self._ws: ClientConnection = connect(url, additional_headers=headers, open_timeout=connect_timeout,
-                                                 max_size=max_frame, compression=None, close_timeout=2,
-                                                 **_LEGACY)
-        except InvalidStatus as exc:
-            code = exc.response.status_code
-            why = "missing or wrong token" if code == 401 else f"HTTP {code}"
-            raise BridgeError(f"bridge: {url} refused the connection ({why})") from exc
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise BridgeError(f"bridge: cannot connect to {url}: {exc}") from exc
+        self._ws = SyncWebSocket(url, headers=headers, open_timeout=connect_timeout, max_size=max_frame)
         self.parties = BridgeParties(self)
 
     @classmethod
@@ -143,24 +129,20 @@ class BridgeBackend:
         frame = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method,
                             "params": {k: P.encode(v) for k, v in params.items()}})
         deadline = time.monotonic() + wait + self.call_timeout
-        try:
-            self._ws.send(frame)
-            while True:
-                raw = self._ws.recv(timeout=max(0.0, deadline - time.monotonic()))
+        self._ws.send(frame)
+        while True:
+            raw = self._ws.recv(max(0.0, deadline - time.monotonic()))
+            try:
                 reply = json.loads(raw)
-                if not isinstance(reply, dict):
-                    raise BridgeError(f"bridge: {method}: the server sent a non-object reply")
-                if reply.get("id") == req_id:
-                    break
-                if reply.get("id") is None and "error" in reply:   # the server could not read our frame
-                    raise self._error(method, reply["error"])
-                # else: a late reply to an earlier request that timed out here - skip it
-        except TimeoutError:
-            raise BridgeError(f"bridge: no reply to {method} within {wait + self.call_timeout:g} s") from None
-        except ConnectionClosed as exc:
-            raise BridgeError(f"bridge: connection to {self.url} lost during {method}: {exc}") from None
-        except ValueError as exc:
-            raise BridgeError(f"bridge: {method}: the server sent malformed JSON: {exc}") from None
+            except ValueError as exc:
+                raise BridgeError(f"bridge: {method}: the server sent malformed JSON: {exc}") from None
+            if not isinstance(reply, dict):
+                raise BridgeError(f"bridge: {method}: the server sent a non-object reply")
+            if reply.get("id") == req_id:
+                break
+            if reply.get("id") is None and "error" in reply:   # the server could not read our frame
+                raise self._error(method, reply["error"])
+            # else: a late reply to an earlier request that timed out here - skip it
         if "error" in reply:
             raise self._error(method, reply["error"])
         return reply.get("result")

@@ -48,6 +48,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)   # built once: json.loads(**kw) builds one per call
+
+
 @dataclass(eq=False)
 class _Conn:
     ws: ServerConnection
@@ -158,7 +161,7 @@ class BridgeServer:
         """Handle one frame; returns the reply text, or None (notification, or a wait now in a task)."""
         try:
             text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
-            request = json.loads(text, parse_constant=_reject_constant)
+            request = _DECODER.decode(text)
         except (ValueError, RecursionError) as exc:
             return _error_reply(None, P.RpcError(P.PARSE_ERROR, f"parse error: {str(exc)[:200]}"))
         if isinstance(request, list):

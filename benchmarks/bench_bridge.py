@@ -1,0 +1,123 @@
+"""P5: bridge request->reply round trips per second over loopback.
+
+Run from the repository root::
+
+    python benchmarks/bench_bridge.py [--seconds 3] [--in-process]
+
+By default the server is a separate ``ro-conformance serve --clock virtual`` process (as in real use:
+client and server do not share a GIL); ``--in-process`` runs it on a thread of this process instead.
+One synchronous ``BridgeBackend`` sends one request at a time and waits for its reply, so the figure is
+the full round trip: JSON encode, WebSocket frame, server parse + dispatch + encode, reply, decode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from conformance.backends.bridge import BridgeBackend  # noqa: E402
+
+
+def _measure(fn: Callable[[], Any], seconds: float) -> float:
+    for _ in range(200):   # warm up
+        fn()
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(100):
+            fn()
+        n += 100
+    return n / elapsed
+
+
+_ECHO = """
+import asyncio, sys
+class Echo(asyncio.Protocol):
+    def connection_made(self, t): self.t = t
+    def data_received(self, d): self.t.write(d)
+async def main():
+    srv = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)
+    print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.sleep(3600)
+asyncio.run(main())
+"""
+
+
+def _tcp_floor(seconds: float) -> float:
+    """The same topology with no WebSocket, no JSON, no backend: an asyncio TCP echo in another process."""
+    proc = subprocess.Popen([sys.executable, "-c", _ECHO], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        payload = b'{"jsonrpc": "2.0", "id": 1, "method": "now"}'
+
+        def echo() -> None:
+            sock.sendall(payload)
+            sock.recv(4096)
+        rate = _measure(echo, seconds)
+        sock.close()
+        return rate
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _subprocess_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "virtual",
+                             "--listen", "127.0.0.1:0", "--profile", str(ROOT / "profiles/reference.yaml")],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()   # "ro-conformance serve: sim (virtual clock) on ws://127.0.0.1:PORT/ ..."
+    match = re.search(r"ws://([^/]+)/", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"server did not start: {line}")
+    return proc, match.group(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--in-process", action="store_true")
+    args = parser.parse_args()
+    proc: subprocess.Popen[str] | None = None
+    if args.in_process:
+        from conformance.backends.sim import SimBackend
+        from conformance.bridge.server import BridgeServer, ServerThread
+
+        st = ServerThread(BridgeServer(SimBackend(ROOT / "profiles/reference.yaml"), mode="virtual")).start()
+        address = st.url
+    else:
+        proc, address = _subprocess_server()
+    try:
+        be = BridgeBackend.from_spec(address, None)
+        app, _, _ = be.line_initialize_ex("bench")
+        line = be.line_open(app, 0, 0x00020002)
+        where = "in-process thread" if args.in_process else "separate process"
+        print(f"server: {where}, ws://{address}/, virtual clock; python {sys.version.split()[0]}")
+        for label, fn in (("now()", be.now),
+                          ("line_get_address_status()", lambda: be.line_get_address_status(line, 0)),
+                          ("line_get_message(timeout=0)", lambda: be.line_get_message(app, 0.0))):
+            print(f"{label:32s} {_measure(fn, args.seconds):10,.0f} round trips/s")
+        be.close()
+        if not args.in_process:
+            print(f"{'floor: raw TCP echo, same topology':32s} {_tcp_floor(args.seconds):10,.0f} round trips/s")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
