@@ -146,19 +146,25 @@ def _verdict(row: MatrixRow) -> tuple[str, str]:
     return str(ro.get("verdict")), str(ro.get("route") or "—")
 
 
+def _linked(row: MatrixRow, inner_html: str) -> str:
+    """``inner_html`` as a link to the row's report, or as it is when the run wrote none."""
+    if row.results is None:
+        return inner_html
+    return f'<a href="{html.escape(row.report_dir + "/report.html", quote=True)}">{inner_html}</a>'
+
+
 def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office compatibility matrix") -> str:
     """A standalone HTML page (inline CSS, no script): one row per profile, cells linking to its report."""
     esc = html.escape
     head = "".join(f"<th>{esc(c)}</th>" for c in MATRIX_CLAUSES)
     body = []
     for row in rows:
-        link = esc(f"{row.report_dir}/report.html", quote=True)
-        cells = "".join(f'<td class="{css}" title="{esc(tip, quote=True)}"><a href="{link}">{sym}</a></td>'
+        cells = "".join(f'<td class="{css}" title="{esc(tip, quote=True)}">{_linked(row, sym)}</td>'
                         for css, sym, tip in _clause_cells(row))
         verdict, route = _verdict(row)
         vclass = _VERDICT_CLASS.get(verdict, "none")
         problem = f'<div class="problem">{esc(row.problem)}</div>' if row.problem else ""
-        body.append(f'<tr><th scope="row"><a href="{link}">{esc(row.profile)}</a>{problem}</th>{cells}'
+        body.append(f'<tr><th scope="row">{_linked(row, esc(row.profile))}{problem}</th>{cells}'
                     f'<td class="verdict {vclass}">{esc(verdict)}</td><td>{esc(route)}</td>'
                     f'<td>{row.status}</td></tr>')
     return (
@@ -185,11 +191,11 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
     for row in rows:
         verdict, route = _verdict(row)
         syms = [sym for _, sym, _ in _clause_cells(row)]
-        name = f"[{_md(row.profile)}]({row.report_dir}/report.html)"
+        name = f"[{_md(row.profile)}]({row.report_dir}/report.html)" if row.results is not None else _md(row.profile)
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
     lines += ["", "✔ holds · ✘ fails or not offered · ? undetermined · — no results", ""]
     lines += [f"- {_md(row.profile)}: {_md(row.problem)}" for row in rows if row.problem]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 _MATRIX_CSS: Final = (

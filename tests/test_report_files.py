@@ -96,6 +96,7 @@ def test_matrix_html_rows_cells_links_and_escaping() -> None:
     assert evil_cells[3].get("class") == "fail" and "RO-FWD-02" in (evil_cells[3].get("title") or "")
     assert "".join(evil_cells[8].itertext()) == "not-compatible"   # native n/a, fwd_query failed
     assert "".join(broken.findall("td")[-1].itertext()) == "4"
+    assert broken.find(".//a") is None   # no report was written for it: nothing to link to
     assert EVIL in "".join(broken.find("th").itertext())  # type: ignore[union-attr]
 
 
@@ -107,6 +108,7 @@ def test_matrix_markdown_is_a_table_and_cannot_inject() -> None:
     assert lines[2].startswith("| [reference](reference/report.html) | ✘ | ✔")
     assert lines[2].endswith("| compatible | blind | 0 |")
     assert "<script>" not in md and "&lt;script&gt;" in md
-    assert lines[4].endswith("| error | — | 4 |")
+    assert lines[4] == "| broken | — | — | — | — | — | — | — | — | error | — | 4 |"
+    assert md.endswith("\n")
     assert "- broken: invalid profile &lt;script&gt;" in md
 
