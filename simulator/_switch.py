@@ -414,8 +414,8 @@ class Pbx:
         self.fire(call, T.TRANSFERRED)
         if remote is None or target is None or (never is not None and never.route == "blind"):
             return
-        shown = self.presented("blind_transfer", call.device, remote.caller if not remote.outgoing
-                               else PartyId(remote.device.number, remote.device.name))
+        # The transferred party's own number ("remote"/"caller" rules), not the caller ID it was shown.
+        shown = self.presented("blind_transfer", call.device, PartyId(remote.device.number, remote.device.name))
         if remote.device.is_station or not trunk:
             shown = shown if trunk else PartyId(call.device.number, call.device.name)
         far = self.offer(remote, target, trunk=trunk, shown=shown, reason=LineCallReason.TRANSFER,
