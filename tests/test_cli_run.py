@@ -166,3 +166,18 @@ def test_matrix_on_two_profiles(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert 'href="reference/report.html"' in page and 'href="consult-connected-only/report.html"' in page
     md = (tmp_path / "matrix.md").read_text(encoding="utf-8")
     assert "| compatible |" in md and "| not-compatible |" in md
+
+
+@needs_suite
+def test_run_escapes_pbx_names_in_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evil = "<script>alert(1)</script> \"O''Brien\""   # YAML single-quoted: '' is one quote
+    text = (PROFILES / "reference.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: Target,", f"name: '{evil}',").replace("name: Desk under test}", f"name: '{evil}'}}")
+    assert text.count("<script>") == 2
+    profile = tmp_path / "evil.yaml"
+    profile.write_text(text, encoding="utf-8")
+    code, console = run_cli(["run", "--profile", str(profile), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, console
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;O&#x27;&#x27;Brien&quot;" in page   # the profile text
+    assert "<script>alert" not in page and page.count("<script") == 1   # only pytest-html's app.js
