@@ -7,6 +7,8 @@ the same messages in the same order, the same structures, the same LINEERR codes
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -286,3 +288,15 @@ def test_wall_mode_waits_do_not_block_other_clients_and_wake_on_events() -> None
         finally:
             a.close()
             b.close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_javascript_example_client_runs(served: ServerThread) -> None:
+    script = REFERENCE.parent.parent / "examples" / "bridge" / "client.mjs"
+    out = subprocess.run(["node", "--experimental-websocket", str(script), f"ws://{served.url}/"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "LINE_REPLY" in out.stdout and "LINECALLSTATE" not in out.stderr
+    assert '"state":"connected"' in out.stdout
+    assert "LINEERR_INVALCALLHANDLE (code -32000)" in out.stdout
+    assert served.call(lambda: len(served.server.backend.apps)) == 0
