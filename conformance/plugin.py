@@ -177,7 +177,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if outcome != "pass":
         report.sections.append(("ro-conformance", f"{state.requirement}: {outcome}: {reason}"))
     if call.when == "teardown":
-        report.tapi_outcome = result.to_jsonable()          # type: ignore[attr-defined]
+        # Through JSON: plain types only (IntFlag params in the records would not cross to xdist).
+        report.tapi_outcome = _jsonable(result.to_jsonable())          # type: ignore[attr-defined]
         report.tapi_backend_info = item.stash.get(_INFO_KEY, None)   # type: ignore[attr-defined]
         report.user_properties.append(("ro_outcome", result.outcome))
         report.user_properties.append(("ro_requirement", result.id))
