@@ -127,9 +127,10 @@ class Record:
 
 def _message_to_jsonable(msg: LineMessage) -> dict[str, Any]:
     name = msg.msg.tapi_name if isinstance(msg.msg, LineMsg) else str(int(msg.msg))
-    return {"device": msg.device, "msg": int(msg.msg), "name": name, "instance": msg.instance,
-            "param1": msg.param1, "param2": msg.param2, "param3": msg.param3,
-            "new_call": msg.new_call, "data": msg.data.hex(), "time": msg.time}
+    # int(): values may arrive as IntEnum/IntFlag members, which JSON and execnet must not see.
+    return {"device": int(msg.device), "msg": int(msg.msg), "name": name, "instance": int(msg.instance),
+            "param1": int(msg.param1), "param2": int(msg.param2), "param3": int(msg.param3),
+            "new_call": int(msg.new_call), "data": msg.data.hex(), "time": float(msg.time)}
 
 
 def _message_from_jsonable(data: Mapping[str, Any]) -> LineMessage:

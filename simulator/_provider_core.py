@@ -102,8 +102,8 @@ class ProviderCore:
              instance: int = 0, new_call: int = 0, data: bytes = b"") -> None:
         if app.handle not in self.apps:
             return
-        app.queue.append(LineMessage(device=device, msg=msg, instance=instance, param1=p1 & 0xFFFFFFFF,
-                                     param2=p2 & 0xFFFFFFFF, param3=p3 & 0xFFFFFFFF, new_call=new_call,
+        app.queue.append(LineMessage(device=device, msg=msg, instance=instance, param1=int(p1) & 0xFFFFFFFF,
+                                     param2=int(p2) & 0xFFFFFFFF, param3=int(p3) & 0xFFFFFFFF, new_call=new_call,
                                      data=data, time=self.clock.now()))
 
     def app(self, h_line_app: int, function: str) -> App:
