@@ -8,11 +8,14 @@ By default the server is a separate ``ro-conformance serve --clock virtual`` pro
 client and server do not share a GIL); ``--in-process`` runs it on a thread of this process instead.
 One synchronous ``BridgeBackend`` sends one request at a time and waits for its reply, so the figure is
 the full round trip: JSON encode, WebSocket frame, server parse + dispatch + encode, reply, decode.
+It also prints the CPU time each side spends per round trip (a figure that does not depend on how busy
+the machine is) and the floor of the same topology with a raw TCP echo instead of the bridge.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import subprocess
@@ -28,15 +31,30 @@ sys.path.insert(0, str(ROOT))
 from conformance.backends.bridge import BridgeBackend  # noqa: E402
 
 
-def _measure(fn: Callable[[], Any], seconds: float) -> float:
+def _cpu_of(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux /proc), 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _measure(fn: Callable[[], Any], seconds: float, server_pid: int | None = None) -> tuple[float, float, float]:
+    """(round trips/s, client CPU µs per round trip, server CPU µs per round trip)."""
     for _ in range(200):   # warm up
         fn()
     n, start = 0, time.perf_counter()
+    cpu0, srv0 = time.process_time(), _cpu_of(server_pid)
     while (elapsed := time.perf_counter() - start) < seconds:
         for _ in range(100):
             fn()
         n += 100
-    return n / elapsed
+    client_us = (time.process_time() - cpu0) / n * 1e6
+    server_us = (_cpu_of(server_pid) - srv0) / n * 1e6
+    return n / elapsed, client_us, server_us
 
 
 _ECHO = """
@@ -65,7 +83,7 @@ def _tcp_floor(seconds: float) -> float:
         def echo() -> None:
             sock.sendall(payload)
             sock.recv(4096)
-        rate = _measure(echo, seconds)
+        rate = _measure(echo, seconds)[0]
         sock.close()
         return rate
     finally:
@@ -109,7 +127,9 @@ def main() -> None:
         for label, fn in (("now()", be.now),
                           ("line_get_address_status()", lambda: be.line_get_address_status(line, 0)),
                           ("line_get_message(timeout=0)", lambda: be.line_get_message(app, 0.0))):
-            print(f"{label:32s} {_measure(fn, args.seconds):10,.0f} round trips/s")
+            rate, client_us, server_us = _measure(fn, args.seconds, None if proc is None else proc.pid)
+            cpu = f"   CPU per round trip: client {client_us:5.0f} us, server {server_us:5.0f} us" if proc else ""
+            print(f"{label:32s} {rate:10,.0f} round trips/s{cpu}")
         be.close()
         if not args.in_process:
             print(f"{'floor: raw TCP echo, same topology':32s} {_tcp_floor(args.seconds):10,.0f} round trips/s")

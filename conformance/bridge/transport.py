@@ -122,12 +122,14 @@ class SyncWebSocket:
         self._flush()   # pongs, close replies
 
     def _flush(self) -> None:
+        """Send what the protocol produced, in one syscall (frame header and payload in one segment)."""
+        chunks = self._protocol.data_to_send()
         try:
-            for chunk in self._protocol.data_to_send():
-                if chunk:
-                    self._sock.sendall(chunk)
-                else:   # the protocol asks us to half-close (after a close handshake)
-                    self._sock.shutdown(socket.SHUT_WR)
+            data = b"".join(chunks)
+            if data:
+                self._sock.sendall(data)
+            if chunks and not chunks[-1]:   # an empty chunk: half-close (after a close handshake)
+                self._sock.shutdown(socket.SHUT_WR)
         except OSError as exc:
             raise BridgeError(f"bridge: connection to {self.url} failed: {exc}") from None
 
