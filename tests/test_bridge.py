@@ -237,7 +237,7 @@ def test_nothing_listening_is_a_bridge_error_not_a_lineerr() -> None:
 
 
 def test_a_server_that_goes_away_is_a_bridge_error() -> None:
-    st = ServerThread(BridgeServer(SimBackend(REFERENCE), mode="virtual")).start()
+    st = ServerThread(BridgeServer(SimBackend(REFERENCE), mode="virtual", close_timeout=0.1)).start()
     be = BridgeBackend.from_spec(st.url, None)
     st.stop()
     with pytest.raises(BridgeError):

@@ -63,7 +63,7 @@ class BridgeServer:
 
     def __init__(self, backend: Any, *, mode: Mode = "virtual", token: str | None = None,
                  max_frame: int = 1 << 20, max_clients: int = 32, max_waits: int = 16, max_apps: int = 64,
-                 poll_interval: float = 0.02) -> None:
+                 poll_interval: float = 0.02, close_timeout: float = 2.0) -> None:
         self.backend = backend
         self.mode = mode
         self.token = token or None
@@ -72,6 +72,7 @@ class BridgeServer:
         self.max_waits = max_waits
         self.max_apps = max_apps
         self.poll_interval = poll_interval
+        self.close_timeout = close_timeout   # how long stop() waits for each client's close reply
         self._clients: set[_Conn] = set()
         self._changed: asyncio.Event | None = None
         self._server: Server | None = None
@@ -84,7 +85,8 @@ class BridgeServer:
         self._changed = asyncio.Event()
         self._server = await serve(self._handle, host, port, max_size=self.max_frame, max_queue=16,
                                    compression=None, process_request=self._check_request,
-                                   ping_interval=20, ping_timeout=20, close_timeout=2)
+                                   ping_interval=20, ping_timeout=20,
+                                   close_timeout=self.close_timeout)
         if self.mode == "wall":
             clock = self.backend.clock
             if isinstance(clock, NotifyingWallClock):
