@@ -343,3 +343,32 @@ def test_client_vanishing_while_waiting_in_wall_mode() -> None:
         _alive(st)
     finally:
         st.stop()
+
+
+def test_serve_command_end_to_end_with_a_token() -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "virtual",
+                             "--listen", "127.0.0.1:0", "--token", "tok", "--profile", str(REFERENCE)],
+                            stderr=subprocess.PIPE, text=True, cwd=REFERENCE.parent.parent,
+                            env={**os.environ, "RO_CONFORMANCE_TOKEN": ""})
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        match = re.search(r"ws://([^/]+)/", banner)
+        assert match and "token required" in banner, banner
+        with pytest.raises(BridgeError, match="token"):
+            BridgeBackend.from_spec(match.group(1), None)
+        be = BridgeBackend.from_spec(match.group(1) + "?token=tok", None)
+        assert be.info()["profile"] == "reference"
+        be.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
