@@ -33,8 +33,9 @@ def run_suite(pytester: pytest.Pytester, profile: Path | str, *args: str) -> tup
     out = pytester.path / "results.json"
     if out.exists():
         out.unlink()
-    run = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--pyargs", "conformance.suite",
-                                       "--tapi-profile", str(profile), "--tapi-results", str(out), *args)
+    run = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+                                       "--pyargs", "conformance.suite", f"--tapi-profile={profile}",
+                                       f"--tapi-results={out}", *args)
     assert out.exists(), run.stdout.str() + run.stderr.str()
     return run, json.loads(out.read_text(encoding="utf-8"))
 

@@ -43,7 +43,7 @@ def test_ro_caps_01_address_caps_match_claims(tapi_session: LineSession) -> None
     _agree(p, "LINECALLFEATURE_BLINDTRANSFER", bool(caps.call_features & CF.BLINDTRANSFER), transfer.blind,
            f"transfer.blind = {transfer.blind}")
     for name in ("SETUPTRANSFER", "COMPLETETRANSF"):
-        _agree(p, f"LINECALLFEATURE_{name}", bool(caps.call_features & CF[name]), transfer.consultation,
+        _agree(p, f"LINECALLFEATURE_{name}", bool(caps.call_features & getattr(CF, name)), transfer.consultation,
                f"transfer.consultation = {transfer.consultation}")
     _agree(p, "LINETRANSFERMODE_TRANSFER", bool(caps.transfer_modes & LineTransferMode.TRANSFER),
            transfer.consultation, f"transfer.consultation = {transfer.consultation}")
