@@ -25,9 +25,9 @@ import pytest
 
 import conformance
 from conformance._htmlreport import EXIT_MEANINGS, HtmlReportPlugin
-from conformance._registry import backend_class, split_spec
+from conformance._registry import backend_class, open_backend, split_spec
 from conformance._report_files import ResultsFileError, read_results, safe_dirname, status_of
-from simulator._errors import BackendUnavailable, ProfileError
+from simulator._errors import BackendUnavailable, BridgeError, ProfileError
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
 
@@ -75,13 +75,19 @@ def check_profile(path: str, err: TextIO | None = None) -> Profile | None:
         return None
 
 
-def check_backend(spec: str, err: TextIO | None = None) -> bool:
-    """True when ``spec`` names a backend that can be imported here; else print what is available."""
+def check_backend(spec: str, err: TextIO | None = None, profile: Profile | None = None) -> bool:
+    """True when ``spec`` names a backend that can be used here; else print why and what is available.
+
+    With a profile the backend is also opened once (and closed): ``tapi32:`` off Windows, or a bridge
+    nobody listens on, is a usage error up front rather than fifteen identical test errors.
+    """
     err = err or sys.stderr
     name, _ = split_spec(spec or DEFAULT_BACKEND)
     try:
         backend_class(name)
-    except BackendUnavailable as exc:
+        if profile is not None:
+            open_backend(spec or DEFAULT_BACKEND, profile).close()
+    except (BackendUnavailable, BridgeError) as exc:
         print(f"ro-conformance: {exc}", file=err)
         return False
     return True
@@ -197,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     profile = check_profile(args.profile)
     if profile is None:
         return EXIT_USAGE
-    if not check_backend(args.backend) or not _usage_checks(sys.stderr, args.workers):
+    if not check_backend(args.backend, profile=profile) or not _usage_checks(sys.stderr, args.workers):
         return EXIT_USAGE
     out_dir = Path(args.out) if args.out else Path("reports") / safe_dirname(profile.name)
     outcome = run_suite(Path(args.profile), profile.name, args.backend, out_dir,
