@@ -14,7 +14,7 @@ from simulator._messages import LineMessage
 def main(profile: str = "profiles/reference.yaml") -> list[str]:
     log: list[str] = []
     pbx = SimBackend(profile)                      # in-process TAPI provider, virtual clock
-    app, num_devs, version = pbx.line_initialize_ex("quickstart", 0x00020002)
+    app, _num_devs, _version = pbx.line_initialize_ex("quickstart", 0x00020002)
     line = pbx.line_open(app, 0, 0x00020002)       # device 0 = the desk phone, extension 201
     pbx.line_set_status_messages(line, 0, LineAddressState.FORWARD)
 

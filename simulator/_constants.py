@@ -15,8 +15,8 @@ import enum
 from typing import Any
 
 __all__ = [
-    "ApiVersion",
     "FAMILIES",
+    "ApiVersion",
     "lookup",
     "tapi_name",
 ]

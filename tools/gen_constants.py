@@ -106,8 +106,8 @@ import enum
 from typing import Any
 
 __all__ = [
-    "ApiVersion",
     "FAMILIES",
+    "ApiVersion",
     "lookup",
     "tapi_name",
 ]
