@@ -75,7 +75,7 @@ class Provider(ProviderCore):
 
     def _trunk_short(self, device: Device, dest: str) -> bool:
         target, trunk = self.pbx.resolve(device, dest)
-        return target is not None and trunk and not self.pbx.trunk_free()
+        return self.pbx.trunk_short(target, trunk)
 
     def _state_work(self, call: LineCall, states: tuple[S, ...], commit: Callable[[], None]) -> Work:
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
@@ -110,6 +110,8 @@ class Provider(ProviderCore):
             if dest and not dev.native_ro and self._trunk_short(dev, dest) and \
                     self.profile.simulation.trunk_exhaustion == "reply_error":
                 return LineErr.RESOURCEUNAVAIL, None, 0, b""
+            if not dev.is_station and not self.pbx.trunk_free():
+                return LineErr.RESOURCEUNAVAIL, None, 0, b""   # no channel for a call from the network
             call = self._create(line, outgoing=True)
             call.app_name = line.app.name
             if params is not None:

@@ -109,6 +109,14 @@ class Pbx:
     def trunk_free(self) -> bool:
         return self.trunks_in_use < self.trunks_total
 
+    def trunk_short(self, target: Device | None, trunk: bool) -> bool:
+        """Would a leg to ``target`` (``trunk`` as from ``resolve``) need a channel that is not free?
+
+        Only a leg at an external device takes a channel: a call coming in from the network already
+        holds its own, so reaching a station from outside needs no second one.
+        """
+        return target is not None and trunk and not target.is_station and not self.trunk_free()
+
     def fault(self, kind: str) -> Any:
         return self._faults.get(kind)
 
@@ -139,6 +147,8 @@ class Pbx:
         call.mode = int(event.kwargs.get("mode", 0))
         call.entered_at = self.clock.now()
         old, new = event.transition.source, event.transition.dest
+        if new == "DISCONNECTED":
+            call.cancel_timers()   # whatever the call was waiting for (routing, rings) is moot now
         self.observer.call_state(call, old, new)
         if new == "IDLE":
             self._gone(call)
@@ -359,6 +369,7 @@ class Pbx:
         call.dial_string = dial
         call.called = PartyId(dial)
         timing = self.profile.simulation.timing
+        call.cancel_timers()   # dialling again (lineDial while DIALING) replaces the pending routing
         self.fire(call, T.DIAL)
         self.later(call, timing.dial, self._route_outgoing, call, dial, path)
 
@@ -367,7 +378,7 @@ class Pbx:
         if target is None or target is call.device:
             self.fire(call, T.DISCONNECT, LineDisconnectMode.BADADDRESS)
             return
-        if trunk and not self.trunk_free():
+        if self.trunk_short(target, trunk):
             self._congestion(call)
             return
         if self.profile.simulation.proceeding_state:
@@ -382,7 +393,7 @@ class Pbx:
             self.fire(call, T.BUSY, LineBusyMode.TRUNK)
 
     def _alert_far(self, call: LineCall, target: Device, trunk: bool, path: str) -> None:
-        if trunk and not self.trunk_free():
+        if self.trunk_short(target, trunk):
             self._congestion(call)
             return
         station = call.device

@@ -134,9 +134,10 @@ class DeskSession:
         clock = self.sim.clock
         until = clock.now() + timeout
         while True:
-            msg = self.sim.line_get_message(self.app, max(0.0, until - clock.now()))
-            if msg is None:
+            got = self.sim.line_get_message(self.app, max(0.0, until - clock.now()))
+            if got is None:
                 raise AssertionError(f"no matching message within {timeout} s; log: {self.describe()}")
+            msg = got
             self.log.append(msg)
             self._seen = len(self.log)
             if pred(msg):

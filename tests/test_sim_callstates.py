@@ -126,7 +126,8 @@ class CountingModel:
 def test_add_and_remove_do_not_scan_the_models(monkeypatch: pytest.MonkeyPatch) -> None:
     machine = CallMachine()
     reads = 0
-    getter = CallMachine.models.fget
+    prop: property = vars(CallMachine)["models"]
+    getter = prop.fget
     assert getter is not None
 
     def counting_get(self: CallMachine) -> list[Any]:
@@ -134,7 +135,7 @@ def test_add_and_remove_do_not_scan_the_models(monkeypatch: pytest.MonkeyPatch) 
         reads += 1
         return getter(self)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(CallMachine, "models", property(counting_get, CallMachine.models.fset))
+    monkeypatch.setattr(CallMachine, "models", property(counting_get, prop.fset))
     models = [CountingModel() for _ in range(2000)]
     CountingModel.compares = 0
     for model in models:
