@@ -7,10 +7,11 @@ from conftest import MakeSim
 from helpers import DeskSession
 
 from simulator._constants import LineAddrCapFlags as ACF
-from simulator._constants import LineAddressState, LineBusyMode, LineDisconnectMode, LineErr, LineMsg
+from simulator._constants import LineAddressState, LineBusyMode, LineDisconnectMode, LineErr, LineForwardMode, LineMsg
 from simulator._constants import LineCallFeature as CF
 from simulator._constants import LineCallState as S
 from simulator._errors import LineError
+from simulator._structs import LineForward
 
 V2_2 = 0x00020002
 LIVE_PROGRESS = {S.DIALTONE, S.DIALING, S.PROCEEDING, S.RINGBACK, S.CONNECTED}
@@ -226,4 +227,27 @@ def test_offering_features(make_sim: MakeSim) -> None:
     h_call = s.wait(lambda m: m.msg == LineMsg.CALLSTATE).device
     f = _features(sim, h_call)
     assert f & CF.ANSWER and f & CF.REDIRECT and f & CF.DROP and not f & CF.HOLD
+    s.drop_all()
+
+
+def test_single_trunk_inbound_reaches_the_desk_but_cannot_be_forwarded_out(make_sim: MakeSim) -> None:
+    """The caller's own channel is enough to reach a station; forwarding it out needs a second one."""
+    sim = make_sim("single-trunk")
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    business = sim.profile.stations[0].business_number
+    sim.parties.call("caller", business)
+    assert sim.parties.wait_for("desk", frozenset({"alerting"}), 10.0) is not None
+    assert sim.pbx.trunks_in_use == 1
+    sim.parties.hang_up("caller")
+    ro = sim.profile.dial_string(sim.profile.pixit.remote_office)
+    s.ok(sim.line_forward(h_line, False, 0, (LineForward(forward_mode=LineForwardMode.UNCOND, dest_address=ro),)))
+    sim.parties.call("caller", business)
+    assert sim.parties.wait_for("caller", frozenset({"busy"}), 10.0) is not None
+    assert sim.parties.observe("remote_office").state == "idle"
+    sim.parties.hang_up("caller")
+    # a party line cannot call in while the only channel is taken
+    h_call = s.connected_call(h_line, sim.profile.pixit.target)
+    s.failed(sim.line_make_call(s.open("caller"), business), LineErr.RESOURCEUNAVAIL)
+    s.ok(sim.line_drop(h_call))
     s.drop_all()
