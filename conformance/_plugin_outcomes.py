@@ -17,9 +17,9 @@ import pytest
 
 from conformance._results import REQUIREMENT_CLAUSES, Outcome, TestOutcome
 from conformance._suite_errors import HarnessError, Inconclusive, NotApplicable
-from simulator._errors import LineError
+from simulator._errors import BridgeError, LineError
 
-__all__ = ["ItemState", "classify", "outcome_from_payload", "requirement_of"]
+__all__ = ["ItemState", "classify", "link_verdict", "outcome_from_payload", "requirement_of"]
 
 _NAME_ID = re.compile(r"test_(ro_[a-z]+_\d+)", re.IGNORECASE)
 _RANK: dict[str, int] = {"pass": 0, "not-applicable": 1, "inconclusive": 2, "fail": 3, "error": 4}
@@ -58,7 +58,22 @@ def classify(when: str, excinfo: pytest.ExceptionInfo[BaseException] | None) -> 
     if isinstance(exc, LineError):
         return "error", f"unexpected {text}"
     where = {"setup": "set-up", "teardown": "tear-down"}.get(when, "test")
+    if isinstance(exc, BridgeError):
+        return "error", f"{where}: the bridge connection died: {text}"
     return "error", f"{where}: {type(exc).__name__}: {text}"
+
+
+def link_verdict(outcome: Outcome, reason: str, link_down: str) -> tuple[Outcome, str]:
+    """(outcome, reason) once the session knows the link died (``link_down``, "" if it did not).
+
+    Nothing judged after a dead link says anything about the PBX: fail and inconclusive become error,
+    and every non-pass reason names what died and when (once).
+    """
+    if not link_down or outcome in ("pass", "not-applicable"):
+        return outcome, reason
+    if link_down not in reason:
+        reason = f"{link_down}; afterwards {reason}" if reason else link_down
+    return "error", reason
 
 
 @dataclass

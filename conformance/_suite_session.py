@@ -7,10 +7,17 @@ back" without losing messages that arrive in another order (§3: reply and state
 call come in either order). Every wait is bounded by a PIXIT timer and, when it runs out, raises the
 exception of the verdict it means (``_suite_errors``), naming the step, what it waited for and how long.
 Pre/post conditions (``precondition`` / ``postcondition``) keep tests independent on a real PBX.
+
+A dead link is never the PBX's failure to honour a claim: once the desk line is gone (LINE_CLOSE,
+LINE_LINEDEVSTATE REINIT / OUTOFSERVICE / REMOVED, or an up-front LINEERR_INVALLINEHANDLE /
+INVALAPPHANDLE / REINIT on a line the suite never closed) ``link_down`` says what died and when; every
+wait then ends at once, and every verdict the test reaches afterwards becomes an error naming both.
+The clean-up after a dead link is best-effort and never raises anything but ``HarnessError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,8 +25,8 @@ from typing import Any, Literal
 from conformance._recorder import TAPI_NAMES
 from conformance._suite_errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
 from conformance.backend import Backend, PartyView
-from simulator._constants import LineCallState, LineErr, LineMsg
-from simulator._errors import LineError
+from simulator._constants import LineCallState, LineDevState, LineErr, LineMsg
+from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
 from simulator._structs import LineAddressCaps, LineDevCaps, LineForward
@@ -33,6 +40,12 @@ PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
 _VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
 _ENDED = int(LineCallState.IDLE | LineCallState.DISCONNECTED)
+# Up-front / reply errors that mean the line or the application is gone, not that a claim failed.
+DEAD_LINK_ERRORS = frozenset({int(LineErr.INVALLINEHANDLE), int(LineErr.INVALAPPHANDLE), int(LineErr.REINIT)})
+_DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application to re-initialise "
+                    "(LINE_LINEDEVSTATE REINIT)"),
+                   (LineDevState.OUTOFSERVICE, "the desk line went out of service (LINE_LINEDEVSTATE OUTOFSERVICE)"),
+                   (LineDevState.REMOVED, "the desk line device was removed (LINE_LINEDEVSTATE REMOVED)"))
 
 
 def state_names(mask: int) -> str:
@@ -114,6 +127,9 @@ class LineSession:
         self.forward_before: tuple[LineForward, ...] = ()
         self.forward_touched = False
         self.native_touched = False
+        self.link_down = ""                          # what killed the link, and when ("" = alive)
+        self.link_reported = False                   # a verdict already carried ``link_down``
+        self.awaiting: dict[int, str] = {}           # request id -> function, no LINE_REPLY yet
 
     def reopen(self, ext_version: int) -> DeskLine:
         """Close the desk line and open it again (same application) with a provider extension version."""
@@ -131,17 +147,59 @@ class LineSession:
             note(f"step: {name}")
 
     def verdict(self, kind: OnTimeout, text: str) -> Exception:
-        """The exception for verdict ``kind``; the log marks it as the failing step."""
+        """The exception for verdict ``kind``; the log marks it as the failing step.
+
+        After a dead link nothing is judged: the verdict is an error that says what died first.
+        """
+        if self.check_link():
+            kind, text = "error", self._with_link(text)
         mark = getattr(self.backend, "mark_failure", None)
         if mark is not None:
             mark(text)
         return _VERDICT[kind](text)
 
+    # ----- the link ---------------------------------------------------------------------------
+    def link_died(self, what: str) -> None:
+        """Record the first sign that the desk line / application is gone."""
+        if not self.link_down:
+            self.link_down = f"{what} at t={self.backend.now():.3f} s, during step {self.current_step!r}"
+            note = getattr(self.backend, "note", None)
+            if note is not None:
+                note(f"link down: {self.link_down}")
+
+    def check_link(self) -> str:
+        """Take in what is already queued (never waits, never raises) and return ``link_down``."""
+        if not self.link_down:
+            with contextlib.suppress(TapiError):
+                self.drain()
+        return self.link_down
+
+    def _with_link(self, text: str) -> str:
+        self.link_reported = True
+        return text if self.link_down in text else f"{self.link_down}; afterwards {text}"
+
+    def _link_lost(self, step: str, what: str) -> HarnessError:
+        return self.verdict("error", f"{step}: gave up waiting for {what}")     # type: ignore[return-value]
+
+    def _watch(self, msg: LineMessage) -> None:
+        if msg.msg == LineMsg.CLOSE and msg.device == self.line.h_line:
+            self.link_died("the provider closed the desk line (LINE_CLOSE)")
+        elif msg.msg == LineMsg.LINEDEVSTATE:
+            for bit, what in _DEAD_DEVSTATES:
+                if msg.param1 & bit and (bit == LineDevState.REINIT or msg.device == self.line.h_line):
+                    self.link_died(what)
+                    return
+        elif msg.msg == LineMsg.REPLY and msg.result in DEAD_LINK_ERRORS and msg.request_id in self.awaiting:
+            name = msg.error.tapi_name if msg.error is not None else f"0x{msg.param2:08X}"
+            self.link_died(f"{self.awaiting[msg.request_id]} (request {msg.request_id}) was answered {name}")
+
     # ----- messages ---------------------------------------------------------------------------
     def _absorb(self, msg: LineMessage) -> None:
         self.messages.append(msg)
+        self._watch(msg)
         if msg.msg == LineMsg.REPLY:
             self.replies[msg.request_id] = msg
+            self.awaiting.pop(msg.request_id, None)
             if msg.new_call and msg.result == 0:
                 self.history.setdefault(msg.new_call, [])
         elif msg.msg == LineMsg.CALLSTATE:
@@ -155,9 +213,12 @@ class LineSession:
             self._absorb(msg)
         return msg
 
-    def _wait(self, cond: Callable[[], bool], timeout: float) -> bool:
+    def _wait(self, cond: Callable[[], bool], timeout: float, step: str, what: str) -> bool:
+        """Pump until ``cond()`` or ``timeout``; a dead link ends the wait at once (``HarnessError``)."""
         deadline = self.backend.now() + timeout
         while not cond():
+            if self.link_down:
+                raise self._link_lost(step, what)
             remaining = deadline - self.backend.now()
             if remaining <= 0 or self.pump(remaining) is None:
                 return cond()
@@ -167,7 +228,8 @@ class LineSession:
         """Take in whatever arrives during ``seconds`` (lets the PBX finish what it started)."""
         deadline = self.backend.now() + seconds
         while (remaining := deadline - self.backend.now()) > 0 and self.pump(remaining) is not None:
-            pass
+            if self.link_down:
+                raise self._link_lost(self.current_step, f"{seconds:g} s of messages")
 
     def drain(self) -> None:
         """Take in the messages already queued, without waiting."""
@@ -187,16 +249,21 @@ class LineSession:
         if method == "line_dev_specific":
             self.native_touched = True
         try:
-            return int(getattr(self.backend, method)(*args))
+            req = int(getattr(self.backend, method)(*args))
         except LineError as exc:
+            if exc.code in DEAD_LINK_ERRORS:     # on the suite's own, never closed, line and app
+                self.link_died(f"{TAPI_NAMES[method]} was refused {exc.name}")
             raise self.verdict("fail", f"{step}: {exc}") from exc
+        self.awaiting[req] = TAPI_NAMES[method]
+        return req
 
     def wait_reply(self, req: int, function: str, step: str | None = None, *, expect_ok: bool = True
                    ) -> LineMessage:
         """The LINE_REPLY of ``req``; lost = error (harness cannot go on), an error result = fail."""
         step = step or self.current_step
         timeout = self.pixit.reply_timeout
-        if not self._wait(lambda: req in self.replies, timeout):
+        what = f"the LINE_REPLY of {function} (request {req})"
+        if not self._wait(lambda: req in self.replies, timeout, step, what):
             raise self.verdict("error", f"{step}: no LINE_REPLY for {function} (request {req}) within "
                                         f"{timeout:g} s (pixit.reply_timeout)")
         reply = self.replies[req]
@@ -239,8 +306,8 @@ class LineSession:
                     found.append(state)
                     return True
             return False
-        reached = self._wait(cond, timeout)
         want = state_names(states)
+        reached = self._wait(cond, timeout, step, f"call 0x{h_call:08X} to reach {want}")
         if reached and found[0] & states:
             return found[0]
         if reached:
@@ -261,7 +328,7 @@ class LineSession:
         def cond() -> bool:
             hit.extend(m for m in self.messages[since:] if pred(m))
             return bool(hit)
-        if not self._wait(cond, timeout):
+        if not self._wait(cond, timeout, step, what):
             raise self.verdict(on_timeout, f"{step}: no {what} within {timeout:g} s")
         return hit[0]
 
@@ -299,17 +366,44 @@ class LineSession:
         self.step("test")
 
     def postcondition(self) -> None:
-        """Drop what the test left, restore forwarding, wait (bounded) until the parties are idle."""
+        """Drop what the test left, restore forwarding, wait (bounded) until the parties are idle.
+
+        Requests still unanswered get one more ``pixit.reply_timeout`` first, so a call a late reply
+        creates is dropped too. After a dead link only a best-effort clean-up is tried (``_salvage``).
+        """
         self.step("clean up")
-        self.drain()
         problems: list[str] = []
+        self.check_link()
+        if self.awaiting and not self.link_down:
+            with contextlib.suppress(HarnessError):
+                self._wait(lambda: not self.awaiting, self.pixit.reply_timeout, "clean up", "late LINE_REPLYs")
         for action in (self._drop_leftovers, self._restore_forwarding, self._free_parties, self._check_idle):
+            if self.link_down:
+                break
             try:
                 action()
-            except (LineError, HarnessError, NotHonoured, Inconclusive) as exc:
-                problems.append(str(exc))
+            except (TapiError, HarnessError, NotHonoured, Inconclusive) as exc:
+                problems.append(str(exc).removeprefix("post-condition: "))
+        if self.link_down:
+            self._salvage()
+            if not self.link_reported:
+                problems.insert(0, self._with_link("clean-up skipped"))
+            if self.forward_touched or self.native_touched:
+                problems.append("forwarding / native Remote Office could not be restored: check the desk phone")
         if problems:
             raise self.verdict("error", "post-condition: " + "; ".join(problems))
+
+    def _salvage(self) -> None:
+        """The link died: free what can be freed without waiting on it (every error is expected here)."""
+        for h_call in list(self.history):
+            with contextlib.suppress(TapiError):
+                self.backend.line_drop(h_call)
+            with contextlib.suppress(TapiError):
+                self.backend.line_deallocate_call(h_call)
+        for role in PARTY_ROLES:
+            with contextlib.suppress(TapiError):
+                if self.backend.parties.observe(role).state != "idle":
+                    self.backend.parties.hang_up(role)
 
     def _drop_leftovers(self) -> None:
         for h_call in list(self.history):

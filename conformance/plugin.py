@@ -29,7 +29,14 @@ from typing import Any
 
 import pytest
 
-from conformance._plugin_outcomes import ItemState, classify, make_outcome, outcome_from_payload, requirement_of
+from conformance._plugin_outcomes import (
+    ItemState,
+    classify,
+    link_verdict,
+    make_outcome,
+    outcome_from_payload,
+    requirement_of,
+)
 from conformance._recorder import RecordingBackend
 from conformance._registry import backend_class, open_backend, split_spec
 from conformance._results import RunResults, TestOutcome
@@ -37,7 +44,7 @@ from conformance._suite_claims import unmet_claims
 from conformance._suite_errors import HarnessError, NotApplicable
 from conformance._suite_session import DeskLine, LineSession, open_desk_line
 from conformance.backend import PartyControl
-from simulator._errors import BackendUnavailable, LineError, ProfileError
+from simulator._errors import BackendUnavailable, ProfileError, TapiError
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
 
@@ -49,6 +56,7 @@ PROFILE_KEY = pytest.StashKey[Profile]()
 RECORDER_KEY = pytest.StashKey[RecordingBackend]()
 _STATE_KEY = pytest.StashKey[ItemState]()
 _INFO_KEY = pytest.StashKey[dict[str, Any]]()
+_SESSION_KEY = pytest.StashKey[LineSession]()
 _FIXTURES = frozenset({"tapi_profile", "tapi_backend", "tapi_parties", "tapi_line", "tapi_session"})
 ENV_PROFILE = "TAPI_PROFILE"
 
@@ -167,6 +175,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
             return report
         state = item.stash[_STATE_KEY] = ItemState(requirement_of(item) or item.nodeid)
     outcome, reason = classify(call.when, call.excinfo)
+    session = item.stash.get(_SESSION_KEY, None)
+    if session is not None and outcome != "pass":
+        # A dead link (LINE_CLOSE, REINIT, ...) first: whatever the test concluded after it is an error.
+        outcome, reason = link_verdict(outcome, reason, session.check_link())
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is not None and outcome in ("fail", "error", "inconclusive") \
             and not any(r.failed for r in recorder.records):
@@ -223,15 +235,16 @@ def tapi_line(tapi_backend: RecordingBackend, tapi_profile: Profile) -> Iterator
     """The desk line (PIXIT ``desk``) opened OWNER|MONITOR with every status message enabled."""
     line = open_desk_line(tapi_backend, tapi_profile)
     yield line
-    with contextlib.suppress(LineError):
+    with contextlib.suppress(TapiError):     # also after a dead line / bridge: the clean-up never crashes
         tapi_backend.line_shutdown(line.h_line_app)
 
 
 @pytest.fixture
-def tapi_session(tapi_backend: RecordingBackend, tapi_profile: Profile, tapi_line: DeskLine
-                 ) -> Iterator[LineSession]:
+def tapi_session(request: pytest.FixtureRequest, tapi_backend: RecordingBackend, tapi_profile: Profile,
+                 tapi_line: DeskLine) -> Iterator[LineSession]:
     """Bounded waits on the desk line; checks the line is clean before and puts it back after the test."""
     session = LineSession(tapi_backend, tapi_profile, tapi_line)
+    request.node.stash[_SESSION_KEY] = session
     session.precondition()
     yield session
     session.postcondition()
