@@ -15,15 +15,27 @@ result at once; a queued machine would check validity only after the caller had 
 Stock ``add_model`` scans a list and binds a dozen convenience methods onto every model;
 ``CallMachine`` keeps models in a dict keyed by identity and binds nothing (triggers are fired through
 ``fire``), so adding and removing a call is O(1) and costs no per-call memory beyond the call itself.
+
+Why ``fire`` does not go through ``Event.trigger`` (BENCHMARKS.md, P1): a generic trigger costs a
+partial, an EventData, state look-ups by name, about eight ``callbacks`` passes over empty lists and a
+dozen logging calls; it was ~60 % of a whole Remote Office scenario (~12 moves each). Our chart uses
+none of that generality (no conditions, no before/prepare/enter/exit callbacks, one transition per
+(source, trigger)), so ``_compile`` reads the Machine's own ``events`` once and builds a
+(state, trigger) -> move table; ``fire`` looks the move up, sets the state and calls the
+``after_state_change`` callbacks with the same EventData the Machine would have built. The Machine and
+``CALL_TRANSITIONS`` stay the single source of truth: if the machine ever gets a feature the table does
+not model, ``_compile`` returns None and every trigger takes the full ``transitions`` path
+(``fire_full``). tests/test_sim_fastpath.py proves both paths give the same states, callbacks and
+errors for every (state, trigger) pair.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from transitions import Machine, MachineError
+from transitions import EventData, Machine, MachineError
 
 from simulator._constants import LineCallState as S
 from simulator._constants import LineErr
@@ -116,6 +128,27 @@ class CallMachine(Machine):
             after_state_change=after_state_change,
         )
         self._members: dict[int, Any] = {}
+        self._moves = self._compile()
+
+    def _compile(self) -> dict[tuple[str, CallTrigger], tuple[Any, Any, Any, str]] | None:
+        """(source name, trigger) -> (event, transition, dest State, dest name), or None when the short
+        cut would not be faithful (a callback or condition the table does not replay)."""
+        machine_hooks = (self.before_state_change, self.prepare_event, self.finalize_event, self.on_exception,
+                         self.on_final)
+        if self.has_queue or any(machine_hooks) or not all(callable(cb) for cb in self.after_state_change):
+            return None
+        if any(st.on_enter or st.on_exit or st.final for st in self.states.values()):
+            return None
+        moves: dict[tuple[str, CallTrigger], tuple[Any, Any, Any, str]] = {}
+        for name, event in self.events.items():
+            for source, candidates in event.transitions.items():
+                if len(candidates) != 1:
+                    return None
+                t = candidates[0]
+                if t.conditions or t.prepare or t.before or t.after or not t.dest:
+                    return None
+                moves[(source, CallTrigger(name))] = (event, t, self.states[t.dest], t.dest)
+        return moves
 
     @property
     def models(self) -> list[Any]:  # transitions reads this attribute; keep it a cheap view
@@ -147,6 +180,22 @@ class CallMachine(Machine):
         """Fire ``trigger`` on ``model``; an invalid move raises LINEERR_INVALCALLSTATE, state unchanged."""
         if id(model) not in self._members:
             raise LineError(LineErr.INVALCALLHANDLE, function, "call is not in the state machine")
+        if self._moves is None:
+            self.fire_full(model, trigger, function, **kwargs)
+            return
+        source = getattr(model, self.model_attribute)
+        move = self._moves.get((source, trigger))
+        if move is None:
+            raise LineError(LineErr.INVALCALLSTATE, function, f"{trigger.value} not allowed in {source}")
+        event, transition, dest_state, dest = move
+        data = EventData(dest_state, event, self, model, (), kwargs)
+        data.transition = transition
+        setattr(model, self.model_attribute, dest)
+        for callback in self.after_state_change:   # all callables: _compile checked
+            cast(Callable[[Any], None], callback)(data)
+
+    def fire_full(self, model: Any, trigger: CallTrigger, function: str | None = None, **kwargs: Any) -> None:
+        """``fire`` through ``transitions``' own ``Event.trigger`` (the reference the compiled table must match)."""
         try:
             self.events[trigger.value].trigger(model, **kwargs)
         except MachineError as exc:
