@@ -192,7 +192,7 @@ class CallMachine(Machine):
         data.transition = transition
         setattr(model, self.model_attribute, dest)
         for callback in self.after_state_change:   # all callables: _compile checked
-            cast(Callable[[Any], None], callback)(data)
+            cast("Callable[[Any], None]", callback)(data)
 
     def fire_full(self, model: Any, trigger: CallTrigger, function: str | None = None, **kwargs: Any) -> None:
         """``fire`` through ``transitions``' own ``Event.trigger`` (the reference the compiled table must match)."""

@@ -21,6 +21,7 @@ from simulator._clock import Clock, Timer, VirtualClock
 from simulator._constants import (
     ApiVersion,
     LineAddressState,
+    LineCallState,
     LineDevState,
     LineErr,
     LineMsg,
@@ -36,6 +37,10 @@ __all__ = ["App", "Handle", "Line", "ProviderCore"]
 OWNER, MONITOR, NONE = 4, 2, 1
 MIN_API, MAX_API = ApiVersion.V1_3, ApiVersion.V3_1
 ROLE_LINES = ("remote_office", "target", "caller")
+_STATE_VALUE = {s.name: int(s) for s in LineCallState}   # state name -> dwCallState, without an enum look-up
+_DEV_STATE_BITS = {"OFFERING": LineDevState.RINGING, "CONNECTED": LineDevState.CONNECTED,
+                   "DISCONNECTED": LineDevState.DISCONNECTED}
+_NUMCALLS_STATES = frozenset({"OFFERING", "IDLE", "DIALTONE", "UNKNOWN"})
 
 
 @dataclass(eq=False)
@@ -88,6 +93,9 @@ class ProviderCore:
             dev.line_id = index
         self.apps: dict[int, App] = {}
         self.lines: dict[int, Line] = {}
+        # open lines per device: the per-event fan-out must not scan every open line (P2 in BENCHMARKS.md).
+        # The lists are replaced, never mutated, so a caller iterating one is safe against open/close.
+        self._open: dict[Device, list[Line]] = {}
         self.handles: dict[int, Handle] = {}
         self._app_ids = itertools.count(0x00010001)
         self._line_ids = itertools.count(0x00020001)
@@ -206,7 +214,7 @@ class ProviderCore:
         return h
 
     def open_lines(self, device: Device) -> list[Line]:
-        return [ln for ln in self.lines.values() if ln.device is device]
+        return self._open.get(device, [])
 
     # ----- SwitchObserver --------------------------------------------------------------------
     def call_created(self, call: LineCall) -> None:
@@ -221,7 +229,7 @@ class ProviderCore:
                 self.new_handle(call, line, MONITOR)
 
     def call_state(self, call: LineCall, old: str, new: str) -> None:
-        state = int(call.state)
+        state = _STATE_VALUE[call.state_name]
         for h_call, privilege in list(call.handles.items()):
             handle = self.handles.get(h_call)
             if handle is None:
@@ -239,14 +247,13 @@ class ProviderCore:
         self._line_events(call, new)
 
     def _line_events(self, call: LineCall, new: str) -> None:
-        bits = {"OFFERING": LineDevState.RINGING, "CONNECTED": LineDevState.CONNECTED,
-                "DISCONNECTED": LineDevState.DISCONNECTED}.get(new)
+        bits = _DEV_STATE_BITS.get(new)
+        numcalls = new in _NUMCALLS_STATES
         for line in self.open_lines(call.device):
             if bits is not None and line.line_states & bits:
                 p2, p3 = (1, 1) if bits == LineDevState.RINGING else (0, 0)
                 self.post(line.app, LineMsg.LINEDEVSTATE, line.handle, bits, p2, p3, instance=line.instance)
-            if new in ("OFFERING", "IDLE", "DIALTONE", "UNKNOWN") and \
-                    line.address_states & LineAddressState.NUMCALLS:
+            if numcalls and line.address_states & LineAddressState.NUMCALLS:
                 self.post(line.app, LineMsg.ADDRESSSTATE, line.handle, 0, LineAddressState.NUMCALLS,
                           instance=line.instance)
 
@@ -363,6 +370,7 @@ class ProviderCore:
         line = Line(handle, app, device_id, dev, api_version, ext_version, callback_instance, privs,
                     media_modes)
         self.lines[handle] = line
+        self._open[dev] = [*self._open.get(dev, ()), line]
         app.lines[handle] = line
         return handle
 
@@ -383,6 +391,11 @@ class ProviderCore:
             self.pbx.release_model(call)
         self._cancel_requests(line.pending, line.app)
         self.lines.pop(line.handle, None)
+        left = [ln for ln in self._open.get(line.device, ()) if ln is not line]
+        if left:
+            self._open[line.device] = left
+        else:
+            self._open.pop(line.device, None)
         line.app.lines.pop(line.handle, None)
 
     def line_set_status_messages(self, h_line: int, line_states: int, address_states: int) -> None:
