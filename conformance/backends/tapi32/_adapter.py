@@ -331,7 +331,10 @@ class Tapi32Backend:
                call: Callable[[Any], int]) -> Any:
         """The grow-and-retry loop of tapi-reference §6.1 around one ``lineGet...`` call."""
         name = struct_cls.__name__
-        fixed = fixed_size(name, version or ApiVersion.V3_1)
+        try:
+            fixed = fixed_size(name, version or ApiVersion.V3_1)
+        except ValueError:      # a version TAPI never negotiates: the DLL says so (INCOMPATIBLEAPIVERSION)
+            fixed = fixed_size(name, ApiVersion.V3_1)
         size = self.initial_size or fixed + 1024
         buf = None
         for _attempt in range(MAX_ATTEMPTS):
