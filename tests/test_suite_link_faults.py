@@ -17,6 +17,7 @@ subprocess with a wall-clock guard (a hang is a test failure, not a stuck CI job
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -35,6 +36,7 @@ pytest_plugins = ("pytester",)
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD = 240.0                       # wall-clock seconds a whole suite run may take before it counts as hung
+LONG = os.environ.get("RO_LONG") == "1"   # the on-demand sweep below (docs/testing.md)
 CLEAN = {r: NOT_PASSING["reference"].get(r, "pass") for r in REQUIREMENT_CLAUSES}
 # Requirements whose flow makes a TAPI request after lineInitializeEx + lineOpen (so a fault "after 3
 # requests" reaches them); RO-CAPS-01 only reads caps and RO-NATIVE-01 is not applicable on reference.
@@ -159,6 +161,21 @@ def test_dead_link_through_the_bridge_hits_only_the_test_it_happens_in(tmp_path:
     assert len(hit) == 1 and got[hit[0]] == "error", reasons(results)
     assert DEATH["line_close"] in reasons(results)[hit[0]]
     assert leftovers == (0, 0)
+
+
+@pytest.mark.skipif(not LONG, reason="long form: RO_LONG=1 (docs/testing.md)")
+@pytest.mark.parametrize("after", range(1, 31))
+@pytest.mark.parametrize("kind", sorted(DEATH))
+def test_long_sweep_dead_link_at_every_step(tmp_path: Path, kind: str, after: int) -> None:
+    """Long form: the link dies after 1..30 requests; whichever requirement it hits is an error naming
+    it, the others keep their clean verdict, and no run hangs or blames the PBX."""
+    path = derived_profile(tmp_path, "reference", f"{kind}-{after}".replace("_", "-"),
+                           [{"kind": kind, "after_requests": after}])
+    results = run_suite(path, tmp_path)
+    assert_never_fail(results)
+    for test in results["tests"]:
+        if test["outcome"] != CLEAN[test["id"]]:
+            assert test["outcome"] == "error" and DEATH[kind] in test["reason"], test["reason"]
 
 
 # ----- reply order and latency ------------------------------------------------------------------
