@@ -17,7 +17,9 @@ from simulator._constants import LineAddressState as AS
 from simulator._constants import LineAddrFeature as AF
 from simulator._constants import (
     LineBearerMode,
+    LineCallOrigin,
     LineCallPartyId,
+    LineCallReason,
     LineErr,
     LineForwardMode,
     LineMediaMode,
@@ -121,8 +123,6 @@ class Provider(ProviderCore):
         return work
 
     def _create(self, line: Line, outgoing: bool) -> LineCall:
-        from simulator._constants import LineCallOrigin, LineCallReason
-
         self._creating_for = line.app
         try:
             trunk = not line.device.is_station

@@ -133,7 +133,12 @@ class SimParties:
             off_hook=dev.off_hook,
         )
 
+    def _state_of(self, dev: Device) -> str:
+        """``observe(...).state`` without building the view (it is polled after every clock step)."""
+        call = self._current(dev)
+        return "idle" if call is None else _STATE_OF.get(call.state_name, "unknown")
+
     def wait_for(self, role: str, states: frozenset[str], timeout: float) -> PartyView | None:
-        self.device(role)
-        ok = self.provider.clock.run_until(lambda: self.observe(role).state in states, timeout)
+        dev = self.device(role)
+        ok = self.provider.clock.run_until(lambda: self._state_of(dev) in states, timeout)
         return self.observe(role) if ok else None

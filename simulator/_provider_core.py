@@ -38,8 +38,10 @@ OWNER, MONITOR, NONE = 4, 2, 1
 MIN_API, MAX_API = ApiVersion.V1_3, ApiVersion.V3_1
 ROLE_LINES = ("remote_office", "target", "caller")
 _STATE_VALUE = {s.name: int(s) for s in LineCallState}   # state name -> dwCallState, without an enum look-up
-_DEV_STATE_BITS = {"OFFERING": LineDevState.RINGING, "CONNECTED": LineDevState.CONNECTED,
-                   "DISCONNECTED": LineDevState.DISCONNECTED}
+# plain ints: IntFlag "&" runs Python code in enum.py, and these are tested on every state change
+_DEV_STATE_BITS = {"OFFERING": int(LineDevState.RINGING), "CONNECTED": int(LineDevState.CONNECTED),
+                   "DISCONNECTED": int(LineDevState.DISCONNECTED)}
+_NUMCALLS = int(LineAddressState.NUMCALLS)
 _NUMCALLS_STATES = frozenset({"OFFERING", "IDLE", "DIALTONE", "UNKNOWN"})
 
 
@@ -253,8 +255,8 @@ class ProviderCore:
             if bits is not None and line.line_states & bits:
                 p2, p3 = (1, 1) if bits == LineDevState.RINGING else (0, 0)
                 self.post(line.app, LineMsg.LINEDEVSTATE, line.handle, bits, p2, p3, instance=line.instance)
-            if numcalls and line.address_states & LineAddressState.NUMCALLS:
-                self.post(line.app, LineMsg.ADDRESSSTATE, line.handle, 0, LineAddressState.NUMCALLS,
+            if numcalls and line.address_states & _NUMCALLS:
+                self.post(line.app, LineMsg.ADDRESSSTATE, line.handle, 0, _NUMCALLS,
                           instance=line.instance)
 
     def call_info(self, call: LineCall, bits: int) -> None:
@@ -404,8 +406,8 @@ class ProviderCore:
             raise LineError(LineErr.INVALLINESTATE, "lineSetStatusMessages", f"0x{line_states:08X}")
         if address_states & ~_caps.ADDRESS_STATES:
             raise LineError(LineErr.INVALADDRESSSTATE, "lineSetStatusMessages", f"0x{address_states:08X}")
-        line.line_states = line_states | LineDevState.REINIT
-        line.address_states = address_states
+        line.line_states = int(line_states | LineDevState.REINIT)   # int, not IntFlag: see _DEV_STATE_BITS
+        line.address_states = int(address_states)
 
     def line_get_message(self, h_line_app: int, timeout: float) -> LineMessage | None:
         app = self.app(h_line_app, "lineGetMessage")
