@@ -35,8 +35,9 @@ def requirement_of(item: pytest.Item) -> str | None:
 
 
 def _first_line(text: str) -> str:
-    text = text.strip()
-    return text.splitlines()[0] if text else ""
+    """The docstring's first paragraph on one line (a title that wraps in the source stays whole)."""
+    paragraph = text.strip().split("\n\n", 1)[0]
+    return " ".join(paragraph.split())
 
 
 def classify(when: str, excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[Outcome, str]:
