@@ -31,6 +31,14 @@ CLAIMS: dict[str, tuple[_Check, str]] = {
         "capabilities.transfer.complete_in"),
     "native": (lambda p: p.capabilities.native_remote_office.mechanism != "none",
                "capabilities.native_remote_office.mechanism"),
+    # Remote Office needs the called party to see the business number; a PBX that declares another
+    # presentation on a path does not offer Remote Office on that path (not applicable, not a fail).
+    "business_number_on_blind": (lambda p: p.capabilities.caller_id.blind_transfer == "business",
+                                 "capabilities.caller_id.blind_transfer"),
+    "business_number_on_consult": (lambda p: p.capabilities.caller_id.consult_transfer == "business",
+                                   "capabilities.caller_id.consult_transfer"),
+    "business_number_on_direct": (lambda p: p.capabilities.caller_id.direct == "business",
+                                  "capabilities.caller_id.direct"),
 }
 _TRUNKS = re.compile(r"^trunks\s*>=\s*(\d+)$")
 

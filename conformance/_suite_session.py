@@ -33,7 +33,9 @@ from simulator._structs import LineAddressCaps, LineDevCaps, LineForward
 
 __all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "open_desk_line", "state_names"]
 
-API_LOW, API_HIGH = 0x00020000, 0x00030001
+# tapi-reference §2.8 / §13: negotiate 1.3 .. 2.2 (any provider the schema admits); nothing in the suite
+# needs 3.x fields, and 2.2 keeps the 24-byte LINEFORWARD entries every TSP understands.
+API_LOW, API_HIGH = 0x00010003, 0x00020002
 OWNER_MONITOR = 0x6
 INTERACTIVEVOICE = 0x4
 PARTY_ROLES = ("remote_office", "target", "caller")
@@ -72,7 +74,8 @@ def _find_desk(backend: Backend, profile: Profile, h_app: int, devices: int) -> 
     for device_id in range(devices):
         try:
             api = backend.line_negotiate_api_version(h_app, device_id, API_LOW, API_HIGH)
-        except LineError:
+        except LineError as exc:
+            seen.append(f"device {device_id}: {exc.name}")
             continue
         address = backend.line_get_address_caps(h_app, device_id, 0, api).address
         name = backend.line_get_dev_caps(h_app, device_id, api).line_name
@@ -349,8 +352,11 @@ class LineSession:
         view = self.backend.parties.wait_for(role, states, timeout)
         if view is None:
             now = self.backend.parties.observe(role).state
-            raise self.verdict(on_timeout, f"{step}: {role} did not become {'/'.join(sorted(states))} within "
-                                           f"{timeout:g} s (still {now})")
+            # "unknown": nothing lets us see that party (no party line, nobody at the operator prompt):
+            # we cannot blame the PBX for what we could not observe.
+            verdict = "inconclusive" if now == "unknown" else on_timeout
+            raise self.verdict(verdict, f"{step}: {role} did not become {'/'.join(sorted(states))} within "
+                                        f"{timeout:g} s (still {now}{', not observable' if now == 'unknown' else ''})")
         return view
 
     # ----- pre / post conditions --------------------------------------------------------------

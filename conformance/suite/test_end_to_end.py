@@ -26,18 +26,20 @@ def test_ro_e2e_01_outbound(tapi_session: LineSession) -> None:
     consultation completed while ringing): the RO phone is called hands-free, the call is handed to the
     target, the target sees the business number, the desk is idle and RO phone and target talk (§5.7)."""
     s = tapi_session
-    caps = s.profile.capabilities
-    if caps.native_remote_office.mechanism != "none":
+    caps, ids = s.profile.capabilities, s.profile.capabilities.caller_id
+    if caps.native_remote_office.mechanism != "none" and ids.direct == "business":
         native_flow(s, answer=True)
         return
-    emulated = caps.transfer.blind or bool({"ringback", "proceeding"} & set(caps.transfer.complete_in))
-    if not emulated:
-        raise NotApplicable(f"profile {s.profile.name}: no route (capabilities.native_remote_office, "
-                            f"capabilities.transfer)")
+    blind = caps.transfer.blind and ids.blind_transfer == "business"
+    consult = caps.transfer.consultation and ids.consult_transfer == "business" and bool(
+        {"ringback", "proceeding"} & set(caps.transfer.complete_in))
+    if not (blind or consult):
+        raise NotApplicable(f"profile {s.profile.name}: no route that shows the target the business number "
+                            f"(capabilities.native_remote_office, capabilities.transfer, capabilities.caller_id)")
     if caps.origination != "auto":
         raise NotApplicable(f"profile {s.profile.name}: capabilities.origination = {caps.origination!r} "
                             f"(the RO leg cannot be dialled hands-free)")
-    if caps.transfer.blind:
+    if blind:
         blind_flow(s)
         target_connected_to_ro(s, "blind_transfer")
     else:

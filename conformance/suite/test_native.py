@@ -9,7 +9,7 @@ from conformance.suite._flows import native_flow
 
 
 @pytest.mark.requirement("RO-NATIVE-01")
-@pytest.mark.tapi_requires("native", "trunks>=2")
+@pytest.mark.tapi_requires("native", "business_number_on_direct", "trunks>=2")
 def test_ro_native_01_devspecific_remote_office(tapi_session: LineSession) -> None:
     """With the provider extension version negotiated (lineNegotiateExtVersion) and the line opened with
     it, lineDevSpecific(activate template with the RO number) is accepted (LINE_REPLY 0) and reported as

@@ -17,7 +17,7 @@ from conformance.suite._flows import (
 
 
 @pytest.mark.requirement("RO-BLIND-01")
-@pytest.mark.tapi_requires("blind_transfer", "trunks>=2")
+@pytest.mark.tapi_requires("blind_transfer", "business_number_on_blind", "trunks>=2")
 def test_ro_blind_01_blind_transfer(tapi_session: LineSession) -> None:
     """lineBlindTransfer of the connected RO leg to the target: LINE_REPLY 0, the desk call goes IDLE,
     the target is alerted showing the business number (capabilities.caller_id.blind_transfer) and, once
@@ -29,7 +29,7 @@ def test_ro_blind_01_blind_transfer(tapi_session: LineSession) -> None:
 
 
 @pytest.mark.requirement("RO-CONS-01")
-@pytest.mark.tapi_requires("consultation_in_ringing", "trunks>=2")
+@pytest.mark.tapi_requires("consultation_in_ringing", "business_number_on_consult", "trunks>=2")
 def test_ro_cons_01_complete_transfer_while_ringing(tapi_session: LineSession) -> None:
     """lineSetupTransfer puts the RO leg ONHOLDPENDTRANSFER and gives a consultation call in DIALTONE;
     lineDial the target; lineCompleteTransfer(LINETRANSFERMODE_TRANSFER) while the consultation call is

@@ -137,7 +137,7 @@ class Tapi32Parties:
         names = {}
         for device in range(num_devs):
             try:
-                version = self._backend.line_negotiate_api_version(self._app, device, ApiVersion.V1_4,
+                version = self._backend.line_negotiate_api_version(self._app, device, ApiVersion.V1_3,
                                                                    ApiVersion.V2_2)
                 caps = self._backend.line_get_dev_caps(self._app, device, version)
             except LineError:
