@@ -1,0 +1,65 @@
+"""Profiles nobody shipped: variants of the shipped ones that a vendor could plausibly write.
+
+Each pins a judgement the suite must make on its own: what the target is shown is part of the Remote
+Office transfer requirements, old TAPI versions are testable, and alternative numbering works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from suite_runner import derived_profile, outcomes, run_suite
+
+pytest_plugins = ["pytester"]
+
+
+def _caller_id(**rules: str) -> Any:
+    def mutate(data: dict[str, Any]) -> None:
+        data["capabilities"]["caller_id"].update(rules)
+    return mutate
+
+
+def test_blind_transfer_showing_the_remote_number_is_not_a_remote_office_route(pytester: pytest.Pytester) -> None:
+    profile = derived_profile(pytester.path, "reference", "blind-shows-remote",
+                              mutate=_caller_id(blind_transfer="remote"))
+    _, results = run_suite(pytester, profile)
+    assert outcomes(results)["RO-BLIND-01"] == "not-applicable"
+    assert results["remote_office"]["verdict"] == "compatible"
+    assert results["remote_office"]["route"] == "consult"     # the other route still shows the business number
+
+
+def test_no_path_showing_the_business_number_is_not_compatible(pytester: pytest.Pytester) -> None:
+    profile = derived_profile(pytester.path, "reference", "withheld-everywhere",
+                              mutate=_caller_id(blind_transfer="withheld", consult_transfer="remote"))
+    _, results = run_suite(pytester, profile)
+    got = outcomes(results)
+    assert got["RO-BLIND-01"] == got["RO-CONS-01"] == got["RO-E2E-01"] == "not-applicable"
+    assert "fail" not in got.values()
+    assert results["remote_office"]["verdict"] == "not-compatible"
+    assert results["exit_status"] == 1
+
+
+@pytest.mark.parametrize("version", [0x00010003, 0x00010004, 0x00030001])
+def test_providers_of_other_tapi_versions_are_testable(pytester: pytest.Pytester, version: int) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["api_version"] = version
+    profile = derived_profile(pytester.path, "reference", f"tapi-{version:08x}", mutate=mutate)
+    _, results = run_suite(pytester, profile)
+    assert results["remote_office"]["verdict"] == "compatible", results["remote_office"]
+    assert results["exit_status"] == 0
+
+
+def test_another_trunk_prefix(pytester: pytest.Pytester) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["pixit"]["dial_prefix"] = "9"
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "prefix-nine", mutate=mutate))
+    assert results["exit_status"] == 0
+
+
+def test_tapi_13_provider_through_the_emulated_dll_and_party_lines(pytester: pytest.Pytester) -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["api_version"] = 0x00010003
+    profile = derived_profile(pytester.path, "reference", "tapi13-dll", mutate=mutate)
+    _, results = run_suite(pytester, profile, "--tapi-backend=tapi32:emulated")
+    assert results["remote_office"]["verdict"] == "compatible", results["remote_office"]
