@@ -130,6 +130,7 @@ class LineSession:
         self.forward_before: tuple[LineForward, ...] = ()
         self.forward_touched = False
         self.native_touched = False
+        self.requirement = ""                        # the requirement id of the running test, if any
         self.link_down = ""                          # what killed the link, and when ("" = alive)
         self.link_reported = False                   # a verdict already carried ``link_down``
         self.awaiting: dict[int, str] = {}           # request id -> function, no LINE_REPLY yet

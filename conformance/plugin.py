@@ -244,6 +244,8 @@ def tapi_session(request: pytest.FixtureRequest, tapi_backend: RecordingBackend,
                  tapi_line: DeskLine) -> Iterator[LineSession]:
     """Bounded waits on the desk line; checks the line is clean before and puts it back after the test."""
     session = LineSession(tapi_backend, tapi_profile, tapi_line)
+    marker = request.node.get_closest_marker("requirement")
+    session.requirement = str(marker.args[0]) if marker and marker.args else ""
     request.node.stash[_SESSION_KEY] = session
     session.precondition()
     yield session

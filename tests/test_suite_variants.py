@@ -63,3 +63,18 @@ def test_tapi_13_provider_through_the_emulated_dll_and_party_lines(pytester: pyt
     profile = derived_profile(pytester.path, "reference", "tapi13-dll", mutate=mutate)
     _, results = run_suite(pytester, profile, "--tapi-backend=tapi32:emulated")
     assert results["remote_office"]["verdict"] == "compatible", results["remote_office"]
+
+
+def test_a_broken_prerequisite_fails_its_own_requirement_only(pytester: pytest.Pytester) -> None:
+    """lineForward refused: RO-FWD-01 fails; tests that merely needed forwarding cannot be judged."""
+    profile = derived_profile(pytester.path, "reference", "forward-refused", faults=[
+        {"kind": "reply_error", "function": "lineForward", "error": "LINEERR_OPERATIONFAILED"}])
+    _, results = run_suite(pytester, profile)
+    got = outcomes(results)
+    assert got["RO-FWD-01"] == "fail"
+    assert got["RO-E2E-02"] == "fail"                      # the end-to-end scenario owns all its steps
+    for dependent in ("RO-FWD-02", "RO-FWD-03", "RO-FWD-04", "RO-FWD-05", "RO-FWD-06", "RO-TRUNK-01"):
+        assert got[dependent] == "inconclusive", dependent
+    assert got["RO-BLIND-01"] == got["RO-CONS-01"] == got["RO-ORIG-01"] == "pass"
+    assert results["remote_office"]["verdict"] == "not-compatible"
+    assert results["exit_status"] == 2
