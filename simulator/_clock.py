@@ -44,7 +44,9 @@ class Clock:
     """The shared scheduler. Subclasses decide how time passes while waiting."""
 
     def __init__(self) -> None:
-        self._heap: list[Timer] = []
+        # (due, seq, timer) entries: heapq compares the tuples in C (due, then insertion order; seq is
+        # unique, so the Timer itself is never compared). A Timer.__lt__ made every sift a Python call.
+        self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._now = 0.0
         self._live = 0
@@ -53,28 +55,32 @@ class Clock:
         return self._now
 
     def schedule(self, delay: float, callback: Callable[..., Any], *args: Any) -> Timer:
-        timer = Timer(self._now + max(0.0, delay), next(self._seq), callback, args)
-        heapq.heappush(self._heap, timer)
+        due = self._now + delay if delay > 0.0 else self._now
+        seq = next(self._seq)
+        timer = Timer(due, seq, callback, args)
+        heapq.heappush(self._heap, (due, seq, timer))
         return timer
 
     def pending(self) -> int:
         """Number of timers still due to fire (cancelled ones excluded)."""
-        return sum(1 for t in self._heap if t.active)
+        return sum(1 for _, _, t in self._heap if t.callback is not None)
 
     def active_timers(self) -> list[Timer]:
         """The timers still due to fire, in firing order (introspection for leak checks)."""
-        return sorted(t for t in self._heap if t.active)
+        return [t for _, _, t in sorted(self._heap) if t.callback is not None]
 
     def next_due(self) -> float | None:
-        while self._heap and not self._heap[0].active:
-            heapq.heappop(self._heap)
-        return self._heap[0].due if self._heap else None
+        heap = self._heap
+        while heap and heap[0][2].callback is None:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def run_due(self) -> int:
         """Fire every timer due at or before now; returns how many fired."""
         fired = 0
-        while self._heap and self._heap[0].due <= self._now:
-            timer = heapq.heappop(self._heap)
+        heap, pop = self._heap, heapq.heappop
+        while heap and heap[0][0] <= self._now:
+            timer = pop(heap)[2]
             callback, args = timer.callback, timer.args
             if callback is None:
                 continue
