@@ -39,6 +39,7 @@ from simulator._structs import (
 __all__ = ["BridgeBackend", "BridgeParties", "parse_target"]
 
 TOKEN_ENV = "RO_CONFORMANCE_TOKEN"
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode   # built once; compact frames
 
 
 def parse_target(target: str) -> tuple[str, dict[str, str]]:
@@ -126,8 +127,8 @@ class BridgeBackend:
 
     def _call_locked(self, method: str, wait: float, params: dict[str, Any]) -> Any:
         req_id = next(self._ids)
-        frame = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method,
-                            "params": {k: P.encode(v) for k, v in params.items()}})
+        frame = _encode_json({"jsonrpc": "2.0", "id": req_id, "method": method,
+                              "params": {k: P.encode(v) for k, v in params.items()}})
         deadline = time.monotonic() + wait + self.call_timeout
         self._ws.send(frame)
         while True:

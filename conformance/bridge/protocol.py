@@ -291,8 +291,22 @@ def parse_params(method: Method, params: Any) -> list[Any]:
 
 
 # ----- results: Python value -> JSON ----------------------------------------------------------------
+_PLAIN = frozenset({str, int, float, bool, type(None)})   # exact types that are their own JSON value
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}        # dataclass type -> field names, built once
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    """``dataclasses.fields`` builds a tuple of Field objects per call; a result is encoded per request."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def encode(value: Any) -> Any:
     """Backend result -> JSON value (dataclasses to objects, bytes to base64, enums to numbers)."""
+    if type(value) in _PLAIN:   # the common case first (IntEnum/IntFlag are int subclasses: not here)
+        return value
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, Enum):
@@ -302,12 +316,12 @@ def encode(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, LineMessage):
-        out = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out = {name: encode(getattr(value, name)) for name in _field_names(type(value))}
         msg = value.msg
         out["msg_name"] = msg.tapi_name if isinstance(msg, LineMsg) else ""
         return out
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: encode(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
