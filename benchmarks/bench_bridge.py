@@ -91,6 +91,43 @@ def _tcp_floor(seconds: float) -> float:
         proc.wait(10)
 
 
+_WS_ECHO = """
+import asyncio
+from websockets.asyncio.server import serve
+REPLY = '{"jsonrpc":"2.0","id":1,"result":0.0}'
+async def echo(ws):
+    async for _ in ws:
+        await ws.send(REPLY)
+async def main():
+    async with serve(echo, "127.0.0.1", 0, compression=None, max_queue=16) as srv:
+        print(next(iter(srv.sockets)).getsockname()[1], flush=True)
+        await asyncio.sleep(3600)
+asyncio.run(main())
+"""
+
+
+def _ws_floor(seconds: float) -> tuple[float, float, float]:
+    """The bridge's own stack without the bridge: a websockets asyncio server answering a canned reply
+    (no JSON, no validation, no backend), driven by the same SyncWebSocket client."""
+    from conformance.bridge.transport import SyncWebSocket
+
+    proc = subprocess.Popen([sys.executable, "-c", _WS_ECHO], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ws = SyncWebSocket(f"ws://127.0.0.1:{int(proc.stdout.readline())}/")
+        request = '{"jsonrpc":"2.0","id":1,"method":"now","params":{}}'
+
+        def round_trip() -> None:
+            ws.send(request)
+            ws.recv(10.0)
+        result = _measure(round_trip, seconds, proc.pid)
+        ws.close()
+        return result
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
 def _subprocess_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "virtual",
                              "--listen", "127.0.0.1:0", "--profile", str(ROOT / "profiles/reference.yaml")],
@@ -132,6 +169,9 @@ def main() -> None:
             print(f"{label:32s} {rate:10,.0f} round trips/s{cpu}")
         be.close()
         if not args.in_process:
+            rate, client_us, server_us = _ws_floor(args.seconds)
+            print(f"{'floor: websockets echo, no JSON':32s} {rate:10,.0f} round trips/s   CPU per round trip: "
+                  f"client {client_us:5.0f} us, server {server_us:5.0f} us")
             print(f"{'floor: raw TCP echo, same topology':32s} {_tcp_floor(args.seconds):10,.0f} round trips/s")
     finally:
         if proc is not None:
