@@ -25,7 +25,7 @@ from typing import Any, Literal
 from conformance._recorder import TAPI_NAMES
 from conformance._suite_errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
 from conformance.backend import Backend, PartyView
-from simulator._constants import LineCallState, LineDevState, LineErr, LineMsg
+from simulator._constants import LineCallState, LineDevState, LineDisconnectMode, LineErr, LineMsg
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
@@ -42,6 +42,10 @@ PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
 _VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
 _ENDED = int(LineCallState.IDLE | LineCallState.DISCONNECTED)
+_BUSY = int(LineCallState.BUSY)
+# The far party, not the PBX, ended the attempt: the PIXIT party is busy, refused or never answered.
+# The PBX cannot be judged on what it would have done next (inconclusive, never fail).
+_PARTY_DISCONNECTS = int(LineDisconnectMode.BUSY | LineDisconnectMode.NOANSWER | LineDisconnectMode.REJECT)
 # Up-front / reply errors that mean the line or the application is gone, not that a claim failed.
 DEAD_LINK_ERRORS = frozenset({int(LineErr.INVALLINEHANDLE), int(LineErr.INVALAPPHANDLE), int(LineErr.REINIT)})
 _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application to re-initialise "
@@ -299,7 +303,7 @@ class LineSession:
         start = max(len(seen) - 1, 0)
         found: list[int] = []
         # DISCONNECTED is on the way to IDLE: it ends the wait only when IDLE is not what we want.
-        ended = 0 if states & LineCallState.IDLE else _ENDED
+        ended = (0 if states & LineCallState.IDLE else _ENDED) | (0 if states & _BUSY else _BUSY)
 
         def cond() -> bool:
             for state in seen[start:]:
@@ -315,11 +319,22 @@ class LineSession:
         if reached and found[0] & states:
             return found[0]
         if reached:
-            raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} went {state_names(found[0])} "
-                                           f"instead of reaching {want}")
+            party = self._far_party_declined(h_call, found[0])
+            raise self.verdict("inconclusive" if party else on_timeout,
+                               f"{step}: call 0x{h_call:08X} went {state_names(found[0])} instead of reaching "
+                               f"{want}{party}")
         now = state_names(self.state_of(h_call)) if self.state_of(h_call) else "no state yet"
         raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} did not reach {want} within {timeout:g} s "
                                        f"(still {now})")
+
+    def _far_party_declined(self, h_call: int, state: int) -> str:
+        """A note when ``state`` (BUSY, or DISCONNECTED busy / no answer / reject) is the far party's doing."""
+        mode = next((m.param2 for m in reversed(self.messages)
+                     if m.msg == LineMsg.CALLSTATE and m.device == h_call and m.param1 == state), 0)
+        if state & _BUSY or (state & LineCallState.DISCONNECTED and mode & _PARTY_DISCONNECTS):
+            return (" - the far party is busy, refused or did not answer; the PIXIT party must be free and "
+                    "answer for this requirement to be judged")
+        return ""
 
     def wait_message(self, pred: Callable[[LineMessage], bool], what: str, step: str | None = None, *,
                      since: int = 0, timeout: float | None = None, on_timeout: OnTimeout = "fail"
@@ -355,9 +370,11 @@ class LineSession:
             now = self.backend.parties.observe(role).state
             # "unknown": nothing lets us see that party (no party line, nobody at the operator prompt):
             # we cannot blame the PBX for what we could not observe.
-            verdict = "inconclusive" if now == "unknown" else on_timeout
+            # "busy": the PIXIT party is in use elsewhere - the PBX cannot be judged on reaching it.
+            verdict = "inconclusive" if now in ("unknown", "busy") else on_timeout
+            note = {"unknown": ", not observable", "busy": ", the party is busy elsewhere"}.get(now, "")
             raise self.verdict(verdict, f"{step}: {role} did not become {'/'.join(sorted(states))} within "
-                                        f"{timeout:g} s (still {now}{', not observable' if now == 'unknown' else ''})")
+                                        f"{timeout:g} s (still {now}{note})")
         return view
 
     # ----- pre / post conditions --------------------------------------------------------------

@@ -121,7 +121,9 @@ class SimParties:
         dev = self.device(role)
         call = self._current(dev)
         if call is None:
-            return PartyView(role, "idle", off_hook=dev.off_hook)
+            # A scripted "busy" number is a phone that is in use elsewhere: that is what its owner sees.
+            state = "busy" if not dev.is_station and dev.behaviour == "busy" else "idle"
+            return PartyView(role, state, off_hook=dev.off_hook)
         peer = call.peer
         return PartyView(
             role=role,

@@ -78,3 +78,28 @@ def test_a_broken_prerequisite_fails_its_own_requirement_only(pytester: pytest.P
     assert got["RO-BLIND-01"] == got["RO-CONS-01"] == got["RO-ORIG-01"] == "pass"
     assert results["remote_office"]["verdict"] == "not-compatible"
     assert results["exit_status"] == 2
+
+
+def _external(number: str, **script: Any) -> Any:
+    def mutate(data: dict[str, Any]) -> None:
+        for entry in data["externals"]:
+            if entry["number"] == number:
+                entry.update(script)
+    return mutate
+
+
+@pytest.mark.parametrize(("role_number", "script"), [
+    ("0301234567", {"behaviour": "busy"}),       # target busy elsewhere
+    ("01711234567", {"behaviour": "busy"}),      # RO phone busy elsewhere
+    ("01711234567", {"behaviour": "reject"}),    # RO phone refuses the call
+    ("0301234567", {"behaviour": "reject"}),     # target refuses the call
+])
+def test_a_party_that_is_busy_or_refuses_is_never_blamed_on_the_pbx(
+        pytester: pytest.Pytester, role_number: str, script: dict[str, Any]) -> None:
+    name = f"party-{role_number}-{script['behaviour']}"
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", name,
+                                                     mutate=_external(role_number, **script)))
+    got = outcomes(results)
+    assert "fail" not in got.values(), {k: v for k, v in got.items() if v == "fail"}
+    assert "inconclusive" in got.values()
+    assert results["exit_status"] == 3
