@@ -33,7 +33,7 @@ from simulator._structs import (
 __all__ = ["Backend", "PartyControl", "PartyState", "PartyView", "Role"]
 
 Role = Literal["desk", "remote_office", "target", "caller"]
-PartyState = Literal["idle", "alerting", "connected", "busy", "unknown"]
+PartyState = Literal["idle", "alerting", "calling", "connected", "busy", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)

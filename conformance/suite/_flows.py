@@ -206,10 +206,17 @@ def consult_flow(s: LineSession) -> tuple[int, int]:
 
 
 def desk_idle(s: LineSession) -> None:
+    """After the hand-over the desk address has no call and the desk set is back on-hook (hands-free
+    off), as far as the backend can observe the set (tapi-reference §5.7 step 4)."""
     status = s.backend.line_get_address_status(s.line.h_line, 0)
     calls = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
     if calls:
         raise s.verdict("fail", f"the desk line still has {calls} call(s) after the hand-over")
+    desk = s.backend.parties.observe("desk")
+    if desk.state in ("alerting", "connected", "calling"):
+        raise s.verdict("fail", f"the desk phone is still {desk.state} after the hand-over")
+    if desk.off_hook:
+        raise s.verdict("fail", "the desk phone is still off-hook (speaker) after the hand-over")
 
 
 def native_flow(s: LineSession, *, answer: bool) -> int:
