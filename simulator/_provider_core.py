@@ -206,8 +206,17 @@ class ProviderCore:
             commit = None
         if not lost:
             self.post(app, LineMsg.REPLY, 0, req, result, new_call=new_call, data=data)
+        elif new_call:
+            # TAPI delivers nothing for a new call before its reply; with the reply lost the application
+            # never learns the handle, so none of the call's events may reach it either.
+            self._forget_handle(new_call)
         if commit is not None:
             commit()
+
+    def _forget_handle(self, h_call: int) -> None:
+        handle = self.handles.pop(h_call, None)
+        if handle is not None:
+            handle.call.handles.pop(h_call, None)
 
     def new_handle(self, call: LineCall, line: Line, privilege: int) -> int:
         h = next(self._call_handles)
