@@ -21,11 +21,9 @@ from simulator._constants import (
     LineConnectedMode,
     LineDialToneMode,
     LineDisconnectMode,
-    LineErr,
     LineForwardMode,
     LineOfferingMode,
 )
-from simulator._errors import LineError
 from simulator._profile_model import ExternalParty, Profile
 
 __all__ = ["Pbx", "SwitchObserver"]
@@ -507,11 +505,3 @@ class Pbx:
                          called=call.called, redirecting=self.party_of(call.device))
         if far is None:
             self.fire(caller, T.DISCONNECT, LineDisconnectMode.BUSY)
-
-    def require(self, ok: bool, code: int, function: str, detail: str = "") -> None:
-        if not ok:
-            raise LineError(code, function, detail)
-
-    def check_state(self, call: LineCall, trigger: CallTrigger, function: str) -> None:
-        self.require(self.can(call, trigger), LineErr.INVALCALLSTATE, function,
-                     f"call is {call.state_name}")
