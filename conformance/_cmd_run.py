@@ -27,7 +27,7 @@ import conformance
 from conformance._htmlreport import EXIT_MEANINGS, HtmlReportPlugin
 from conformance._registry import backend_class, open_backend, split_spec
 from conformance._report_files import ResultsFileError, read_results, safe_dirname, status_of
-from simulator._errors import BackendUnavailable, BridgeError, ProfileError
+from simulator._errors import ProfileError, TapiError
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
 
@@ -87,7 +87,7 @@ def check_backend(spec: str, err: TextIO | None = None, profile: Profile | None 
         backend_class(name)
         if profile is not None:
             open_backend(spec or DEFAULT_BACKEND, profile).close()
-    except (BackendUnavailable, BridgeError) as exc:
+    except TapiError as exc:   # BackendUnavailable, BridgeError, ProfileError of a sim:PATH spec
         print(f"ro-conformance: {exc}", file=err)
         return False
     return True
@@ -206,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
     if not check_backend(args.backend, profile=profile) or not _usage_checks(sys.stderr, args.workers):
         return EXIT_USAGE
     out_dir = Path(args.out) if args.out else Path("reports") / safe_dirname(profile.name)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"ro-conformance: cannot write reports to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     outcome = run_suite(Path(args.profile), profile.name, args.backend, out_dir,
                         keyword=args.keyword, workers=args.workers)
     print_summary(outcome)

@@ -10,6 +10,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from simulator._errors import TapiError
+
 __all__ = ["main"]
 
 # subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``
@@ -46,7 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_module", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return int(args._module.run(args))
+    try:
+        return int(args._module.run(args))
+    except TapiError as exc:   # last resort: bad input is a message and exit 4, never a traceback
+        print(f"ro-conformance {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -181,3 +181,15 @@ def test_run_escapes_pbx_names_in_the_report(tmp_path: Path, capsys: pytest.Capt
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;O&#x27;&#x27;Brien&quot;" in page   # the profile text
     assert "<script>alert" not in page and page.count("<script") == 1   # only pytest-html's app.js
+
+
+def test_bad_input_is_a_message_and_exit_4_never_a_traceback(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    unwritable = tmp_path / "file"
+    unwritable.write_text("not a directory", encoding="utf-8")
+    profile = str(Path(__file__).resolve().parent.parent / "profiles" / "reference.yaml")
+    for argv in (["run", "--profile", profile, "--out", str(unwritable / "out")],
+                 ["run", "--profile", profile, "--backend", f"sim:{tmp_path / 'missing.yaml'}"]):
+        assert main(argv) == 4, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.startswith("ro-conformance"), err
