@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from conformance.backend import Backend, PartyControl, PartyView
+from conformance.backend import (
+    DEFAULT_API_VERSION,
+    INTERACTIVEVOICE,
+    OWNER_MONITOR,
+    Backend,
+    PartyControl,
+    PartyView,
+)
 from simulator._constants import LineMsg
 from simulator._errors import LineError
 from simulator._messages import LineMessage
@@ -370,7 +377,7 @@ class RecordingBackend:
         else:
             self._message(msg)
         return msg
-    def line_initialize_ex(self, app_name: str, api_version: int = 0x00020002) -> tuple[int, int, int]:
+    def line_initialize_ex(self, app_name: str, api_version: int = DEFAULT_API_VERSION) -> tuple[int, int, int]:
         return self._call("line_initialize_ex", self.inner.line_initialize_ex,
                           app_name=app_name, api_version=api_version)
     def line_shutdown(self, h_line_app: int) -> None:
@@ -393,7 +400,8 @@ class RecordingBackend:
                           h_line_app=h_line_app, device_id=device_id, address_id=address_id,
                           api_version=api_version, ext_version=ext_version)
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
-                  callback_instance: int = 0, privileges: int = 6, media_modes: int = 4) -> int:
+                  callback_instance: int = 0, privileges: int = OWNER_MONITOR,
+                  media_modes: int = INTERACTIVEVOICE) -> int:
         return self._call("line_open", self.inner.line_open, h_line_app=h_line_app, device_id=device_id,
                           api_version=api_version, ext_version=ext_version,
                           callback_instance=callback_instance, privileges=privileges,

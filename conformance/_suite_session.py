@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from conformance._recorder import TAPI_NAMES
 from conformance._suite_errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
-from conformance.backend import Backend, PartyView
-from simulator._constants import LineCallState, LineDevState, LineDisconnectMode, LineErr, LineMsg
+from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, Backend, PartyView
+from simulator._constants import ApiVersion, LineCallState, LineDevState, LineDisconnectMode, LineErr, LineMsg
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
@@ -35,9 +35,7 @@ __all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "open_
 
 # tapi-reference §2.8 / §13: negotiate 1.3 .. 2.2 (any provider the schema admits); nothing in the suite
 # needs 3.x fields, and 2.2 keeps the 24-byte LINEFORWARD entries every TSP understands.
-API_LOW, API_HIGH = 0x00010003, 0x00020002
-OWNER_MONITOR = 0x6
-INTERACTIVEVOICE = 0x4
+API_LOW, API_HIGH = int(ApiVersion.V1_3), int(ApiVersion.V2_2)
 PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
 _VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
@@ -98,7 +96,7 @@ def open_desk_line(backend: Backend, profile: Profile, ext_version: int = 0, reu
     reopen the line with a provider extension version (native Remote Office).
     """
     if reuse is None:
-        h_line_app, devices, _ = backend.line_initialize_ex("ro-conformance", 0x00020002)
+        h_line_app, devices, _ = backend.line_initialize_ex("ro-conformance", DEFAULT_API_VERSION)
     else:
         h_line_app = reuse.h_line_app
     try:

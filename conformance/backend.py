@@ -17,8 +17,9 @@ Rules shared by every implementation (tapi-reference.md §3):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from simulator._constants import ApiVersion, LineCallPrivilege, LineMediaMode
 from simulator._messages import LineMessage
 from simulator._structs import (
     LineAddressCaps,
@@ -30,7 +31,13 @@ from simulator._structs import (
     LineForward,
 )
 
-__all__ = ["Backend", "PartyControl", "PartyState", "PartyView", "Role"]
+__all__ = ["DEFAULT_API_VERSION", "INTERACTIVEVOICE", "OWNER_MONITOR", "Backend", "PartyControl", "PartyState",
+           "PartyView", "Role"]
+
+# The defaults of the contract, by their TAPI names (plain ints: they travel over the bridge and ctypes).
+DEFAULT_API_VERSION: Final = int(ApiVersion.V2_2)
+OWNER_MONITOR: Final = int(LineCallPrivilege.OWNER | LineCallPrivilege.MONITOR)
+INTERACTIVEVOICE: Final = int(LineMediaMode.INTERACTIVEVOICE)
 
 Role = Literal["desk", "remote_office", "target", "caller"]
 PartyState = Literal["idle", "alerting", "calling", "connected", "busy", "unknown"]
@@ -77,7 +84,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
     # --- initialization, devices, lines (sync) ---
-    def line_initialize_ex(self, app_name: str, api_version: int = 0x00020002) -> tuple[int, int, int]:
+    def line_initialize_ex(self, app_name: str, api_version: int = DEFAULT_API_VERSION) -> tuple[int, int, int]:
         """Returns (hLineApp, number of line devices, highest API version TAPI supports)."""
         ...
 
@@ -90,7 +97,8 @@ class Backend(Protocol):
     def line_get_address_caps(self, h_line_app: int, device_id: int, address_id: int, api_version: int,
                               ext_version: int = 0) -> LineAddressCaps: ...
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
-                  callback_instance: int = 0, privileges: int = 6, media_modes: int = 4) -> int: ...
+                  callback_instance: int = 0, privileges: int = OWNER_MONITOR,
+                  media_modes: int = INTERACTIVEVOICE) -> int: ...
     def line_close(self, h_line: int) -> None: ...
     def line_set_status_messages(self, h_line: int, line_states: int, address_states: int) -> None: ...
     def line_get_message(self, h_line_app: int, timeout: float) -> LineMessage | None: ...

@@ -11,20 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from simulator._calls import Device, LineCall, PartyId
+from simulator._calls import OWNER, Device, LineCall, PartyId
 from simulator._callstates import CallTrigger, allowed_sources
-from simulator._constants import LineAddressState as AS
-from simulator._constants import LineAddrFeature as AF
 from simulator._constants import (
+    LineAddressMode,
     LineBearerMode,
     LineCallOrigin,
     LineCallPartyId,
     LineCallReason,
+    LineConnectedMode,
     LineErr,
     LineForwardMode,
     LineMediaMode,
     LineMsg,
 )
+from simulator._constants import LineAddressState as AS
+from simulator._constants import LineAddrFeature as AF
 from simulator._constants import LineCallState as S
 from simulator._constants import LineTransferMode as TM
 from simulator._errors import LineError
@@ -35,7 +37,6 @@ from simulator._structs import LineAddressStatus, LineCallInfo, LineCallParams, 
 __all__ = ["Provider"]
 
 Work = Callable[[], tuple[int, Callable[[], None] | None, int, bytes]]
-OWNER = 4
 _DIALABLE = re.compile(r"^[0-9A-Da-d*#+,;!@$WwPpTt ]*$")
 _STATE_NAMES = {"connected": S.CONNECTED, "ringback": S.RINGBACK, "proceeding": S.PROCEEDING, "busy": S.BUSY}
 
@@ -94,8 +95,9 @@ class Provider(ProviderCore):
         line = self.line(h_line, fn)
         if not line.in_service:
             raise LineError(LineErr.INVALLINESTATE, fn, "line is out of service")
-        if call_params is not None and call_params.address_mode == 1 and call_params.address_id != 0:
-            raise LineError(LineErr.INVALADDRESSID, fn, f"address {call_params.address_id} of 1")
+        params = call_params
+        if params is not None and params.address_mode == LineAddressMode.ADDRESSID and params.address_id != 0:
+            raise LineError(LineErr.INVALADDRESSID, fn, f"address {params.address_id} of 1")
         if dest_address not in (None, "", ";"):
             self._dialable(dest_address, fn)
         dev = line.device
@@ -191,7 +193,7 @@ class Provider(ProviderCore):
         def commit() -> None:
             pend = b.state == S.ONHOLDPENDTRANSFER
             self.pbx.fire(a, CallTrigger.HOLD_PEND_TRANSFER if pend else CallTrigger.HOLD)
-            self.pbx.fire(b, CallTrigger.UNHOLD, 1)
+            self.pbx.fire(b, CallTrigger.UNHOLD, LineConnectedMode.ACTIVE)
             if pend:
                 a.consult_for, b.consult_for = None, a
         return self.request(active.line, active.line.app, fn, self._state_work(a, (S.CONNECTED,), commit))

@@ -9,12 +9,16 @@ An external leg holds one trunk channel from its creation until it goes IDLE.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from simulator._constants import LineCallState
+from simulator._constants import LineCallPrivilege, LineCallState, LineMediaMode
 from simulator._structs import LineForward
 
-__all__ = ["Device", "LineCall", "PartyId"]
+__all__ = ["MONITOR", "OWNER", "Device", "LineCall", "PartyId"]
+
+# Plain ints: privileges are tested on every event, and IntFlag arithmetic runs in Python.
+OWNER: Final = int(LineCallPrivilege.OWNER)
+MONITOR: Final = int(LineCallPrivilege.MONITOR)
 
 
 @dataclass(slots=True)
@@ -90,13 +94,18 @@ class LineCall:
         self.hands_free = False
         self.dial_string = ""
         self.app_name = ""
-        self.media_mode = 4
+        self.media_mode = int(LineMediaMode.INTERACTIVEVOICE)
         self.pending: Any = None             # what to do when a prompted origination is accepted
         self.shadow: LineCall | None = None  # native Remote Office: the desk appearance <-> the RO leg
 
     @property
     def state(self) -> LineCallState:
         return LineCallState[self.state_name]
+
+    @property
+    def has_owner(self) -> bool:
+        """Some application holds an OWNER handle (only an owner can clear a DISCONNECTED call)."""
+        return any(p & OWNER for p in self.handles.values())
 
     @property
     def live(self) -> bool:

@@ -15,9 +15,11 @@ from simulator._constants import (
     LineAddressMode,
     LineAddressSharing,
     LineBearerMode,
+    LineBusyMode,
     LineCallInfoState,
     LineConnectedMode,
     LineDevCapFlags,
+    LineDialToneMode,
     LineDisconnectMode,
     LineForwardMode,
     LineOfferingMode,
@@ -110,7 +112,8 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
         redirection_id_flags=id_flags, redirecting_id_flags=id_flags,
         call_states=int(S.IDLE | S.OFFERING | S.DIALTONE | S.DIALING | S.PROCEEDING | S.RINGBACK | S.BUSY
                         | S.CONNECTED | S.ONHOLD | S.ONHOLDPENDTRANSFER | S.DISCONNECTED | S.UNKNOWN),
-        dial_tone_modes=1 | 4, busy_modes=1 | 2 | 4, special_info=0,
+        dial_tone_modes=int(LineDialToneMode.NORMAL | LineDialToneMode.INTERNAL),
+        busy_modes=int(LineBusyMode.STATION | LineBusyMode.TRUNK | LineBusyMode.UNKNOWN), special_info=0,
         disconnect_modes=int(LineDisconnectMode.NORMAL | LineDisconnectMode.REJECT | LineDisconnectMode.BUSY
                              | LineDisconnectMode.NOANSWER | LineDisconnectMode.BADADDRESS
                              | LineDisconnectMode.CONGESTION | LineDisconnectMode.FORWARDED

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from simulator._calls import Device, LineCall
 from simulator._callstates import CallTrigger
-from simulator._constants import LineCallOrigin, LineCallReason
+from simulator._constants import LineCallOrigin, LineCallReason, LineDialToneMode
 from simulator._errors import TapiError
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class SimParties:
         call.caller = self.pbx.party_of(dev)
         if dev.is_station:
             dev.handset_off_hook = True
-        self.pbx.fire(call, CallTrigger.DIALTONE, 1)
+        self.pbx.fire(call, CallTrigger.DIALTONE, LineDialToneMode.NORMAL)
         self.pbx.progress(call, number)
 
     def observe(self, role: str) -> PartyView:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from simulator._constants import ApiVersion
+
 __all__ = [
     "CallerIdRules",
     "Capabilities",
@@ -140,7 +142,7 @@ class Fault:
 
 @dataclass(frozen=True)
 class Simulation:
-    api_version: int = 0x00020002                 # highest version the provider negotiates
+    api_version: int = ApiVersion.V2_2            # highest version the provider negotiates
     dialtone_state: bool = True                   # show DIALTONE before DIALING
     proceeding_state: bool = True                 # show PROCEEDING before RINGBACK
     reply_order: Literal["reply_first", "events_first"] = "reply_first"

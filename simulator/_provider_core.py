@@ -13,18 +13,21 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from simulator import _caps
-from simulator._calls import Device, LineCall
+from simulator._calls import MONITOR, OWNER, Device, LineCall
 from simulator._clock import Clock, Timer, VirtualClock
 from simulator._constants import (
     ApiVersion,
     LineAddressState,
+    LineCallPrivilege,
     LineCallState,
     LineDevState,
     LineErr,
+    LineMediaMode,
     LineMsg,
+    LineOpenOption,
 )
 from simulator._errors import LineError
 from simulator._messages import LineMessage
@@ -34,7 +37,10 @@ from simulator._switch import Pbx
 
 __all__ = ["App", "Handle", "Line", "ProviderCore"]
 
-OWNER, MONITOR, NONE = 4, 2, 1
+NONE: Final = int(LineCallPrivilege.NONE)
+# lineOpen: a privilege plus LINEOPENOPTION_* flags; anything else is LINEERR_INVALPRIVSELECT.
+_OPEN_BITS: Final = int(LineCallPrivilege.NONE | LineCallPrivilege.MONITOR | LineCallPrivilege.OWNER
+                       | LineOpenOption.SINGLEADDRESS | LineOpenOption.PROXY)
 MIN_API, MAX_API = ApiVersion.V1_3, ApiVersion.V3_1
 ROLE_LINES = ("remote_office", "target", "caller")
 _STATE_VALUE = {s.name: int(s) for s in LineCallState}   # state name -> dwCallState, without an enum look-up
@@ -363,13 +369,13 @@ class ProviderCore:
 
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
                   callback_instance: int = 0, privileges: int = OWNER | MONITOR,
-                  media_modes: int = 4) -> int:
+                  media_modes: int = int(LineMediaMode.INTERACTIVEVOICE)) -> int:
         self.count_request()
         app = self.app(h_line_app, "lineOpen")
         dev = self.device_for(device_id, "lineOpen")
         self._check_version(api_version, "lineOpen")
         privs = privileges & 0x7
-        if privs not in (NONE, MONITOR, OWNER, OWNER | MONITOR) or privileges & ~0xC0000007:
+        if privs not in (NONE, MONITOR, OWNER, OWNER | MONITOR) or privileges & ~_OPEN_BITS:
             raise LineError(LineErr.INVALPRIVSELECT, "lineOpen", f"privileges 0x{privileges:08X}")
         if privs & OWNER and not media_modes:
             raise LineError(LineErr.INVALMEDIAMODE, "lineOpen", "OWNER needs a media mode")
@@ -396,7 +402,7 @@ class ProviderCore:
             call = handle.call
             privilege = call.handles.pop(h_call, 0)
             del self.handles[h_call]
-            sole = privilege & OWNER and not any(p & OWNER for p in call.handles.values())
+            sole = privilege & OWNER and not call.has_owner
             if call.live and sole:
                 self.pbx.drop(call)
             self.pbx.release_model(call)
@@ -448,12 +454,11 @@ class ProviderCore:
         call = h.call
         privilege = call.handles.pop(h_call, 0)
         del self.handles[h_call]
-        if call.live and privilege & OWNER and h.line.api_version < ApiVersion.V2_0 and \
-                not any(p & OWNER for p in call.handles.values()):
+        if call.live and privilege & OWNER and h.line.api_version < ApiVersion.V2_0 and not call.has_owner:
             call.handles[h_call] = privilege
             self.handles[h_call] = h
             raise LineError(LineErr.INVALCALLSTATE, "lineDeallocateCall", "sole owner of a live call")
-        if call.state_name == "DISCONNECTED" and not any(p & OWNER for p in call.handles.values()):
+        if call.state_name == "DISCONNECTED" and not call.has_owner:
             self.pbx.drop(call)   # nobody is left who could lineDrop it: the switch clears it
         self.pbx.release_model(call)
 

@@ -29,7 +29,6 @@ from simulator._profile_model import ExternalParty, Profile
 __all__ = ["Pbx", "SwitchObserver"]
 
 T = CallTrigger
-OWNER = 4
 
 
 class SwitchObserver(Protocol):
@@ -193,7 +192,7 @@ class Pbx:
             return
         # Only an owner can clear a DISCONNECTED call (lineDrop); with no owner handle left (never
         # given, or deallocated) the switch clears it itself, or it would linger for ever.
-        if any(p & OWNER for p in call.handles.values()):
+        if call.has_owner:
             if call.state_name != "DISCONNECTED":
                 self.fire(call, T.DISCONNECT, LineDisconnectMode.NORMAL)
         else:
@@ -336,14 +335,14 @@ class Pbx:
         ghost.caller, ghost.called = shown, called
         self.fire(ghost, T.OFFER, LineOfferingMode.ACTIVE)
         self.fire(ghost, T.DISCONNECT, LineDisconnectMode.FORWARDED)
-        if not any(p & OWNER for p in ghost.handles.values()):
+        if not ghost.has_owner:
             self.fire(ghost, T.DROP)
 
     def _forward_no_answer(self, leg: LineCall, dest: str, called: PartyId) -> None:
         caller = leg.peer
         leg.peer = None
         self.fire(leg, T.DISCONNECT, LineDisconnectMode.FORWARDED)
-        if not any(p & OWNER for p in leg.handles.values()):
+        if not leg.has_owner:
             self.fire(leg, T.DROP)
         if caller is not None and caller.live:
             self._forward(caller, leg.device, dest, LineCallReason.FWDNOANSWER, called)

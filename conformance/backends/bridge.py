@@ -20,7 +20,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from conformance.backend import PartyView
+from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, PartyView
 from conformance.bridge import protocol as P
 from conformance.bridge.transport import SyncWebSocket
 from simulator._errors import BridgeError, LineError, TapiError
@@ -180,7 +180,7 @@ class BridgeBackend:
         self._ws.close()
 
     # ----- initialization, devices, lines ------------------------------------------------------------
-    def line_initialize_ex(self, app_name: str, api_version: int = 0x00020002) -> tuple[int, int, int]:
+    def line_initialize_ex(self, app_name: str, api_version: int = DEFAULT_API_VERSION) -> tuple[int, int, int]:
         r = self.call("line_initialize_ex", app_name=app_name, api_version=api_version)
         try:
             return int(r["h_line_app"]), int(r["num_devs"]), int(r["api_version"])
@@ -211,7 +211,8 @@ class BridgeBackend:
                             api_version=api_version, ext_version=ext_version)
 
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
-                  callback_instance: int = 0, privileges: int = 6, media_modes: int = 4) -> int:
+                  callback_instance: int = 0, privileges: int = OWNER_MONITOR,
+                  media_modes: int = INTERACTIVEVOICE) -> int:
         return int(self.call("line_open", h_line_app=h_line_app, device_id=device_id, api_version=api_version,
                              ext_version=ext_version, callback_instance=callback_instance,
                              privileges=privileges, media_modes=media_modes))

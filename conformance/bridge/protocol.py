@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from conformance.backend import DEFAULT_API_VERSION
 from simulator._constants import LineMsg
 from simulator._messages import LineMessage
 from simulator._structs import (
@@ -223,7 +224,7 @@ def _party(name: str, *params: Param, waits: bool = False) -> Method:
 METHODS: dict[str, Method] = {m.name: m for m in (
     _m("info"),
     _m("now"),
-    _m("line_initialize_ex", Param("app_name", _str), Param("api_version", _int, 0x00020002)),
+    _m("line_initialize_ex", Param("app_name", _str), Param("api_version", _int, DEFAULT_API_VERSION)),
     _m("line_shutdown", _APP, tapi="lineShutdown"),
     _m("line_negotiate_api_version", _APP, _DEV, Param("low", _int), Param("high", _int),
        tapi="lineNegotiateAPIVersion"),

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from conformance.backend import INTERACTIVEVOICE, OWNER_MONITOR
 from conformance.backends.tapi32._codec import (
     build_call_params,
     build_forward_list,
@@ -294,7 +295,8 @@ class Tapi32Backend:
         return caps
 
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
-                  callback_instance: int = 0, privileges: int = 6, media_modes: int = 4) -> int:
+                  callback_instance: int = 0, privileges: int = OWNER_MONITOR,
+                  media_modes: int = INTERACTIVEVOICE) -> int:
         h_line = DWORD()
         self.fn.lineOpenW(h_line_app, device_id, ctypes.byref(h_line), api_version, ext_version,
                           callback_instance, privileges, media_modes, None)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from conformance.backends.tapi32._structs import LINEFORWARD, fixed_size
+from simulator._constants import ApiVersion
 
 __all__ = ["FieldMap", "Image", "Reader", "decode_string", "encode_string", "field_map", "field_offset"]
 
@@ -127,7 +128,7 @@ def write_forward_entries(image: Image, start: int, entries: tuple[Any, ...], st
                               base + field_offset(LINEFORWARD, "dwCallerAddressSize"))
         dest = image.append(encode_string(entry.dest_address, encoding),
                             base + field_offset(LINEFORWARD, "dwDestAddressSize"))
-        if stride >= fixed_size("LINEFORWARD", 0x00030001):
+        if stride >= fixed_size("LINEFORWARD", ApiVersion.V3_1):
             # 3.1 entries carry address types; a present address is LINEADDRESSTYPE_PHONENUMBER (1).
             image.put_dword(base + field_offset(LINEFORWARD, "dwCallerAddressType"), 1 if caller else 0)
             image.put_dword(base + field_offset(LINEFORWARD, "dwDestAddressType"), 1 if dest else 0)

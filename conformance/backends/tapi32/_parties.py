@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from conformance.backend import PartyView
-from simulator._constants import ApiVersion, LineCallOrigin, LineCallState, LineMsg
+from conformance.backend import INTERACTIVEVOICE, OWNER_MONITOR, PartyView
+from simulator._constants import ApiVersion, LineCallOrigin, LineCallPrivilege, LineCallState, LineMsg
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._structs import LineCallInfo
@@ -44,7 +44,7 @@ __all__ = ["ROLES", "Tapi32Parties", "operator_prompt"]
 
 ROLES: Final = ("desk", "remote_office", "target", "caller")
 AUTO_ANSWER: Final = frozenset({"remote_office", "target"})
-OWNER_MONITOR, MONITOR = 6, 2
+MONITOR: Final = int(LineCallPrivilege.MONITOR)
 _S = LineCallState
 _STATE_OF: Final = {_S.OFFERING: "alerting", _S.ACCEPTED: "alerting", _S.CONNECTED: "connected",
                     _S.ONHOLD: "connected", _S.ONHOLDPENDTRANSFER: "connected", _S.BUSY: "busy",
@@ -130,7 +130,7 @@ class Tapi32Parties:
                 continue
             line_name, version = names[device]
             role.line = self._backend.line_open(self._app, device, version, 0, index + 1,
-                                                OWNER_MONITOR if role.owner else MONITOR, 4)
+                                                OWNER_MONITOR if role.owner else MONITOR, INTERACTIVEVOICE)
             role.device, role.line_name = device, line_name
 
     def _line_names(self, num_devs: int) -> dict[int, tuple[str, int]]:
