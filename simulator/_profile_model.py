@@ -150,6 +150,15 @@ class Simulation:
     timing: Timing = field(default_factory=Timing)
     faults: tuple[Fault, ...] = ()
 
+    def fault(self, kind: str, **where: object) -> Fault | None:
+        """The first fault of ``kind`` whose fields equal ``where`` (e.g. ``path="blind_transfer"``).
+
+        A profile may carry several faults of one kind (one per path, route or function), so this is
+        the one lookup every fault knob goes through.
+        """
+        return next((f for f in self.faults
+                     if f.kind == kind and all(getattr(f, k) == v for k, v in where.items())), None)
+
 
 @dataclass(frozen=True)
 class Pixit:

@@ -182,10 +182,6 @@ class ProviderCore:
                 latency = f.seconds
         return latency
 
-    def _fault_for(self, kind: str, function: str) -> Any:
-        return next((f for f in self.profile.simulation.faults if f.kind == kind and f.function == function),
-                    None)
-
     def _run_request(self, req: int, line: Line | None, app: App, function: str,
                      work: Callable[[], tuple[int, Callable[[], None] | None, int, bytes]],
                      existing_call: bool) -> None:
@@ -195,7 +191,7 @@ class ProviderCore:
         app.pending.discard(req)
         if line is not None:
             line.pending.discard(req)
-        injected = self._fault_for("reply_error", function)
+        injected = self.profile.simulation.fault("reply_error", function=function)
         if injected is not None:
             self.post(app, LineMsg.REPLY, 0, req, injected.error)
             return
@@ -203,10 +199,9 @@ class ProviderCore:
             result, commit, new_call, data = work()
         except LineError as exc:
             result, commit, new_call, data = exc.code, None, 0, b""
-        lost = self._fault_for("lost_reply", function) is not None
+        lost = self.profile.simulation.fault("lost_reply", function=function) is not None
         events_first = existing_call and (self.profile.simulation.reply_order == "events_first"
-                                          or any(f.kind == "events_first" for f in
-                                                 self.profile.simulation.faults))
+                                          or self.profile.simulation.fault("events_first") is not None)
         if events_first and commit is not None:
             commit()
             commit = None

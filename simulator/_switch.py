@@ -24,7 +24,7 @@ from simulator._constants import (
     LineForwardMode,
     LineOfferingMode,
 )
-from simulator._profile_model import ExternalParty, Profile
+from simulator._profile_model import ExternalParty, Fault, Profile
 
 __all__ = ["Pbx", "SwitchObserver"]
 
@@ -53,7 +53,6 @@ class Pbx:
         self.trunks_in_use = 0
         self.trunks_peak = 0
         self._call_ids = 0x1000
-        self._faults = {f.kind: f for f in profile.simulation.faults}
         self.on_remote_answer: Callable[[LineCall], None] | None = None   # native RO hook
         for st in profile.stations:
             dev = Device(st.extension, "station", st.name, business_number=st.business_number)
@@ -114,8 +113,8 @@ class Pbx:
         """
         return target is not None and trunk and not target.is_station and not self.trunk_free()
 
-    def fault(self, kind: str) -> Any:
-        return self._faults.get(kind)
+    def fault(self, kind: str, **where: object) -> Fault | None:
+        return self.profile.simulation.fault(kind, **where)
 
     # ----- leg life cycle -----------------------------------------------------------------------
     def new_leg(self, device: Device, *, outgoing: bool, origin: int, reason: int, trunk: bool) -> LineCall:
@@ -202,8 +201,8 @@ class Pbx:
     def presented(self, path: str, station: Device, original: PartyId) -> PartyId:
         """The caller ID an external party is shown on ``path`` (a CallerIdRules field)."""
         rule = getattr(self.profile.capabilities.caller_id, path)
-        wrong = self.fault("wrong_caller_id")
-        if wrong is not None and wrong.path == path:
+        wrong = self.fault("wrong_caller_id", path=path)
+        if wrong is not None:
             rule = wrong.shows
         if rule == "business":
             return PartyId(station.business_number, station.name)
@@ -415,12 +414,12 @@ class Pbx:
         """The switch takes ``call``'s far party to ``dial``; ``call`` leaves the address."""
         remote = call.peer
         target, trunk = self.resolve(call.device, dial)
-        never = self.fault("transfer_never_completes")
+        never = self.fault("transfer_never_completes", route="blind")
         call.peer = None
         if remote is not None:
             remote.peer = None
         self.fire(call, T.TRANSFERRED)
-        if remote is None or target is None or (never is not None and never.route == "blind"):
+        if remote is None or target is None or never is not None:
             return
         # The transferred party's own number ("remote"/"caller" rules), not the caller ID it was shown.
         shown = self.presented("blind_transfer", call.device, PartyId(remote.device.number, remote.device.name))
@@ -447,10 +446,10 @@ class Pbx:
     def complete_transfer(self, call: LineCall, consult: LineCall) -> None:
         """Join ``call``'s party with ``consult``'s far party; both local legs leave the address."""
         remote, target = call.peer, consult.peer
-        never = self.fault("transfer_never_completes")
+        never = self.fault("transfer_never_completes", route="consult")
         call.peer = consult.peer = None
         consult.consult_for = None
-        if never is not None and never.route == "consult" and remote is not None:
+        if never is not None and remote is not None:
             remote.peer = None   # dead air: the remote party stays up but is joined to nobody
             remote = None
         if remote is not None and target is not None:

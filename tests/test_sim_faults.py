@@ -144,6 +144,18 @@ def test_wrong_caller_id(make_sim: MakeSim, path: str, shows: str, expected: str
     s.drop_all()
 
 
+def test_several_faults_of_one_kind_each_apply(make_sim: MakeSim) -> None:
+    """One fault per path: the blind-transfer one must not be shadowed by the forwarded one after it."""
+    sim = make_sim(faults=[Fault("wrong_caller_id", path="blind_transfer", shows="extension"),
+                           Fault("wrong_caller_id", path="forwarded", shows="caller")])
+    s, _, h_call = _ro(sim)
+    s.ok(sim.line_blind_transfer(h_call, sim.profile.dial_string(sim.profile.pixit.target)))
+    view = sim.parties.wait_for("target", frozenset({"alerting"}), 10.0)
+    assert view is not None and view.presented_number == "201"
+    assert sim.profile.simulation.fault("wrong_caller_id", path="forwarded") is not None
+    s.drop_all()
+
+
 # ----- the line goes away ------------------------------------------------------------------------
 def test_line_close_after_n_requests(make_sim: MakeSim) -> None:
     sim = make_sim(faults=[Fault("line_close", after_requests=3)])   # initialize, open, make call
