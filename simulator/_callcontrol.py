@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from simulator._calls import OWNER, Device, LineCall, PartyId
 from simulator._callstates import CallTrigger, allowed_sources
+from simulator._caps import REPORTED_CALL_STATES, completion_states, forward_mode_mask
 from simulator._constants import (
     LineAddressMode,
     LineBearerMode,
@@ -21,7 +22,6 @@ from simulator._constants import (
     LineCallReason,
     LineConnectedMode,
     LineErr,
-    LineForwardMode,
     LineMediaMode,
     LineMsg,
 )
@@ -38,7 +38,6 @@ __all__ = ["Provider"]
 
 Work = Callable[[], tuple[int, Callable[[], None] | None, int, bytes]]
 _DIALABLE = re.compile(r"^[0-9A-Da-d*#+,;!@$WwPpTt ]*$")
-_STATE_NAMES = {"connected": S.CONNECTED, "ringback": S.RINGBACK, "proceeding": S.PROCEEDING, "busy": S.BUSY}
 
 
 def _pid_flags(pid: PartyId) -> int:
@@ -254,7 +253,7 @@ class Provider(ProviderCore):
             raise LineError(LineErr.INVALCALLSTATE, fn, f"held call is {call.state_name}")
         if consult.state not in (S.CONNECTED, S.RINGBACK, S.BUSY, S.PROCEEDING) or consult.consult_for is not call:
             raise LineError(LineErr.INVALCALLSTATE, fn, f"consultation call is {consult.state_name}")
-        allowed = {_STATE_NAMES[s] for s in self.profile.capabilities.transfer.complete_in}
+        allowed = completion_states(self.profile)
 
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
             if consult.state not in allowed or call.state not in (S.ONHOLDPENDTRANSFER, S.ONHOLD):
@@ -285,9 +284,7 @@ class Provider(ProviderCore):
         entries = tuple(forward_list or ())
         if len(entries) > fwd.max_entries:
             raise LineError(LineErr.INVALPARAM, fn, f"{len(entries)} entries, at most {fwd.max_entries}")
-        allowed = 0
-        for name in fwd.modes:
-            allowed |= int(LineForwardMode[name])
+        allowed = forward_mode_mask(fwd)
         for e in entries:
             mode = int(e.forward_mode)
             if mode == 0 or mode & (mode - 1) or not mode & allowed:
@@ -359,8 +356,7 @@ class Provider(ProviderCore):
             line=line.handle, line_device_id=line.device_id, address_id=0,
             bearer_mode=int(LineBearerMode.VOICE), media_mode=call.media_mode or int(LineMediaMode.INTERACTIVEVOICE),
             call_id=call.call_id, related_call_id=call.related_call_id,
-            call_states=int(S.IDLE | S.OFFERING | S.DIALTONE | S.DIALING | S.PROCEEDING | S.RINGBACK | S.BUSY
-                            | S.CONNECTED | S.ONHOLD | S.ONHOLDPENDTRANSFER | S.DISCONNECTED | S.UNKNOWN),
+            call_states=REPORTED_CALL_STATES,
             origin=int(call.origin), reason=int(call.reason), num_owners=owners,
             num_monitors=len(call.handles) - owners,
             caller_id_flags=_pid_flags(call.caller), caller_id=call.caller.number, caller_id_name=call.caller.name,

@@ -9,7 +9,7 @@ lets the switch complete in.
 
 from __future__ import annotations
 
-from simulator._calls import Device, LineCall
+from simulator._calls import OWNER, Device, LineCall
 from simulator._constants import LineAddrCapFlags as ACF
 from simulator._constants import (
     LineAddressMode,
@@ -35,16 +35,33 @@ from simulator._constants import LineCallState as S
 from simulator._constants import LineDevState as DS
 from simulator._constants import LineFeature as LF
 from simulator._constants import LineMediaMode as MM
-from simulator._profile_model import Profile
+from simulator._profile_model import Forwarding, Profile
 from simulator._structs import LineAddressCaps, LineDevCaps
 
-__all__ = ["ADDRESS_STATES", "LINE_STATES", "address_caps", "call_features", "dev_caps"]
+__all__ = ["ADDRESS_STATES", "LINE_STATES", "REPORTED_CALL_STATES", "address_caps", "call_features",
+           "completion_states", "dev_caps", "forward_mode_mask"]
 
 LINE_STATES = int(DS.RINGING | DS.CONNECTED | DS.DISCONNECTED | DS.INSERVICE | DS.OUTOFSERVICE | DS.OPEN
                   | DS.CLOSE | DS.NUMCALLS | DS.CAPSCHANGE | DS.REMOVED | DS.REINIT | DS.DEVSPECIFIC)
 ADDRESS_STATES = int(AS.OTHER | AS.INUSEZERO | AS.INUSEONE | AS.INUSEMANY | AS.NUMCALLS | AS.FORWARD
                      | AS.CAPSCHANGE)
 _STATE_NAMES = {"connected": S.CONNECTED, "ringback": S.RINGBACK, "proceeding": S.PROCEEDING, "busy": S.BUSY}
+# The states this provider reports (LINEADDRESSCAPS / LINECALLINFO dwCallStates).
+REPORTED_CALL_STATES = int(S.IDLE | S.OFFERING | S.DIALTONE | S.DIALING | S.PROCEEDING | S.RINGBACK | S.BUSY
+                           | S.CONNECTED | S.ONHOLD | S.ONHOLDPENDTRANSFER | S.DISCONNECTED | S.UNKNOWN)
+
+
+def completion_states(profile: Profile) -> frozenset[S]:
+    """Consultation-call states in which the switch completes a transfer (``transfer.complete_in``)."""
+    return frozenset(_STATE_NAMES[s] for s in profile.capabilities.transfer.complete_in)
+
+
+def forward_mode_mask(forwarding: Forwarding | None) -> int:
+    """The LINEFORWARDMODE_* bits of the profile's forwarding modes (0 without forwarding)."""
+    mask = 0
+    for name in (forwarding.modes if forwarding else ()):
+        mask |= int(LineForwardMode[name])
+    return mask
 
 
 def dev_caps(profile: Profile, device: Device, device_id: int, ro_active: str = "") -> LineDevCaps:
@@ -96,9 +113,6 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
     if fwd is not None and fwd.query:
         flags |= ACF.FWDSTATUSVALID
     addr_states = ADDRESS_STATES if fwd is not None and fwd.status_events else ADDRESS_STATES & ~AS.FORWARD
-    fwd_modes = 0
-    for name in (fwd.modes if fwd else ()):
-        fwd_modes |= int(LineForwardMode[name])
     id_flags = int(PID.ADDRESS | PID.NAME | PID.BLOCKED | PID.UNKNOWN | PID.UNAVAIL)
     return LineAddressCaps(
         line_device_id=device_id,
@@ -110,8 +124,7 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
                              | LineCallInfoState.REDIRECTINGID | LineCallInfoState.REASON),
         caller_id_flags=id_flags, called_id_flags=id_flags, connected_id_flags=id_flags,
         redirection_id_flags=id_flags, redirecting_id_flags=id_flags,
-        call_states=int(S.IDLE | S.OFFERING | S.DIALTONE | S.DIALING | S.PROCEEDING | S.RINGBACK | S.BUSY
-                        | S.CONNECTED | S.ONHOLD | S.ONHOLDPENDTRANSFER | S.DISCONNECTED | S.UNKNOWN),
+        call_states=REPORTED_CALL_STATES,
         dial_tone_modes=int(LineDialToneMode.NORMAL | LineDialToneMode.INTERNAL),
         busy_modes=int(LineBusyMode.STATION | LineBusyMode.TRUNK | LineBusyMode.UNKNOWN), special_info=0,
         disconnect_modes=int(LineDisconnectMode.NORMAL | LineDisconnectMode.REJECT | LineDisconnectMode.BUSY
@@ -123,7 +136,7 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
         addr_cap_flags=int(flags),
         call_features=address_call_features(profile, device),
         transfer_modes=int(LineTransferMode.TRANSFER) if caps.transfer.consultation else 0,
-        forward_modes=fwd_modes,
+        forward_modes=forward_mode_mask(fwd),
         max_forward_entries=fwd.max_entries if fwd else 0,
         address_features=int(AF.MAKECALL | ((AF.FORWARD | AF.FORWARDFWD | AF.FORWARDDND) if fwd else 0)),
         call_features2=int(CF2.TRANSFERNORM) if caps.transfer.consultation else 0,
@@ -139,15 +152,11 @@ def _consult_of(call: LineCall) -> LineCall | None:
 
 def call_features(profile: Profile, call: LineCall, privilege: int) -> tuple[int, int]:
     """(dwCallFeatures, dwCallFeatures2) of ``call`` right now, for an app with ``privilege``."""
-    if not privilege & 4:
-        return 0, 0   # a monitor may do nothing to the call
     state = call.state
-    f: int = 0
+    if not privilege & OWNER or state in (S.IDLE, S.UNKNOWN):
+        return 0, 0   # a monitor may do nothing to the call; an idle or unreported one offers nothing
     f2: int = 0
-    transfer = profile.capabilities.transfer
-    if state in (S.IDLE, S.UNKNOWN):
-        return 0, 0
-    f = CF.DROP
+    f: int = CF.DROP
     if state == S.OFFERING:
         f |= CF.ANSWER | CF.REDIRECT | CF.ACCEPT
     elif state in (S.DIALTONE, S.DIALING):
@@ -161,8 +170,7 @@ def call_features(profile: Profile, call: LineCall, privilege: int) -> tuple[int
     elif state == S.ONHOLDPENDTRANSFER:
         f |= CF.UNHOLD
         consult = _consult_of(call)
-        allowed = {_STATE_NAMES[s] for s in transfer.complete_in}
-        if consult is not None and consult.state in allowed:
+        if consult is not None and consult.state in completion_states(profile):
             f |= CF.COMPLETETRANSF
             f2 |= CF2.TRANSFERNORM
         if consult is not None and consult.state == S.CONNECTED:

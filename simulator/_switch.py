@@ -223,8 +223,7 @@ class Pbx:
         if target.behaviour == "busy" or (target.is_station and target.live_calls()
                                            and not self._forward_entry(target, "BUSY")):
             return None
-        origin = LineCallOrigin.EXTERNAL if (trunk and target.is_station) or not target.is_station \
-            else LineCallOrigin.INTERNAL
+        origin = LineCallOrigin.EXTERNAL if trunk or not target.is_station else LineCallOrigin.INTERNAL
         far = self.new_leg(target, outgoing=False, origin=origin, reason=reason, trunk=trunk and not
                            target.is_station)
         far.caller = shown
@@ -297,10 +296,9 @@ class Pbx:
 
     # ----- forwarding ---------------------------------------------------------------------------
     def _forward_entry(self, station: Device, kind: str) -> Any:
-        names = {"UNCOND": LineForwardMode.UNCOND, "BUSY": LineForwardMode.BUSY,
-                 "NOANSW": LineForwardMode.NOANSW}
+        mode = LineForwardMode[kind]
         for entry in station.forwarding:
-            if entry.forward_mode & names[kind] and entry.dest_address:
+            if entry.forward_mode & mode and entry.dest_address:
                 return entry
         return None
 
@@ -423,8 +421,8 @@ class Pbx:
             return
         # The transferred party's own number ("remote"/"caller" rules), not the caller ID it was shown.
         shown = self.presented("blind_transfer", call.device, PartyId(remote.device.number, remote.device.name))
-        if remote.device.is_station or not trunk:
-            shown = shown if trunk else PartyId(call.device.number, call.device.name)
+        if not trunk:   # an internal target sees the transferring extension
+            shown = PartyId(call.device.number, call.device.name)
         far = self.offer(remote, target, trunk=trunk, shown=shown, reason=LineCallReason.TRANSFER,
                          called=PartyId(target.number, target.name), redirecting=self.party_of(call.device))
         if far is None:
