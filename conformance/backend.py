@@ -16,11 +16,11 @@ Rules shared by every implementation (tapi-reference.md §3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from simulator._constants import ApiVersion, LineCallPrivilege, LineMediaMode
 from simulator._messages import LineMessage
+from simulator._partyview import PartyState, PartyView  # one class for every backend
 from simulator._structs import (
     LineAddressCaps,
     LineAddressStatus,
@@ -40,20 +40,6 @@ OWNER_MONITOR: Final = int(LineCallPrivilege.OWNER | LineCallPrivilege.MONITOR)
 INTERACTIVEVOICE: Final = int(LineMediaMode.INTERACTIVEVOICE)
 
 Role = Literal["desk", "remote_office", "target", "caller"]
-PartyState = Literal["idle", "alerting", "calling", "connected", "busy", "unknown"]
-
-
-@dataclass(frozen=True, slots=True)
-class PartyView:
-    """What one party experiences, as far as the backend can observe it."""
-
-    role: str
-    state: PartyState
-    presented_number: str = ""        # caller ID shown to this party while it is called / connected
-    reason: int = 0                   # LINECALLREASON_* of the call reaching it, 0 if unknown
-    redirecting_number: str = ""      # who forwarded / transferred the call to it, "" if unknown
-    connected_number: str = ""        # the far party of its current connection, "" if unknown
-    off_hook: bool = False            # desk only: a hookswitch device (handset or speaker) is off-hook
 
 
 @runtime_checkable

@@ -30,7 +30,8 @@ from simulator._constants import (
 )
 from simulator._errors import BackendUnavailable, BridgeError, LineError, ProfileError, ProfileProblem, TapiError
 from simulator._messages import LineMessage
-from simulator._parties import PartyView, SimParties
+from simulator._parties import SimParties
+from simulator._partyview import PartyView
 from simulator._profile import load_profile, load_profile_text
 from simulator._profile_model import Profile
 from simulator._provider import Provider

@@ -8,36 +8,21 @@ extension or external number works too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simulator._calls import Device, LineCall
 from simulator._callstates import CallTrigger
 from simulator._constants import LineCallOrigin, LineCallReason, LineDialToneMode
 from simulator._errors import TapiError
+from simulator._partyview import PARTY_STATE_OF, ROLES, PartyState, PartyView, current_call
 
 if TYPE_CHECKING:
     from simulator._provider import Provider
 
 __all__ = ["PartyView", "SimParties"]
 
-_STATE_OF = {"OFFERING": "alerting", "ACCEPTED": "alerting", "CONNECTED": "connected", "ONHOLD": "connected",
-             "ONHOLDPENDTRANSFER": "connected", "BUSY": "busy", "DIALTONE": "calling", "DIALING": "calling",
-             "PROCEEDING": "calling", "RINGBACK": "calling", "DISCONNECTED": "idle", "UNKNOWN": "calling"}
-ROLES = ("desk", "remote_office", "target", "caller")
-
-
-@dataclass(frozen=True, slots=True)
-class PartyView:
-    """What one party experiences. Mirrors ``conformance.backend.PartyView``."""
-
-    role: str
-    state: str
-    presented_number: str = ""
-    reason: int = 0
-    redirecting_number: str = ""
-    connected_number: str = ""
-    off_hook: bool = False
+def _state(call: LineCall) -> int:
+    return call.state
 
 
 class SimParties:
@@ -54,13 +39,9 @@ class SimParties:
             return self.pbx.device(number)
         raise TapiError(f"unknown party {role!r}: use one of {', '.join(ROLES)} or a number")
 
-    def _current(self, dev: Device) -> LineCall | None:
-        calls = dev.live_calls()
-        for state in ("OFFERING", "ACCEPTED", "CONNECTED", "DIALING", "PROCEEDING", "RINGBACK", "DIALTONE"):
-            for call in calls:
-                if call.state_name == state:
-                    return call
-        return calls[0] if calls else None
+    @staticmethod
+    def _current(dev: Device) -> LineCall | None:
+        return current_call(dev.live_calls(), _state)
 
     def answer(self, role: str) -> None:
         dev = self.device(role)
@@ -122,12 +103,12 @@ class SimParties:
         call = self._current(dev)
         if call is None:
             # A scripted "busy" number is a phone that is in use elsewhere: that is what its owner sees.
-            state = "busy" if not dev.is_station and dev.behaviour == "busy" else "idle"
+            state: PartyState = "busy" if not dev.is_station and dev.behaviour == "busy" else "idle"
             return PartyView(role, state, off_hook=dev.off_hook)
         peer = call.peer
         return PartyView(
             role=role,
-            state=_STATE_OF.get(call.state_name, "unknown"),
+            state=PARTY_STATE_OF.get(call.state, "unknown"),
             presented_number="" if call.outgoing else call.caller.number,
             reason=0 if call.outgoing else int(call.reason),
             redirecting_number=call.redirecting.number,
@@ -138,7 +119,7 @@ class SimParties:
     def _state_of(self, dev: Device) -> str:
         """``observe(...).state`` without building the view (it is polled after every clock step)."""
         call = self._current(dev)
-        return "idle" if call is None else _STATE_OF.get(call.state_name, "unknown")
+        return "idle" if call is None else PARTY_STATE_OF.get(call.state, "unknown")
 
     def wait_for(self, role: str, states: frozenset[str], timeout: float) -> PartyView | None:
         dev = self.device(role)

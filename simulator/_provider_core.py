@@ -31,6 +31,7 @@ from simulator._constants import (
 )
 from simulator._errors import LineError
 from simulator._messages import LineMessage
+from simulator._partyview import EXTERNAL_ROLES
 from simulator._profile_model import Profile
 from simulator._structs import LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineDevCaps
 from simulator._switch import Pbx
@@ -42,7 +43,6 @@ NONE: Final = int(LineCallPrivilege.NONE)
 _OPEN_BITS: Final = int(LineCallPrivilege.NONE | LineCallPrivilege.MONITOR | LineCallPrivilege.OWNER
                        | LineOpenOption.SINGLEADDRESS | LineOpenOption.PROXY)
 MIN_API, MAX_API = ApiVersion.V1_3, ApiVersion.V3_1
-ROLE_LINES = ("remote_office", "target", "caller")
 _STATE_VALUE = {s.name: int(s) for s in LineCallState}   # state name -> dwCallState, without an enum look-up
 # plain ints: IntFlag "&" runs Python code in enum.py, and these are tested on every state change
 _DEV_STATE_BITS = {"OFFERING": int(LineDevState.RINGING), "CONNECTED": int(LineDevState.CONNECTED),
@@ -93,7 +93,7 @@ class ProviderCore:
         self.clock = clock or VirtualClock()
         self.pbx = Pbx(profile, self.clock, self)
         self.devices: list[Device] = list(self.pbx.stations)
-        for role in ROLE_LINES:
+        for role in EXTERNAL_ROLES:
             dev = self.pbx.device(getattr(profile.pixit, role))
             if not dev.is_station and dev.line_id is None:
                 self.devices.append(dev)

@@ -24,6 +24,7 @@ from simulator._constants import (
     LineForwardMode,
     LineOfferingMode,
 )
+from simulator._partyview import ROLES
 from simulator._profile_model import ExternalParty, Fault, Profile
 
 __all__ = ["Pbx", "SwitchObserver"]
@@ -68,10 +69,8 @@ class Pbx:
                       answer_after_rings=ext.answer_after_rings)
 
     def _assign_roles(self) -> None:
-        px = self.profile.pixit
-        for role, number in (("desk", px.desk), ("remote_office", px.remote_office), ("target", px.target),
-                             ("caller", px.caller)):
-            self.device(number).role = role
+        for role in ROLES:
+            self.device(getattr(self.profile.pixit, role)).role = role
 
     def device(self, number: str) -> Device:
         """The device for a number; unknown external numbers behave as ``default_external``."""

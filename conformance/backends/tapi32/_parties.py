@@ -34,6 +34,7 @@ from conformance.backend import INTERACTIVEVOICE, OWNER_MONITOR, PartyView
 from simulator._constants import ApiVersion, LineCallOrigin, LineCallPrivilege, LineCallState, LineMsg
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
+from simulator._partyview import PARTY_STATE_OF, ROLES, current_call
 from simulator._structs import LineCallInfo
 
 if TYPE_CHECKING:
@@ -42,15 +43,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLES", "Tapi32Parties", "operator_prompt"]
 
-ROLES: Final = ("desk", "remote_office", "target", "caller")
 AUTO_ANSWER: Final = frozenset({"remote_office", "target"})
 MONITOR: Final = int(LineCallPrivilege.MONITOR)
 _S = LineCallState
-_STATE_OF: Final = {_S.OFFERING: "alerting", _S.ACCEPTED: "alerting", _S.CONNECTED: "connected",
-                    _S.ONHOLD: "connected", _S.ONHOLDPENDTRANSFER: "connected", _S.BUSY: "busy",
-                    _S.DIALTONE: "calling", _S.DIALING: "calling", _S.PROCEEDING: "calling",
-                    _S.RINGBACK: "calling", _S.UNKNOWN: "calling", _S.DISCONNECTED: "idle", _S.IDLE: "idle"}
-_PRIORITY: Final = (_S.OFFERING, _S.ACCEPTED, _S.CONNECTED, _S.DIALING, _S.PROCEEDING, _S.RINGBACK, _S.DIALTONE)
 
 
 def operator_prompt(text: str, timeout: float) -> bool:
@@ -238,11 +233,7 @@ class Tapi32Parties:
     def _current(self, role: _Role) -> _Call | None:
         with self._lock:
             live = [c for c in role.calls.values() if c.state not in (0, _S.IDLE, _S.DISCONNECTED)]
-        for state in _PRIORITY:
-            for call in live:
-                if call.state == state:
-                    return call
-        return live[0] if live else None
+        return current_call(live, lambda c: c.state)
 
     def _act(self, role_name: str, states: tuple[int, ...], action: Callable[[int], Any], what: str) -> None:
         role = self._role(role_name)
@@ -264,7 +255,7 @@ class Tapi32Parties:
         self._act(role, (_S.OFFERING, _S.ACCEPTED), self._backend.line_drop, "Reject the ringing call")
 
     def hang_up(self, role: str) -> None:
-        live = tuple(s for s in _STATE_OF if s not in (_S.IDLE, _S.ONHOLD, _S.ONHOLDPENDTRANSFER))
+        live = tuple(s for s in PARTY_STATE_OF if s not in (_S.IDLE, _S.ONHOLD, _S.ONHOLDPENDTRANSFER))
         self._act(role, live, self._backend.line_drop, "Hang up")
 
     def go_off_hook(self, role: str) -> None:
@@ -292,12 +283,12 @@ class Tapi32Parties:
         if call is None:
             return PartyView(role, "idle")
         info = call.info or LineCallInfo()
-        state = _STATE_OF.get(LineCallState(call.state), "unknown") if call.state in _STATE_OF else "unknown"
+        state = PARTY_STATE_OF.get(call.state, "unknown")
         incoming = not call.outgoing
         far = info.connected_id     # only what the PBX reports; "" = not observable here
         return PartyView(
             role=role,
-            state=state,  # type: ignore[arg-type]
+            state=state,
             presented_number=info.caller_id if incoming else "",
             reason=info.reason if incoming else 0,
             redirecting_number=info.redirecting_id,

@@ -1,0 +1,56 @@
+"""What a party around the PBX experiences: the view every backend's party control reports.
+
+A value module (no simulator objects): the simulator's direct party control and the tapi32 backend's
+party lines both map a TAPI call state to what the person at that phone experiences with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
+
+from simulator._constants import LineCallState as S
+
+__all__ = ["EXTERNAL_ROLES", "PARTY_STATE_OF", "ROLES", "PartyState", "PartyView", "current_call"]
+
+ROLES: Final = ("desk", "remote_office", "target", "caller")   # the PIXIT roles
+EXTERNAL_ROLES: Final = ROLES[1:]                                # the parties in the public network
+
+PartyState = Literal["idle", "alerting", "calling", "connected", "busy", "unknown"]
+
+PARTY_STATE_OF: Final[dict[int, PartyState]] = {
+    S.OFFERING: "alerting", S.ACCEPTED: "alerting",
+    S.CONNECTED: "connected", S.ONHOLD: "connected", S.ONHOLDPENDTRANSFER: "connected",
+    S.BUSY: "busy",
+    S.UNKNOWN: "calling", S.DIALTONE: "calling", S.DIALING: "calling", S.PROCEEDING: "calling",
+    S.RINGBACK: "calling",
+    S.DISCONNECTED: "idle", S.IDLE: "idle",
+}
+# With several calls at one phone, the one the person notices first: ringing, talking, then dialling.
+_PRIORITY: Final = (S.OFFERING, S.ACCEPTED, S.CONNECTED, S.DIALING, S.PROCEEDING, S.RINGBACK, S.DIALTONE)
+
+_C = TypeVar("_C")
+
+
+def current_call(calls: Iterable[_C], state_of: Callable[[_C], int]) -> _C | None:
+    """The call of ``calls`` a party experiences now (see ``_PRIORITY``), else the first, else None."""
+    candidates = list(calls)
+    for state in _PRIORITY:
+        for call in candidates:
+            if state_of(call) == state:
+                return call
+    return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True, slots=True)
+class PartyView:
+    """What one party experiences, as far as the backend can observe it."""
+
+    role: str
+    state: PartyState
+    presented_number: str = ""        # caller ID shown to this party while it is called / connected
+    reason: int = 0                   # LINECALLREASON_* of the call reaching it, 0 if unknown
+    redirecting_number: str = ""      # who forwarded / transferred the call to it, "" if unknown
+    connected_number: str = ""        # the far party of its current connection, "" if unknown
+    off_hook: bool = False            # desk only: a hookswitch device (handset or speaker) is off-hook
