@@ -24,9 +24,10 @@ from typing import Any, Final, TextIO
 import pytest
 
 import conformance
-from conformance._htmlreport import EXIT_MEANINGS, HtmlReportPlugin
+from conformance._htmlreport import HtmlReportPlugin
 from conformance._registry import backend_class, open_backend, split_spec
 from conformance._report_files import ResultsFileError, read_results, safe_dirname, status_of
+from conformance._results import EXIT_ERRORS, EXIT_MEANINGS, EXIT_USAGE
 from simulator._errors import ProfileError, TapiError
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
@@ -38,8 +39,6 @@ DEFAULT_PROFILE: Final = "profiles/reference.yaml"
 DEFAULT_BACKEND: Final = "sim"
 SUITE: Final = "conformance.suite"
 PLUGIN: Final = "conformance.plugin"
-EXIT_ERRORS: Final = 3
-EXIT_USAGE: Final = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,11 +81,12 @@ def check_backend(spec: str, err: TextIO | None = None, profile: Profile | None 
     nobody listens on, is a usage error up front rather than fifteen identical test errors.
     """
     err = err or sys.stderr
-    name, _ = split_spec(spec or DEFAULT_BACKEND)
+    spec = spec or DEFAULT_BACKEND
     try:
-        backend_class(name)
-        if profile is not None:
-            open_backend(spec or DEFAULT_BACKEND, profile).close()
+        if profile is None:
+            backend_class(split_spec(spec)[0])   # importable is all we can check without a profile
+        else:
+            open_backend(spec, profile).close()  # finds the class itself
     except TapiError as exc:   # BackendUnavailable, BridgeError, ProfileError of a sim:PATH spec
         print(f"ro-conformance: {exc}", file=err)
         return False

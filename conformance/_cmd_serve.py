@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from conformance._registry import open_backend, split_spec
+from conformance._results import EXIT_USAGE
 from conformance.backends.bridge import TOKEN_ENV
 from conformance.backends.sim import SimBackend
 from conformance.bridge.server import BridgeServer, Mode, NotifyingWallClock
@@ -26,7 +27,6 @@ from simulator._profile import load_profile
 
 __all__ = ["add_arguments", "is_loopback", "parse_listen", "run"]
 
-EXIT_USAGE = 4
 DEFAULT_PROFILE = "profiles/reference.yaml"
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from conformance._results import EXIT_COMPATIBLE, EXIT_USAGE
 from simulator._errors import ProfileError
 from simulator._profile import load_profile
 
 __all__ = ["add_arguments", "run"]
 
-EXIT_OK = 0
-EXIT_BAD_PROFILE = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    status = EXIT_OK
+    status = EXIT_COMPATIBLE
     for path in args.profiles:
         try:
             profile = load_profile(path)
         except ProfileError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
-            status = EXIT_BAD_PROFILE
+            status = EXIT_USAGE
         else:
             print(f"OK {path} ({profile.name})")
     return status

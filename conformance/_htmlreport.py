@@ -30,7 +30,7 @@ import pytest
 from conformance._ladder import render_ladder, render_log_html
 from conformance._recorder import records_from_jsonable
 from conformance._report_files import status_of
-from conformance._results import RunResults, TestOutcome
+from conformance._results import EXIT_MEANINGS, RunResults, TestOutcome
 
 __all__ = [
     "EXIT_MEANINGS",
@@ -43,13 +43,6 @@ __all__ = [
     "verdict_box_html",
 ]
 
-EXIT_MEANINGS: Final[Mapping[int, str]] = {
-    0: "compatible, every claim honoured",
-    1: "not compatible, every claim honoured",
-    2: "a claim of the profile is not honoured (a requirement failed)",
-    3: "errors or inconclusive results only",
-    4: "usage or profile error",
-}
 _VERDICT_WORD: Final = {"compatible": "COMPATIBLE", "not-compatible": "NOT COMPATIBLE",
                         "undetermined": "UNDETERMINED"}
 _CLAUSE_VALUE: Final = {True: "holds", False: "does not hold", None: "undetermined"}

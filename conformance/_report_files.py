@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 RESULTS_FORMAT: Final = "ro-conformance-results/1"
-EXIT_USAGE: Final = 4
 
 # Columns of the matrix after the profile name: every clause, then the verdict and the route.
 MATRIX_CLAUSES: Final = CLAUSES
@@ -87,10 +86,9 @@ def status_of(data: Mapping[str, Any]) -> int:
     """The exit status a results.json stands for, recomputed from its tests by ``_results.exit_status``.
 
     Recomputing (rather than trusting the stored ``exit_status``) keeps one definition of the rule. An
-    empty run proves nothing, so it counts as errors/inconclusive (3), never as compatible.
+    empty run proves nothing: every clause is undetermined, so ``exit_status`` already gives 3.
     """
-    tests = outcomes_from_jsonable(data.get("tests", []))
-    return exit_status(tests) if tests else 3
+    return exit_status(outcomes_from_jsonable(data.get("tests", [])))
 
 
 def safe_dirname(name: str) -> str:

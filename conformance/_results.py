@@ -17,11 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 __all__ = [
     "CLAUSES",
     "EMULATION_CLAUSES",
+    "EXIT_COMPATIBLE",
+    "EXIT_ERRORS",
+    "EXIT_MEANINGS",
+    "EXIT_NOT_COMPATIBLE",
+    "EXIT_NOT_HONOURED",
+    "EXIT_USAGE",
     "REQUIREMENT_CLAUSES",
     "RunResults",
     "TestOutcome",
@@ -29,6 +35,20 @@ __all__ = [
     "exit_status",
     "ro_verdict",
 ]
+
+# Exit status of ro-conformance (README, docs/results-format.md); every command takes them from here.
+EXIT_COMPATIBLE: Final = 0
+EXIT_NOT_COMPATIBLE: Final = 1
+EXIT_NOT_HONOURED: Final = 2
+EXIT_ERRORS: Final = 3
+EXIT_USAGE: Final = 4
+EXIT_MEANINGS: Final[Mapping[int, str]] = {
+    EXIT_COMPATIBLE: "compatible, every claim honoured",
+    EXIT_NOT_COMPATIBLE: "not compatible, every claim honoured",
+    EXIT_NOT_HONOURED: "a claim of the profile is not honoured (a requirement failed)",
+    EXIT_ERRORS: "errors or inconclusive results only",
+    EXIT_USAGE: "usage or profile error",
+}
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "not-applicable"]
 OUTCOMES: tuple[Outcome, ...] = ("pass", "fail", "inconclusive", "error", "not-applicable")
@@ -158,8 +178,8 @@ def exit_status(tests: Sequence[TestOutcome]) -> int:
     (a fail); 3 errors or inconclusive results left the verdict open or marred the run."""
     outcomes = {t.outcome for t in tests}
     if "fail" in outcomes:
-        return 2
+        return EXIT_NOT_HONOURED
     verdict = ro_verdict(tests)["verdict"]
     if verdict == "undetermined" or outcomes & {"error", "inconclusive"}:
-        return 3
-    return 0 if verdict == "compatible" else 1
+        return EXIT_ERRORS
+    return EXIT_COMPATIBLE if verdict == "compatible" else EXIT_NOT_COMPATIBLE

@@ -10,6 +10,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from conformance._results import EXIT_USAGE
 from simulator._errors import TapiError
 
 __all__ = ["main"]
@@ -22,7 +23,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "matrix": ("conformance._cmd_matrix", "run several profiles and write a compatibility matrix"),
 }
 
-EXIT_USAGE = 4
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -106,7 +106,7 @@ class Origination:
         leg.dial_string = dest
         call.shadow, leg.shadow = leg, call
         pbx.fire(leg, T.OFFER, LineOfferingMode.ACTIVE)
-        pbx._script(leg)
+        pbx.script(leg)
 
     def _native_remote_answered(self, leg: LineCall) -> None:
         pbx = self.pbx

@@ -232,10 +232,10 @@ class Pbx:
             far.redirection = PartyId(target.number, target.name)
         far.peer, caller.peer = caller, far
         self.fire(far, T.OFFER, LineOfferingMode.ACTIVE)
-        self._script(far)
+        self.script(far)
         return far
 
-    def _script(self, far: LineCall) -> None:
+    def script(self, far: LineCall) -> None:
         """Scripted behaviour of an external party nobody controls through TAPI."""
         dev = far.device
         if dev.is_station or self.observer.line_owned(dev):

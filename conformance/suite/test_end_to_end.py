@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance._suite_claims import check_claim
 from conformance._suite_errors import NotApplicable
 from conformance._suite_session import LineSession
 from conformance.suite._flows import (
@@ -26,19 +27,19 @@ def test_ro_e2e_01_outbound(tapi_session: LineSession) -> None:
     consultation completed while ringing): the RO phone is called hands-free, the call is handed to the
     target, the target sees the business number, the desk is idle and RO phone and target talk (§5.7)."""
     s = tapi_session
-    caps, ids = s.profile.capabilities, s.profile.capabilities.caller_id
-    if caps.native_remote_office.mechanism != "none" and ids.direct == "business":
+
+    def offers(*claims: str) -> bool:   # the same claims that gate the route's own requirement
+        return all(check_claim(s.profile, c)[0] for c in claims)
+    if offers("native", "business_number_on_direct"):
         native_flow(s, answer=True)
         return
-    blind = caps.transfer.blind and ids.blind_transfer == "business"
-    consult = caps.transfer.consultation and ids.consult_transfer == "business" and bool(
-        {"ringback", "proceeding"} & set(caps.transfer.complete_in))
-    if not (blind or consult):
+    blind = offers("blind_transfer", "business_number_on_blind")
+    if not (blind or offers("consultation_in_ringing", "business_number_on_consult")):
         raise NotApplicable(f"profile {s.profile.name}: no route that shows the target the business number "
                             f"(capabilities.native_remote_office, capabilities.transfer, capabilities.caller_id)")
-    if caps.origination != "auto":
-        raise NotApplicable(f"profile {s.profile.name}: capabilities.origination = {caps.origination!r} "
-                            f"(the RO leg cannot be dialled hands-free)")
+    hands_free, reason = check_claim(s.profile, "auto_origination")
+    if not hands_free:
+        raise NotApplicable(f"{reason}: the RO leg cannot be dialled hands-free")
     if blind:
         blind_flow(s)
         target_connected_to_ro(s, "blind_transfer")
