@@ -45,7 +45,6 @@ from conformance._suite_errors import HarnessError, NotApplicable
 from conformance._suite_session import DeskLine, LineSession, open_desk_line
 from conformance.backend import PartyControl
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
-from simulator._profile import load_profile
 from simulator._profile_model import Profile
 
 __all__ = ["OUTCOME_KEY", "PROFILE_KEY", "RECORDER_KEY", "RESULTS_KEY"]
@@ -102,6 +101,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("tapi_results"):
             raise pytest.UsageError("--tapi-results needs a profile: --tapi-profile PATH")
         return
+    # Imported here: the plugin loads in every pytest run of the environment, and the profile loader
+    # (jsonschema, PyYAML) is only needed once a run asks for a profile.
+    from simulator._profile import load_profile
+
     try:
         profile = load_profile(path)
     except ProfileError as exc:

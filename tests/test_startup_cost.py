@@ -1,0 +1,20 @@
+"""The pytest plugin loads in every pytest run of an environment: it must not drag the simulator in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_loading_the_plugin_does_not_load_the_simulator_engine_or_the_profile_loader() -> None:
+    probe = ("import sys, conformance.plugin, simulator; "
+             "print(sorted(m for m in ('transitions', 'jsonschema', 'yaml', 'websockets', "
+             "'simulator._provider', 'simulator._profile') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_public_names_still_resolve_on_first_use() -> None:
+    probe = "import simulator; print(simulator.Provider.__name__, simulator.load_profile.__module__)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["Provider", "simulator._profile"]
