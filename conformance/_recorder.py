@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from conformance.backend import (
+    ASYNC_FUNCTIONS,
     DEFAULT_API_VERSION,
     INTERACTIVEVOICE,
     OWNER_MONITOR,
+    TAPI_NAMES,
     Backend,
     PartyControl,
     PartyView,
@@ -58,31 +60,6 @@ __all__ = [
 ]
 
 Kind = Literal["request", "return", "error", "message", "party", "timeout", "note"]
-
-# Backend method -> TAPI function as the SDK spells it (note lineNegotiateAPIVersion's capitals,
-# which is why this is a table and not a case conversion). tests/test_recorder.py checks that every
-# line_* method of the Backend Protocol is listed here.
-TAPI_NAMES: Final[Mapping[str, str]] = {
-    "line_initialize_ex": "lineInitializeEx", "line_shutdown": "lineShutdown",
-    "line_negotiate_api_version": "lineNegotiateAPIVersion",
-    "line_negotiate_ext_version": "lineNegotiateExtVersion", "line_get_dev_caps": "lineGetDevCaps",
-    "line_get_address_caps": "lineGetAddressCaps", "line_open": "lineOpen", "line_close": "lineClose",
-    "line_set_status_messages": "lineSetStatusMessages", "line_get_message": "lineGetMessage",
-    "line_get_address_status": "lineGetAddressStatus", "line_get_call_info": "lineGetCallInfo",
-    "line_get_call_status": "lineGetCallStatus", "line_deallocate_call": "lineDeallocateCall",
-    "line_make_call": "lineMakeCall", "line_dial": "lineDial", "line_answer": "lineAnswer",
-    "line_drop": "lineDrop", "line_hold": "lineHold", "line_unhold": "lineUnhold",
-    "line_swap_hold": "lineSwapHold", "line_blind_transfer": "lineBlindTransfer",
-    "line_setup_transfer": "lineSetupTransfer", "line_complete_transfer": "lineCompleteTransfer",
-    "line_redirect": "lineRedirect", "line_forward": "lineForward", "line_dev_specific": "lineDevSpecific",
-}
-
-# Functions whose positive return value is a request id answered later by LINE_REPLY.
-ASYNC_FUNCTIONS: Final[frozenset[str]] = frozenset({
-    "lineMakeCall", "lineDial", "lineAnswer", "lineDrop", "lineHold", "lineUnhold", "lineSwapHold",
-    "lineBlindTransfer", "lineSetupTransfer", "lineCompleteTransfer", "lineRedirect", "lineForward",
-    "lineDevSpecific",
-})
 
 _ARG_MAX: Final = 48
 _RESULT_MAX: Final = 96

@@ -16,6 +16,7 @@ Rules shared by every implementation (tapi-reference.md §3):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from simulator._constants import ApiVersion, LineCallPrivilege, LineMediaMode
@@ -31,13 +32,49 @@ from simulator._structs import (
     LineForward,
 )
 
-__all__ = ["DEFAULT_API_VERSION", "INTERACTIVEVOICE", "OWNER_MONITOR", "Backend", "PartyControl", "PartyState",
-           "PartyView", "Role"]
+__all__ = [
+    "ASYNC_FUNCTIONS",
+    "DEFAULT_API_VERSION",
+    "INTERACTIVEVOICE",
+    "OWNER_MONITOR",
+    "TAPI_NAMES",
+    "Backend",
+    "PartyControl",
+    "PartyState",
+    "PartyView",
+    "Role",
+]
 
 # The defaults of the contract, by their TAPI names (plain ints: they travel over the bridge and ctypes).
 DEFAULT_API_VERSION: Final = int(ApiVersion.V2_2)
 OWNER_MONITOR: Final = int(LineCallPrivilege.OWNER | LineCallPrivilege.MONITOR)
 INTERACTIVEVOICE: Final = int(LineMediaMode.INTERACTIVEVOICE)
+
+# Backend method -> TAPI function as the SDK spells it (note lineNegotiateAPIVersion's capitals,
+# which is why this is a table and not a case conversion). tests/test_recorder.py checks that every
+# line_* method of the Backend Protocol is listed here.
+TAPI_NAMES: Final[Mapping[str, str]] = {
+    "line_initialize_ex": "lineInitializeEx", "line_shutdown": "lineShutdown",
+    "line_negotiate_api_version": "lineNegotiateAPIVersion",
+    "line_negotiate_ext_version": "lineNegotiateExtVersion", "line_get_dev_caps": "lineGetDevCaps",
+    "line_get_address_caps": "lineGetAddressCaps", "line_open": "lineOpen", "line_close": "lineClose",
+    "line_set_status_messages": "lineSetStatusMessages", "line_get_message": "lineGetMessage",
+    "line_get_address_status": "lineGetAddressStatus", "line_get_call_info": "lineGetCallInfo",
+    "line_get_call_status": "lineGetCallStatus", "line_deallocate_call": "lineDeallocateCall",
+    "line_make_call": "lineMakeCall", "line_dial": "lineDial", "line_answer": "lineAnswer",
+    "line_drop": "lineDrop", "line_hold": "lineHold", "line_unhold": "lineUnhold",
+    "line_swap_hold": "lineSwapHold", "line_blind_transfer": "lineBlindTransfer",
+    "line_setup_transfer": "lineSetupTransfer", "line_complete_transfer": "lineCompleteTransfer",
+    "line_redirect": "lineRedirect", "line_forward": "lineForward", "line_dev_specific": "lineDevSpecific",
+}
+
+# Functions whose positive return value is a request id answered later by LINE_REPLY.
+ASYNC_FUNCTIONS: Final[frozenset[str]] = frozenset({
+    "lineMakeCall", "lineDial", "lineAnswer", "lineDrop", "lineHold", "lineUnhold", "lineSwapHold",
+    "lineBlindTransfer", "lineSetupTransfer", "lineCompleteTransfer", "lineRedirect", "lineForward",
+    "lineDevSpecific",
+})
+
 
 Role = Literal["desk", "remote_office", "target", "caller"]
 

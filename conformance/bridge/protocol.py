@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from conformance.backend import DEFAULT_API_VERSION
+from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, TAPI_NAMES
 from simulator._constants import LineMsg
 from simulator._messages import LineMessage
 from simulator._structs import (
@@ -204,7 +204,10 @@ class Method:
     waits: bool = False         # its last param is a timeout the server may wait out asynchronously
 
 
-def _m(name: str, *params: Param, tapi: str = "", waits: bool = False, target: str = "") -> Method:
+def _m(name: str, *params: Param, waits: bool = False, target: str = "") -> Method:
+    # A method whose first argument is an hLineApp is checked against the connection's own apps, and a
+    # stranger's handle is refused as that TAPI function would refuse it (LINEERR_INVALAPPHANDLE).
+    tapi = TAPI_NAMES.get(name, "") if params[:1] == (_APP,) else ""
     return Method(name, target or name, params, tapi, waits)
 
 
@@ -225,19 +228,17 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _m("info"),
     _m("now"),
     _m("line_initialize_ex", Param("app_name", _str), Param("api_version", _int, DEFAULT_API_VERSION)),
-    _m("line_shutdown", _APP, tapi="lineShutdown"),
-    _m("line_negotiate_api_version", _APP, _DEV, Param("low", _int), Param("high", _int),
-       tapi="lineNegotiateAPIVersion"),
+    _m("line_shutdown", _APP),
+    _m("line_negotiate_api_version", _APP, _DEV, Param("low", _int), Param("high", _int)),
     _m("line_negotiate_ext_version", _APP, _DEV, Param("api_version", _int), Param("low", _int),
-       Param("high", _int), tapi="lineNegotiateExtVersion"),
-    _m("line_get_dev_caps", _APP, _DEV, Param("api_version", _int), _EXT0, tapi="lineGetDevCaps"),
-    _m("line_get_address_caps", _APP, _DEV, Param("address_id", _int), Param("api_version", _int), _EXT0,
-       tapi="lineGetAddressCaps"),
+       Param("high", _int)),
+    _m("line_get_dev_caps", _APP, _DEV, Param("api_version", _int), _EXT0),
+    _m("line_get_address_caps", _APP, _DEV, Param("address_id", _int), Param("api_version", _int), _EXT0),
     _m("line_open", _APP, _DEV, Param("api_version", _int), _EXT0, Param("callback_instance", _int, 0),
-       Param("privileges", _int, 6), Param("media_modes", _int, 4), tapi="lineOpen"),
+       Param("privileges", _int, OWNER_MONITOR), Param("media_modes", _int, INTERACTIVEVOICE)),
     _m("line_close", _LINE),
     _m("line_set_status_messages", _LINE, Param("line_states", _int), Param("address_states", _int)),
-    _m("line_get_message", _APP, Param("timeout", _timeout), tapi="lineGetMessage", waits=True),
+    _m("line_get_message", _APP, Param("timeout", _timeout), waits=True),
     _m("line_get_address_status", _LINE, Param("address_id", _int)),
     _m("line_get_call_info", _CALL),
     _m("line_get_call_status", _CALL),
