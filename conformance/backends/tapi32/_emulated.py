@@ -63,6 +63,20 @@ def _address(pointer: Any) -> int:
     return ctypes.cast(pointer, ctypes.c_void_p).value or 0
 
 
+def _input_struct(pointer: Any, version: int | None, struct: str, function: str) -> bytes | None:
+    """The bytes of a caller's input structure (dwTotalSize first); None for a NULL pointer.
+
+    Below the fixed part of the negotiated version it is LINEERR_STRUCTURETOOSMALL, as in the DLL.
+    """
+    address = _address(pointer)
+    if not address or version is None:
+        return None
+    total = DWORD.from_address(address).value
+    if total < fixed_size(struct, version):
+        raise LineError(LineErr.STRUCTURETOOSMALL, function, f"{struct} dwTotalSize {total}")
+    return ctypes.string_at(address, total)
+
+
 def _required(pointer: Any, function: str, what: str) -> int:
     address = _address(pointer)
     if not address:
@@ -223,30 +237,23 @@ class EmulatedTapi32:
     # ----- input structures -------------------------------------------------------------------
     @staticmethod
     def _call_params(pointer: Any, version: int | None, function: str) -> LineCallParams | None:
-        address = _address(pointer)
-        if not address or version is None:
+        raw = _input_struct(pointer, version, "LINECALLPARAMS", function)
+        if raw is None or version is None:
             return None
-        total = DWORD.from_address(address).value
-        if total < fixed_size("LINECALLPARAMS", version):
-            raise LineError(LineErr.STRUCTURETOOSMALL, function, f"LINECALLPARAMS dwTotalSize {total}")
         try:
-            return parse_call_params(ctypes.string_at(address, total), api_version=version)
+            return parse_call_params(raw, api_version=version)
         except ValueError as exc:
             raise LineError(LineErr.INVALCALLPARAMS, function, str(exc)) from exc
 
     @staticmethod
     def _forward_list(pointer: Any, version: int | None, function: str) -> tuple[LineForward, ...] | None:
-        address = _address(pointer)
-        if not address or version is None:
+        raw = _input_struct(pointer, version, "LINEFORWARDLIST", function)
+        if raw is None or version is None:
             return None
-        total = DWORD.from_address(address).value
-        if total < fixed_size("LINEFORWARDLIST", version):
-            raise LineError(LineErr.STRUCTURETOOSMALL, function, f"LINEFORWARDLIST dwTotalSize {total}")
         try:
-            entries: tuple[LineForward, ...] = parse_forward_list(ctypes.string_at(address, total), version)
+            return parse_forward_list(raw, version)
         except ValueError as exc:
             raise LineError(LineErr.INVALPARAM, function, str(exc)) from exc
-        return entries
 
     @staticmethod
     def _fill(pointer: Any, value: Any, version: int, function: str) -> int:
