@@ -16,7 +16,8 @@ import dataclasses
 from pathlib import Path
 
 from conformance.backends.sim import SimBackend
-from simulator._constants import LineCallState, LineMsg
+from simulator._calls import Device
+from simulator._constants import ApiVersion, LineCallState, LineMsg
 from simulator._profile import load_profile
 from simulator._profile_model import Profile, Station
 
@@ -48,7 +49,7 @@ class RoScenario:
         self.app, _, _ = sim.line_initialize_ex("bench-ro")
         desk = sim.role_device("desk")
         assert desk.line_id is not None
-        self.h_line = sim.line_open(self.app, desk.line_id, 0x00020002)
+        self.h_line = sim.line_open(self.app, desk.line_id, ApiVersion.V2_2)
         self.ro = sim.profile.dial_string(sim.profile.pixit.remote_office)
         self.target = sim.profile.dial_string(sim.profile.pixit.target)
         self.messages = 0
@@ -98,7 +99,16 @@ def background_calls(sim: SimBackend, n_calls: int) -> int:
     stations = [sim.pbx.device(str(FIRST_EXT + i)) for i in range(n_calls)]
     for dev in stations:
         assert dev.line_id is not None
-        sim.line_open(app, dev.line_id, 0x00020002)
+        sim.line_open(app, dev.line_id, ApiVersion.V2_2)
+    connect_pairs(sim, app, stations)
+    live = len(sim.live_calls())
+    if live != n_calls:
+        raise RuntimeError(f"{live} background calls alive, wanted {n_calls}")
+    return app
+
+
+def connect_pairs(sim: SimBackend, app: int, stations: list[Device]) -> None:
+    """Station-to-station calls between consecutive pairs of ``stations``, answered; messages drained."""
     for a, b in zip(stations[0::2], stations[1::2], strict=True):
         sim.parties.call(a.number, b.number)
     sim.clock.advance(5.0)
@@ -106,7 +116,3 @@ def background_calls(sim: SimBackend, n_calls: int) -> int:
         sim.parties.answer(b.number)
     while sim.line_get_message(app, 0.0) is not None:
         pass
-    live = len(sim.live_calls())
-    if live != n_calls:
-        raise RuntimeError(f"{live} background calls alive, wanted {n_calls}")
-    return app

@@ -35,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _scenario import RoScenario, background_calls, big_profile, reference  # noqa: E402
+from _scenario import RoScenario, background_calls, big_profile, connect_pairs, reference  # noqa: E402
 
 from conformance.backends.sim import SimBackend  # noqa: E402
 from simulator._calls import LineCall  # noqa: E402
 from simulator._callstates import CALL_TRANSITIONS  # noqa: E402
+from simulator._constants import ApiVersion  # noqa: E402
 
 
 def _rate(fn: Callable[[], None], n: int, repeat: int) -> float:
@@ -153,20 +154,14 @@ def p3(n: int) -> tuple[float, float]:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     for dev in devices:
-        sim.line_open(app, dev.line_id or 0, 0x00020002)
+        sim.line_open(app, dev.line_id or 0, ApiVersion.V2_2)
     gc.collect()
     per_line = _grown(before) / n
     tracemalloc.stop()
     # live calls: the lines stay open (not counted again); n/2 connected station-to-station calls = n legs
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    for a, b in zip(devices[0::2], devices[1::2], strict=True):
-        sim.parties.call(a.number, b.number)
-    sim.clock.advance(5.0)
-    for b in devices[1::2]:
-        sim.parties.answer(b.number)
-    while sim.line_get_message(app, 0.0) is not None:
-        pass
+    connect_pairs(sim, app, devices)
     gc.collect()
     per_call = _grown(before) / n
     tracemalloc.stop()
