@@ -128,9 +128,11 @@ def test_message_decoding_masks_sign_extended_reply_results() -> None:
     for size in (4, 8):
         raw = layouts(size).LINEMESSAGE()
         raw.dwMessageID, raw.dwParam1 = int(LineMsg.REPLY), 5
-        raw.dwParam2 = (1 << (8 * size)) - 0x7FFFFFE4 if size == 8 else 0x8000001C   # -INVALCALLSTATE
+        code = int(LineErr.INVALCALLSTATE)            # as a DWORD; the LONG is code - 2**32
+        # 64-bit TAPI sign-extends the LONG into the DWORD_PTR; 32-bit carries the DWORD as is
+        raw.dwParam2 = (1 << 64) + (code - (1 << 32)) if size == 8 else code
         message = message_from_struct(raw)
-        assert message.param2 == 0x8000001C and message.result == -0x7FFFFFE4
+        assert message.param2 == code and message.result == code - (1 << 32)
         assert message.error == LineErr.INVALCALLSTATE
 
 
