@@ -41,7 +41,6 @@ class Device:
     behaviour: str = "answer"       # externals: answer | busy | no_answer | reject
     answer_after_rings: int = 1
     line_id: int | None = None
-    role: str = ""                  # PIXIT role this device plays, if any
     calls: list[LineCall] = field(default_factory=list)
     handset_off_hook: bool = False
     speaker_on: bool = False
@@ -66,7 +65,7 @@ class LineCall:
 
     __slots__ = (
         "app_name", "call_id", "called", "caller", "connected", "consult_for", "device", "dial_string",
-        "entered_at", "handles", "hands_free", "media_mode", "mode", "origin", "outgoing", "peer",
+        "entered_at", "handles", "media_mode", "mode", "origin", "outgoing", "peer",
         "pending", "reason", "redirecting", "redirection", "related_call_id", "shadow", "state_name",
         "timers", "trunk",
     )
@@ -91,7 +90,6 @@ class LineCall:
         self.timers: list[Any] = []          # pending scheduler timers owned by this leg
         self.consult_for: LineCall | None = None   # a consultation call: the call it consults for
         self.trunk = False
-        self.hands_free = False
         self.dial_string = ""
         self.app_name = ""
         self.media_mode = int(LineMediaMode.INTERACTIVEVOICE)

@@ -51,7 +51,6 @@ class Origination:
         pbx = self.pbx
         if call.device.is_station:
             call.device.speaker_on = True
-            call.hands_free = True
         if pbx.profile.simulation.dialtone_state or dest is None:
             pbx.fire(call, T.DIALTONE, LineDialToneMode.NORMAL)
             if dest is not None:

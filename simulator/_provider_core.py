@@ -276,9 +276,6 @@ class ProviderCore:
             if handle is not None and handle.announced:
                 self.post(handle.line.app, LineMsg.CALLINFO, h_call, bits, instance=handle.line.instance)
 
-    def call_gone(self, call: LineCall) -> None:
-        pass
-
     def line_owned(self, device: Device) -> bool:
         return any(ln.privileges & OWNER for ln in self.open_lines(device))
 

@@ -24,7 +24,6 @@ from simulator._constants import (
     LineForwardMode,
     LineOfferingMode,
 )
-from simulator._partyview import ROLES
 from simulator._profile_model import ExternalParty, Fault, Profile
 
 __all__ = ["Pbx", "SwitchObserver"]
@@ -36,7 +35,6 @@ class SwitchObserver(Protocol):
     def call_created(self, call: LineCall) -> None: ...
     def call_state(self, call: LineCall, old: str, new: str) -> None: ...
     def call_info(self, call: LineCall, bits: int) -> None: ...
-    def call_gone(self, call: LineCall) -> None: ...
     def line_owned(self, device: Device) -> bool: ...
 
 
@@ -52,7 +50,7 @@ class Pbx:
         self.stations: list[Device] = []
         self.trunks_total = profile.trunks
         self.trunks_in_use = 0
-        self.trunks_peak = 0
+        self.trunks_peak = 0    # most channels in use at once (tests check "two trunks at the same time")
         self._call_ids = 0x1000
         self.on_remote_answer: Callable[[LineCall], None] | None = None   # native RO hook
         for st in profile.stations:
@@ -61,16 +59,11 @@ class Pbx:
             self.stations.append(dev)
         for ext in profile.externals:
             self.devices[ext.number] = self._external(ext)
-        self._assign_roles()
 
     # ----- set-up -------------------------------------------------------------------------------
     def _external(self, ext: ExternalParty) -> Device:
         return Device(ext.number, "external", ext.name, behaviour=ext.behaviour,
                       answer_after_rings=ext.answer_after_rings)
-
-    def _assign_roles(self) -> None:
-        for role in ROLES:
-            self.device(getattr(self.profile.pixit, role)).role = role
 
     def device(self, number: str) -> Device:
         """The device for a number; unknown external numbers behave as ``default_external``."""
@@ -168,7 +161,6 @@ class Pbx:
         dev = call.device
         if dev.is_station and not dev.live_calls():
             dev.speaker_on = False
-        self.observer.call_gone(call)
         if not call.handles:
             self.machine.remove_model(call)
 
@@ -433,7 +425,6 @@ class Pbx:
                                reason=LineCallReason.DIRECT, trunk=False)
         consult.consult_for = call
         consult.related_call_id = call.call_id
-        consult.hands_free = True
         return consult
 
     def start_consult(self, call: LineCall, consult: LineCall) -> None:
