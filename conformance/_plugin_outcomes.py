@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conformance._results import REQUIREMENT_CLAUSES, Outcome, TestOutcome
-from conformance._suite_errors import HarnessError, Inconclusive, NotApplicable
+from conformance.report._results import REQUIREMENT_CLAUSES, Outcome, TestOutcome
+from conformance.suite._errors import HarnessError, Inconclusive, NotApplicable
 from simulator._errors import BridgeError, LineError
 
 __all__ = ["ItemState", "classify", "link_verdict", "outcome_from_payload", "requirement_of"]

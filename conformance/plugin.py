@@ -39,11 +39,11 @@ from conformance._plugin_outcomes import (
 )
 from conformance._recorder import RecordingBackend
 from conformance._registry import backend_class, open_backend, split_spec
-from conformance._results import RunResults, TestOutcome
-from conformance._suite_claims import unmet_claims
-from conformance._suite_errors import HarnessError, NotApplicable
-from conformance._suite_session import DeskLine, LineSession, open_desk_line
 from conformance.backend import PartyControl
+from conformance.report._results import RunResults, TestOutcome
+from conformance.suite._claims import unmet_claims
+from conformance.suite._errors import HarnessError, NotApplicable
+from conformance.suite._session import DeskLine, LineSession, open_desk_line
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
 from simulator._profile_model import Profile
 

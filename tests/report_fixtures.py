@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance._results import REQUIREMENT_CLAUSES, RunResults, TestOutcome
+from conformance.report._results import REQUIREMENT_CLAUSES, RunResults, TestOutcome
 
 EVIL = '<script>alert(1)</script> "O\'Brien" & <img src=x onerror=alert(2)>'
 

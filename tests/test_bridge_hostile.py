@@ -17,11 +17,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from conformance import cli
-from conformance._cmd_serve import is_loopback, parse_listen
 from conformance.backends.bridge import BridgeBackend
 from conformance.backends.sim import SimBackend
 from conformance.bridge import protocol as P
 from conformance.bridge.server import BridgeServer, NotifyingWallClock, ServerThread
+from conformance.cli._serve import is_loopback, parse_listen
 from simulator._errors import BridgeError
 
 REFERENCE = Path(__file__).resolve().parent.parent / "profiles" / "reference.yaml"

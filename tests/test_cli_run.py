@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conformance._cmd_run import pytest_args
 from conformance.cli import main
+from conformance.cli._run import pytest_args
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "profiles"

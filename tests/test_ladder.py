@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conformance._ladder import ROW_H, render_ladder, render_log_html
 from conformance._recorder import Kind, Record, records_from_jsonable
+from conformance.report._ladder import ROW_H, render_ladder, render_log_html
 from simulator._constants import LineCallState, LineMsg
 from simulator._messages import LineMessage
 

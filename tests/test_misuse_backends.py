@@ -19,7 +19,6 @@ from typing import Any, cast
 
 import pytest
 
-from conformance._suite_session import API_HIGH, API_LOW, DeskLine, open_desk_line
 from conformance.backend import Backend
 from conformance.backends.bridge import BridgeBackend
 from conformance.backends.sim import SimBackend
@@ -27,6 +26,7 @@ from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._emulated import EmulatedTapi32
 from conformance.backends.tapi32._structs import LINEADDRESSSTATUS, LINECALLSTATUS, LINEDEVCAPS
 from conformance.bridge.server import BridgeServer, ServerThread
+from conformance.suite._session import API_HIGH, API_LOW, DeskLine, open_desk_line
 from simulator._constants import LineCallState, LineErr, LineForwardMode, LineMsg, LineTransferMode
 from simulator._errors import LineError
 from simulator._messages import LineMessage

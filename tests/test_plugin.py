@@ -84,7 +84,7 @@ def test_fixture_without_profile_is_an_error(pytester: pytest.Pytester) -> None:
 
 USER_TESTS = '''
 import pytest
-from conformance._suite_errors import Inconclusive, HarnessError
+from conformance.suite._errors import Inconclusive, HarnessError
 from simulator._constants import LineCallState
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from report_fixtures import EVIL, all_pass, evil_records, run_results
 
-from conformance._report_files import (
+from conformance.report._files import (
     RESULTS_FORMAT,
     MatrixRow,
     ResultsFileError,

@@ -17,8 +17,8 @@ import pytest
 from report_fixtures import EVIL, all_pass, evil_records, outcome, run_results
 
 import conformance.plugin
-from conformance import _results
-from conformance._htmlreport import (
+from conformance.report import _results
+from conformance.report._html import (
     HtmlReportPlugin,
     backend_html,
     evidence_html,

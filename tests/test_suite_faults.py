@@ -14,7 +14,7 @@ import pytest
 from suite_runner import PROFILES, derived_profile, outcomes, reasons, run_suite
 from test_suite_profiles import NOT_PASSING
 
-from conformance._results import REQUIREMENT_CLAUSES
+from conformance.report._results import REQUIREMENT_CLAUSES
 
 pytest_plugins = ("pytester",)
 

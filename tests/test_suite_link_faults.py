@@ -28,9 +28,9 @@ import pytest
 from suite_runner import derived_profile, outcomes, reasons
 from test_suite_profiles import NOT_PASSING
 
-from conformance._results import REQUIREMENT_CLAUSES
 from conformance.backends.sim import SimBackend
 from conformance.bridge.server import BridgeServer, ServerThread
+from conformance.report._results import REQUIREMENT_CLAUSES
 
 pytest_plugins = ("pytester",)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from suite_runner import PROFILES, SHIPPED, outcomes, run_suite
 
-from conformance._results import REQUIREMENT_CLAUSES
+from conformance.report._results import REQUIREMENT_CLAUSES
 
 pytest_plugins = ("pytester",)
 

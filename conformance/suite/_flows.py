@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from conformance._suite_errors import Inconclusive, NotApplicable, NotHonoured
-from conformance._suite_session import LineSession
 from conformance.backend import PartyView
+from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
+from conformance.suite._session import LineSession
 from simulator._constants import LineCallParamFlags, LineCallState, LineForwardMode, LineMsg, LineTransferMode
 from simulator._errors import LineError
 from simulator._structs import LineCallParams, LineForward

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._suite_session import LineSession
 from conformance.suite._flows import dial, make_ro_leg
+from conformance.suite._session import LineSession
 from simulator._constants import (
     LineAddrCapFlags,
     LineAddressState,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._suite_claims import check_claim
-from conformance._suite_errors import NotApplicable
-from conformance._suite_session import LineSession
+from conformance.suite._claims import check_claim
+from conformance.suite._errors import NotApplicable
 from conformance.suite._flows import (
     ALERTED,
     blind_flow,
@@ -18,6 +17,7 @@ from conformance.suite._flows import (
     native_flow,
     target_connected_to_ro,
 )
+from conformance.suite._session import LineSession
 
 
 @pytest.mark.requirement("RO-E2E-01")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._suite_session import LineSession
 from conformance.suite._flows import (
     ALERTED,
     business_number,
@@ -20,6 +19,7 @@ from conformance.suite._flows import (
     numbers_match,
     poll,
 )
+from conformance.suite._session import LineSession
 from simulator._constants import LineAddressState, LineCallReason, LineMsg
 
 pytestmark = pytest.mark.tapi_requires("forwarding")

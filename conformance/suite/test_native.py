@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._suite_session import LineSession
 from conformance.suite._flows import native_flow
+from conformance.suite._session import LineSession
 
 
 @pytest.mark.requirement("RO-NATIVE-01")

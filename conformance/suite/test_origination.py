@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._suite_session import LineSession
 from conformance.suite._flows import dial
+from conformance.suite._session import LineSession
 from simulator._constants import LineCallParamFlags, LineCallState
 from simulator._structs import LineCallParams
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conformance._suite_session import LineSession
 from conformance.suite._flows import (
     ALERTED,
     blind_flow,
@@ -14,6 +13,7 @@ from conformance.suite._flows import (
     forward_to_ro,
     target_connected_to_ro,
 )
+from conformance.suite._session import LineSession
 
 
 @pytest.mark.requirement("RO-BLIND-01")

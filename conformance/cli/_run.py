@@ -24,10 +24,10 @@ from typing import Any, Final, TextIO
 import pytest
 
 import conformance
-from conformance._htmlreport import HtmlReportPlugin
 from conformance._registry import backend_class, open_backend, split_spec
-from conformance._report_files import ResultsFileError, read_results, safe_dirname, status_of
-from conformance._results import EXIT_ERRORS, EXIT_MEANINGS, EXIT_USAGE
+from conformance.report._files import ResultsFileError, read_results, safe_dirname, status_of
+from conformance.report._html import HtmlReportPlugin
+from conformance.report._results import EXIT_ERRORS, EXIT_MEANINGS, EXIT_USAGE
 from simulator._errors import ProfileError, TapiError
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
@@ -124,7 +124,7 @@ def _plugin_args() -> list[str]:
 def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | None,
                 workers: str | None, profile_name: str = "") -> list[str]:
     """The argument list for ``pytest.main`` (public for tests and for debugging a run by hand)."""
-    css = resources.files("conformance").joinpath("report.css")
+    css = resources.files("conformance.report").joinpath("report.css")
     # The suite's node ids are stable whatever the current directory: the root is the directory holding
     # the ``conformance`` package, and no ini file of the caller's project is read (-c devnull).
     root = Path(conformance.__file__).resolve().parent.parent

@@ -17,10 +17,10 @@ import sys
 from typing import Any
 
 from conformance._registry import open_backend, split_spec
-from conformance._results import EXIT_USAGE
 from conformance.backends.bridge import TOKEN_ENV
 from conformance.backends.sim import SimBackend
 from conformance.bridge.server import BridgeServer, Mode, NotifyingWallClock
+from conformance.report._results import EXIT_USAGE
 from simulator._clock import VirtualClock
 from simulator._errors import TapiError
 from simulator._profile import load_profile

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance._results import EXIT_COMPATIBLE, EXIT_USAGE
+from conformance.report._results import EXIT_COMPATIBLE, EXIT_USAGE
 from simulator._errors import ProfileError
 from simulator._profile import load_profile
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from conformance._results import CLAUSES, RunResults, TestOutcome, exit_status
+from conformance.report._results import CLAUSES, RunResults, TestOutcome, exit_status
 
 __all__ = [
     "RESULTS_FORMAT",

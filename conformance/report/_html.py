@@ -27,10 +27,10 @@ from typing import Any, Final
 
 import pytest
 
-from conformance._ladder import render_ladder, render_log_html
 from conformance._recorder import records_from_jsonable
-from conformance._report_files import status_of
-from conformance._results import EXIT_MEANINGS, RunResults, TestOutcome
+from conformance.report._files import status_of
+from conformance.report._ladder import render_ladder, render_log_html
+from conformance.report._results import EXIT_MEANINGS, RunResults, TestOutcome
 
 __all__ = [
     "EXIT_MEANINGS",

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from conformance._suite_errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
 from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, TAPI_NAMES, Backend, PartyView
+from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
 from simulator._constants import ApiVersion, LineCallState, LineDevState, LineDisconnectMode, LineErr, LineMsg
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage

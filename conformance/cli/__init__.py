@@ -10,17 +10,17 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from conformance._results import EXIT_USAGE
+from conformance.report._results import EXIT_USAGE
 from simulator._errors import TapiError
 
 __all__ = ["main"]
 
 # subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("conformance._cmd_run", "run the conformance suite on a profile / backend and write reports"),
-    "validate": ("conformance._cmd_validate", "check profiles against the schema"),
-    "serve": ("conformance._cmd_serve", "serve a backend over the network bridge"),
-    "matrix": ("conformance._cmd_matrix", "run several profiles and write a compatibility matrix"),
+    "run": ("conformance.cli._run", "run the conformance suite on a profile / backend and write reports"),
+    "validate": ("conformance.cli._validate", "check profiles against the schema"),
+    "serve": ("conformance.cli._serve", "serve a backend over the network bridge"),
+    "matrix": ("conformance.cli._matrix", "run several profiles and write a compatibility matrix"),
 }
 
 

@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from conformance._cmd_run import (
+from conformance.cli._run import (
     DEFAULT_BACKEND,
     check_backend,
     check_profile,
     print_summary,
     run_suite,
 )
-from conformance._report_files import MatrixRow, render_matrix_html, render_matrix_md, safe_dirname
-from conformance._results import EXIT_USAGE
+from conformance.report._files import MatrixRow, render_matrix_html, render_matrix_md, safe_dirname
+from conformance.report._results import EXIT_USAGE
 
 __all__ = ["add_arguments", "run"]
 

@@ -1,0 +1,1 @@
+"""Views of a run: the results model (results.json), the HTML report, ladder diagrams, the matrix."""
