@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from header_tools import Arch, require_compiler, require_tapi_header
 
 from conformance.backends.tapi32._dll import C_TYPES, PROTOTYPES
-from header_tools import Arch, require_compiler, require_tapi_header
 
 ARCHES: tuple[Arch, ...] = ("x86_64", "i686")
 POINTER_SIZE = {"x86_64": 8, "i686": 4}
