@@ -127,5 +127,5 @@ def test_a_path_that_is_no_library_is_a_clear_error(tmp_path: Path) -> None:
         open_backend(f"tapi32:{tmp_path / 'nope.so'}", None)
     junk = tmp_path / "junk.so"
     junk.write_bytes(b"not an ELF")
-    with pytest.raises(BackendUnavailable, match="cannot load .*junk.so"):
+    with pytest.raises(BackendUnavailable, match=r"cannot load .*junk\.so"):
         open_backend(f"tapi32:{junk}", None)

@@ -16,15 +16,29 @@
 #include <time.h>
 #include <errno.h>
 
-#define APP 0x00010001u
-#define LINE 0x00020001u
+#define APPS 4                 /* hLineApp 0x00010001.., each opening the desk line as hLine 0x00020001.. */
+#define APP(i) (0x00010001u + (DWORD)(i))
+#define LINE(i) (0x00020001u + (DWORD)(i))
 #define FIXED_DEVCAPS offsetof(LINEDEVCAPS, dwLineFeatures)   /* TAPI 1.3's fixed part, grown below */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t posted = PTHREAD_COND_INITIALIZER;
-static int initialized, line_open, queued;
-static LINEMESSAGE queue[8];
-static WCHAR app_name[64];
+static struct app {
+  int initialized, line_open, queued;
+  LINEMESSAGE queue[8];
+  WCHAR name[64];
+} apps[APPS];
+
+/* The application an hLineApp names, or NULL (caller holds the lock). */
+static struct app *app_of(HLINEAPP h) {
+  DWORD i = h - APP(0);
+  return i < APPS && apps[i].initialized ? &apps[i] : NULL;
+}
+
+static struct app *app_of_line(HLINE h) {
+  DWORD i = h - LINE(0);
+  return i < APPS && apps[i].initialized && apps[i].line_open ? &apps[i] : NULL;
+}
 
 static size_t wlen(LPCWSTR s) { size_t n = 0; while (s[n]) n++; return n; }
 
@@ -39,10 +53,10 @@ static DWORD put_string(LPVOID base, DWORD total, DWORD *used, DWORD *size_field
   return at + bytes;     /* what the structure needs with this item */
 }
 
-static void post(DWORD device, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3) {
-  if (queued < 8) {
+static void post(struct app *a, DWORD device, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3) {
+  if (a->queued < 8) {
     LINEMESSAGE m = {device, msg, 0, p1, p2, p3};
-    queue[queued++] = m;
+    a->queue[a->queued++] = m;
     pthread_cond_broadcast(&posted);
   }
 }
@@ -54,28 +68,38 @@ LONG WINAPI lineInitializeExW(LPHLINEAPP app, HINSTANCE inst, LINECALLBACK cb, L
   if (params->dwTotalSize < sizeof(LINEINITIALIZEEXPARAMS)) return (LONG)LINEERR_STRUCTURETOOSMALL;
   if ((params->dwOptions & 0x7FFFFFFF) != LINEINITIALIZEEXOPTION_USEEVENT) return (LONG)LINEERR_INVALPARAM;
   pthread_mutex_lock(&lock);
-  memset(app_name, 0, sizeof app_name);
-  if (name) for (size_t i = 0; i < 63 && name[i]; i++) app_name[i] = name[i];
-  initialized = 1; queued = 0; line_open = 0;
+  int i = 0;
+  while (i < APPS && apps[i].initialized) i++;
+  if (i == APPS) { pthread_mutex_unlock(&lock); return (LONG)LINEERR_NOMEM; }
+  memset(&apps[i], 0, sizeof apps[i]);
+  if (name) for (size_t k = 0; k < 63 && name[k]; k++) apps[i].name[k] = name[k];
+  apps[i].initialized = 1;
   pthread_mutex_unlock(&lock);
-  *app = APP; *devs = 1; *version = 0x00020002;
+  *app = APP(i); *devs = 1; *version = 0x00020002;
   params->dwNeededSize = params->dwUsedSize = sizeof(LINEINITIALIZEEXPARAMS);
   params->Handles.hEvent = (HANDLE)(uintptr_t)0x1234;
   return 0;
 }
 
 LONG WINAPI lineShutdown(HLINEAPP app) {
-  if (app != APP || !initialized) return (LONG)LINEERR_INVALAPPHANDLE;
   pthread_mutex_lock(&lock);
-  initialized = 0; line_open = 0;
-  pthread_cond_broadcast(&posted);
+  struct app *a = app_of(app);
+  if (a) { a->initialized = 0; a->line_open = 0; pthread_cond_broadcast(&posted); }
   pthread_mutex_unlock(&lock);
-  return 0;
+  return a ? 0 : (LONG)LINEERR_INVALAPPHANDLE;
+}
+
+/* Whether hLineApp is live, for the synchronous functions (a snapshot under the lock). */
+static int live(HLINEAPP app) {
+  pthread_mutex_lock(&lock);
+  int ok = app_of(app) != NULL;
+  pthread_mutex_unlock(&lock);
+  return ok;
 }
 
 LONG WINAPI lineNegotiateAPIVersion(HLINEAPP app, DWORD device, DWORD low, DWORD high, LPDWORD version,
                                     LPLINEEXTENSIONID ext) {
-  if (app != APP || !initialized) return (LONG)LINEERR_INVALAPPHANDLE;
+  if (!live(app)) return (LONG)LINEERR_INVALAPPHANDLE;
   if (device != 0) return (LONG)LINEERR_BADDEVICEID;
   if (!version || !ext) return (LONG)LINEERR_INVALPOINTER;
   if (low > 0x00020002 || high < 0x00010003) return (LONG)LINEERR_INCOMPATIBLEAPIVERSION;
@@ -86,7 +110,7 @@ LONG WINAPI lineNegotiateAPIVersion(HLINEAPP app, DWORD device, DWORD low, DWORD
 
 LONG WINAPI lineGetDevCapsW(HLINEAPP app, DWORD device, DWORD version, DWORD ext, LPLINEDEVCAPS caps) {
   (void)ext;
-  if (app != APP || !initialized) return (LONG)LINEERR_INVALAPPHANDLE;
+  if (!live(app)) return (LONG)LINEERR_INVALAPPHANDLE;
   if (device != 0) return (LONG)LINEERR_BADDEVICEID;
   if (!caps) return (LONG)LINEERR_INVALPOINTER;
   DWORD fixed = version >= 0x00020000 ? (DWORD)offsetof(LINEDEVCAPS, PermanentLineGuid) : (DWORD)FIXED_DEVCAPS;
@@ -95,8 +119,11 @@ LONG WINAPI lineGetDevCapsW(HLINEAPP app, DWORD device, DWORD version, DWORD ext
   memset((char *)caps + 4, 0, fixed - 4);
   DWORD used = fixed, needed;
   pthread_mutex_lock(&lock);
-  needed = put_string(caps, total, &used, &caps->dwProviderInfoSize, &caps->dwProviderInfoOffset, app_name);
+  struct app *a = app_of(app);
+  WCHAR name[64] = {0};
+  if (a) memcpy(name, a->name, sizeof name);
   pthread_mutex_unlock(&lock);
+  needed = put_string(caps, total, &used, &caps->dwProviderInfoSize, &caps->dwProviderInfoOffset, name);
   DWORD used2 = used;
   DWORD need2 = put_string(caps, total, &used2, &caps->dwLineNameSize, &caps->dwLineNameOffset,
                            L"Desk 201 \u00e9t\u00e9");
@@ -115,7 +142,7 @@ LONG WINAPI lineGetDevCapsW(HLINEAPP app, DWORD device, DWORD version, DWORD ext
 LONG WINAPI lineGetAddressCapsW(HLINEAPP app, DWORD device, DWORD address, DWORD version, DWORD ext,
                                 LPLINEADDRESSCAPS caps) {
   (void)ext;
-  if (app != APP || !initialized) return (LONG)LINEERR_INVALAPPHANDLE;
+  if (!live(app)) return (LONG)LINEERR_INVALAPPHANDLE;
   if (device != 0) return (LONG)LINEERR_BADDEVICEID;
   if (address != 0) return (LONG)LINEERR_INVALADDRESSID;
   if (!caps) return (LONG)LINEERR_INVALPOINTER;
@@ -135,26 +162,34 @@ LONG WINAPI lineGetAddressCapsW(HLINEAPP app, DWORD device, DWORD address, DWORD
 LONG WINAPI lineOpenW(HLINEAPP app, DWORD device, LPHLINE line, DWORD version, DWORD ext, DWORD_PTR instance,
                       DWORD privileges, DWORD media, LPLINECALLPARAMS params) {
   (void)version; (void)ext; (void)instance; (void)privileges; (void)media; (void)params;
-  if (app != APP || !initialized) return (LONG)LINEERR_INVALAPPHANDLE;
+  if (!live(app)) return (LONG)LINEERR_INVALAPPHANDLE;
   if (device != 0) return (LONG)LINEERR_BADDEVICEID;
   if (!line) return (LONG)LINEERR_INVALPOINTER;
   pthread_mutex_lock(&lock);
-  line_open = 1;
-  *line = LINE;
-  post(0, LINE_LINEDEVSTATE, LINEDEVSTATE_OPEN, 0, 0);    /* so the message pump has something to carry */
+  struct app *a = app_of(app);
+  if (a) {
+    a->line_open = 1;
+    *line = LINE(a - apps);
+    post(a, 0, LINE_LINEDEVSTATE, LINEDEVSTATE_OPEN, 0, 0);   /* so the message pump has something to carry */
+  }
   pthread_mutex_unlock(&lock);
-  return 0;
+  return a ? 0 : (LONG)LINEERR_INVALAPPHANDLE;
 }
 
 LONG WINAPI lineClose(HLINE line) {
-  if (line != LINE || !line_open) return (LONG)LINEERR_INVALLINEHANDLE;
-  line_open = 0;
-  return 0;
+  pthread_mutex_lock(&lock);
+  struct app *a = app_of_line(line);
+  if (a) a->line_open = 0;
+  pthread_mutex_unlock(&lock);
+  return a ? 0 : (LONG)LINEERR_INVALLINEHANDLE;
 }
 
 LONG WINAPI lineSetStatusMessages(HLINE line, DWORD line_states, DWORD address_states) {
   (void)line_states; (void)address_states;
-  return line == LINE && line_open ? 0 : (LONG)LINEERR_INVALLINEHANDLE;
+  pthread_mutex_lock(&lock);
+  int ok = app_of_line(line) != NULL;
+  pthread_mutex_unlock(&lock);
+  return ok ? 0 : (LONG)LINEERR_INVALLINEHANDLE;
 }
 
 /* The message pump's wait: real time, bounded by the caller's timeout (INFINITE = 0xFFFFFFFF). */
@@ -167,15 +202,16 @@ LONG WINAPI lineGetMessage(HLINEAPP app, LPLINEMESSAGE message, DWORD timeout_ms
   if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
   pthread_mutex_lock(&lock);
   int rc = 0;
-  while (app == APP && initialized && !queued && rc != ETIMEDOUT)
+  struct app *a;
+  while ((a = app_of(app)) != NULL && !a->queued && rc != ETIMEDOUT)
     rc = timeout_ms == 0xFFFFFFFF ? pthread_cond_wait(&posted, &lock)
                                   : pthread_cond_timedwait(&posted, &lock, &until);
   LONG result = 0;
-  if (app != APP || !initialized) result = (LONG)LINEERR_INVALAPPHANDLE;
-  else if (!queued) result = (LONG)LINEERR_OPERATIONFAILED;
+  if (!a) result = (LONG)LINEERR_INVALAPPHANDLE;
+  else if (!a->queued) result = (LONG)LINEERR_OPERATIONFAILED;
   else {
-    *message = queue[0];
-    memmove(queue, queue + 1, sizeof(LINEMESSAGE) * (size_t)--queued);
+    *message = a->queue[0];
+    memmove(a->queue, a->queue + 1, sizeof(LINEMESSAGE) * (size_t)--a->queued);
   }
   pthread_mutex_unlock(&lock);
   return result;
