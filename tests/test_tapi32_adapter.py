@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,20 @@ def test_desk_is_only_monitored(make: Callable[..., Tapi32Backend]) -> None:
     backend.parties._prompt = nobody
     backend.parties.hang_up("desk")
     assert asked and backend.parties.observe("desk").state == "connected"
+
+
+def test_the_wall_clock_path_runs_a_call_in_real_time(make: Callable[..., Tapi32Backend]) -> None:
+    """``tapi32:emulated?clock=wall``: no virtual time, so the adapter takes its real-DLL path (a pump
+    with a finite lineGetMessage timeout, waits on the wall clock) while the double follows real time."""
+    backend = make(clock="wall")
+    assert not hasattr(backend.fn.source, "run_until") and backend._pump_timeout != 0xFFFFFFFF
+    desk = Desk(backend)
+    started = time.monotonic()
+    assert backend.line_get_message(desk.app, 0.3) is None              # a finite wait that really waits
+    assert time.monotonic() - started >= 0.25
+    h_call = desk.reply(backend.line_make_call(desk.line, "00301234567")).new_call
+    desk.state(h_call, LineCallState.CONNECTED)
+    desk.reply(backend.line_drop(h_call))
+    desk.state(h_call, LineCallState.IDLE)
+    backend.line_deallocate_call(h_call)
+    assert 0.25 <= backend.now() < 30.0
