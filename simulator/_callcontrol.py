@@ -21,6 +21,7 @@ from simulator._constants import (
     LineCallPartyId,
     LineCallReason,
     LineConnectedMode,
+    LineDisconnectMode,
     LineErr,
     LineMediaMode,
     LineMsg,
@@ -163,6 +164,10 @@ class Provider(ProviderCore):
 
         def commit() -> None:
             held = call.consult_for
+            if self.pbx.fault("call_never_idle") is not None:   # dropped, but never reaches IDLE
+                if call.state_name != "DISCONNECTED":
+                    self.pbx.fire(call, CallTrigger.DISCONNECT, LineDisconnectMode.NORMAL)
+                return
             self.pbx.drop(call)
             if held is not None:
                 self.pbx.consult_dropped_for(held)
@@ -262,6 +267,9 @@ class Provider(ProviderCore):
         if consult.state not in (S.CONNECTED, S.RINGBACK, S.BUSY, S.PROCEEDING) or consult.consult_for is not call:
             raise LineError(LineErr.INVALCALLSTATE, fn, f"consultation call is {consult.state_name}")
         allowed = completion_states(self.profile)
+        refused = self.pbx.fault("transfer_refused_in")
+        if refused is not None:   # claims completion in these states, refuses it there
+            allowed = frozenset(st for st in allowed if str(st.name).lower() not in refused.states)
 
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
             if consult.state not in allowed or call.state not in (S.ONHOLDPENDTRANSFER, S.ONHOLD):
@@ -291,6 +299,8 @@ class Provider(ProviderCore):
         if not all_addresses and address_id != 0:
             raise LineError(LineErr.INVALADDRESSID, fn, f"address {address_id} of 1")
         entries = tuple(forward_list or ())
+        if not entries and not fwd.clear:
+            raise LineError(LineErr.OPERATIONUNAVAIL, fn, "the switch cannot cancel forwarding (forwarding.clear)")
         if len(entries) > fwd.max_entries:
             raise LineError(LineErr.INVALPARAM, fn, f"{len(entries)} entries, at most {fwd.max_entries}")
         allowed = forward_mode_mask(fwd)
@@ -303,8 +313,11 @@ class Provider(ProviderCore):
         device = line.device
 
         def commit() -> None:
-            device.forwarding = entries
-            device.num_rings_no_answer = num_rings_no_answer
+            kept = (self.pbx.fault("forward_not_stored") is not None
+                    or (not entries and self.pbx.fault("forward_clear_ignored") is not None))
+            if not kept:   # either fault: LINE_REPLY 0 and the old list stays
+                device.forwarding = entries
+                device.num_rings_no_answer = num_rings_no_answer
             if fwd.status_events and self.pbx.fault("no_forward_events") is None:
                 self.address_changed(device, AS.FORWARD)
         return self.request(line, line.app, fn, lambda: (0, commit, 0, b""))

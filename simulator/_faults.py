@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["ASYNC_FUNCTIONS", "FAULT_FIELDS", "FUNCTIONS", "OCCURS", "PARTY_APP_NAME", "UNCOUNTED_FUNCTIONS"]
+from simulator._constants import LineAddrCapFlags, LineAddressState, LineFeature, LineForwardMode, LineTransferMode
+
+__all__ = ["ASYNC_FUNCTIONS", "CAPS_FLAG_FAMILIES", "FAULT_FIELDS", "FUNCTIONS", "GROWING", "OCCURS",
+           "PARTY_APP_NAME", "UNCOUNTED_FUNCTIONS", "caps_flag"]
 
 # TAPI function -> asynchronous (returns a request id and later one LINE_REPLY) or synchronous.
 FUNCTIONS: Final[Mapping[str, bool]] = {
@@ -26,6 +29,25 @@ FUNCTIONS: Final[Mapping[str, bool]] = {
     "lineCompleteTransfer": True, "lineRedirect": True, "lineForward": True, "lineDevSpecific": True,
 }
 ASYNC_FUNCTIONS: Final = frozenset(f for f, asynchronous in FUNCTIONS.items() if asynchronous)
+
+# Functions that fill a variable-size structure (needed_size_grows)
+GROWING: Final = ("lineGetDevCaps", "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo",
+                  "lineGetCallStatus")
+
+# caps_omit: constant families that LINEADDRESSCAPS / LINEDEVCAPS carry and a profile may leave out
+_CAPS_FAMILIES: Final = {"LINEADDRCAPFLAGS_": LineAddrCapFlags, "LINEADDRESSSTATE_": LineAddressState,
+                         "LINEFORWARDMODE_": LineForwardMode, "LINETRANSFERMODE_": LineTransferMode,
+                         "LINEFEATURE_": LineFeature}
+CAPS_FLAG_FAMILIES: Final = tuple(_CAPS_FAMILIES)
+
+
+def caps_flag(name: str) -> tuple[str, int] | None:
+    """(family prefix, value) of a caps_omit flag such as ``LINEADDRCAPFLAGS_ORIGOFFHOOK``; None if unknown."""
+    for prefix, family in _CAPS_FAMILIES.items():
+        if name.startswith(prefix) and name[len(prefix):] in family.__members__:
+            return prefix, int(family[name[len(prefix):]])
+    return None
+
 
 # Not counted by ``after_requests``: waiting for messages and the queries, which a backend may repeat
 # (tapi32 sizes a variable structure by calling twice; the bridge polls lineGetMessage), so counting

@@ -22,10 +22,9 @@ from typing import Any, Final
 import jsonschema
 import yaml
 
-from simulator import _constants
 from simulator._constants import ApiVersion, LineCallFeature, LineErr, LineForwardMode
 from simulator._errors import ProfileError, ProfileProblem
-from simulator._faults import ASYNC_FUNCTIONS, FAULT_FIELDS, FUNCTIONS
+from simulator._faults import ASYNC_FUNCTIONS, CAPS_FLAG_FAMILIES, FAULT_FIELDS, FUNCTIONS, GROWING, caps_flag
 from simulator._profile_model import (
     CallerIdRules,
     Capabilities,
@@ -66,9 +65,6 @@ _CLAIMS: Final[tuple[tuple[str, ...], ...]] = (
     *(("capabilities", "caller_id", path) for path in ("direct", "blind_transfer", "consult_transfer", "forwarded")),
 )
 _FORWARD_CLAIMS: Final = ("modes", "query", "status_events", "max_entries", "clear")
-# caps_omit: constant families that LINEADDRESSCAPS / LINEDEVCAPS carry and a profile may leave out
-CAPS_FLAG_FAMILIES: Final = ("LINEADDRCAPFLAGS_", "LINEADDRESSSTATE_", "LINEFORWARDMODE_", "LINETRANSFERMODE_",
-                             "LINEFEATURE_")
 
 KeyPath = tuple[str | int, ...]
 
@@ -281,7 +277,7 @@ def _with_base(raw: dict[str, Any], filename: str, doc: _Doc, chain: tuple[str, 
             doc.files[path] = base_doc.files.get(path, name)
     base.pop("expect", None)   # an expectation belongs to the file that states it
     base.pop("base", None)
-    merged = _merge(base, raw)
+    merged: dict[str, Any] = _merge(base, raw)
     merged.pop("base")
     return merged
 
@@ -373,7 +369,7 @@ def _check_claims(raw: Mapping[str, Any], doc: _Doc) -> None:
     """Every claim the verdict depends on is stated: a missing one is never read as 'supported'."""
     for path in _CLAIMS:
         parent = _get(raw, *path[:-1]) if len(path) > 1 else raw
-        if isinstance(parent, dict) and path[-1] not in parent or parent is None:
+        if (isinstance(parent, dict) and path[-1] not in parent) or parent is None:
             doc.add(path, "missing claim: the verdict depends on it, so state it (docs/profiles.md, 'Claims')")
     fwd = _get(raw, "capabilities", "forwarding")
     if isinstance(fwd, dict):
@@ -388,7 +384,7 @@ def _check_faults(raw: Mapping[str, Any], doc: _Doc) -> None:
     for i, fault in _items(_get(raw, "simulation"), "faults"):
         path: KeyPath = ("simulation", "faults", i)
         kind = fault.get("kind")
-        if kind not in FAULT_FIELDS:
+        if not isinstance(kind, str) or kind not in FAULT_FIELDS:
             continue   # the schema names the valid kinds
         required, optional = FAULT_FIELDS[kind]
         for key in required:
@@ -408,6 +404,10 @@ def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc:
         if function not in FUNCTIONS:
             doc.add((*path, "function"), f"{function!r} is not a TAPI function the provider implements; "
                                          f"valid: {', '.join(FUNCTIONS)}")
+        elif kind == "needed_size_grows":
+            if function not in GROWING:
+                doc.add((*path, "function"), f"{function} returns no variable-size structure; "
+                                             f"valid: {', '.join(GROWING)}")
         elif kind != "reply_error" and function not in ASYNC_FUNCTIONS:
             doc.add((*path, "function"), f"{function} is synchronous (no LINE_REPLY), so kind {kind!r} cannot "
                                          f"apply; asynchronous: {', '.join(sorted(ASYNC_FUNCTIONS))}")
@@ -428,17 +428,6 @@ def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc:
     claimed, real = _get(doc.raw, "trunks", "channels"), fault.get("channels")
     if kind == "fewer_trunks" and isinstance(claimed, int) and isinstance(real, int) and real >= claimed:
         doc.add((*path, "channels"), f"{real} is not fewer than the {claimed} trunks.channels claims")
-
-
-def caps_flag(name: str) -> tuple[str, int] | None:
-    """(family prefix, value) of a caps_omit flag such as ``LINEADDRCAPFLAGS_ORIGOFFHOOK``; None if unknown."""
-    families = {"LINEADDRCAPFLAGS_": _constants.LineAddrCapFlags, "LINEADDRESSSTATE_": _constants.LineAddressState,
-                "LINEFORWARDMODE_": LineForwardMode, "LINETRANSFERMODE_": _constants.LineTransferMode,
-                "LINEFEATURE_": _constants.LineFeature}
-    for prefix, family in families.items():
-        if name.startswith(prefix) and name[len(prefix):] in family.__members__:
-            return prefix, int(family[name[len(prefix):]])
-    return None
 
 
 def _check_numbers(raw: Mapping[str, Any], doc: _Doc) -> None:

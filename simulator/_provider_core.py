@@ -319,6 +319,8 @@ class ProviderCore:
             if not call.outgoing and line.privileges & OWNER and not owner_given:
                 self.new_handle(call, line, OWNER)
                 owner_given = True
+                if self.profile.simulation.fault("duplicate_call_handle") is not None and not line.app.harness:
+                    self.new_handle(call, line, MONITOR)   # the same call, reported under a second handle
             elif line.privileges & MONITOR:
                 self.new_handle(call, line, MONITOR)
 
@@ -539,6 +541,9 @@ class ProviderCore:
         h = self.handle(h_call, "lineGetCallStatus")
         privilege = h.call.handles.get(h_call, 0)
         features, features2 = _caps.call_features(self.profile, h.call, privilege)
+        for fault in self.profile.simulation.faults:
+            if fault.kind == "call_status_omit":   # lineGetCallStatus only; LINEADDRESSCAPS keeps them
+                features &= ~fault.features
         return LineCallStatus(call_state=int(h.call.state), call_state_mode=h.call.mode,
                               call_privilege=privilege, call_features=features, call_features2=features2,
                               state_entry_time=h.call.entered_at)
