@@ -21,6 +21,7 @@ __all__ = [
     "ENDED",
     "blind_flow",
     "business_number",
+    "check_forward_listed",
     "check_presented",
     "clear_forwarding",
     "consult_flow",
@@ -80,7 +81,7 @@ def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> Non
             raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
         return
     if not shown:
-        raise Inconclusive(f"{who}: the presented number is not observable on this backend ({claim})")
+        raise s.verdict("inconclusive", f"{who}: the presented number is not observable on this backend ({claim})")
     if not numbers_match(shown, number):
         raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})")
 
@@ -121,6 +122,16 @@ def forward_to_ro(s: LineSession) -> None:
 def clear_forwarding(s: LineSession) -> None:
     with judged_by(s, "RO-FWD-04"):
         s.do("lineForward: clear (NULL list)", "line_forward", s.line.h_line, False, 0, None, 0)
+
+
+def check_forward_listed(s: LineSession) -> None:
+    """lineGetAddressStatus lists UNCOND -> RO number within pixit.state_timeout (RO-FWD-02 judges it)."""
+    s.step("lineGetAddressStatus shows UNCOND -> RO number")
+    with judged_by(s, "RO-FWD-02"):
+        if not poll(s, lambda: forwarded_to_ro(s), s.pixit.state_timeout):
+            shown = s.backend.line_get_address_status(s.line.h_line, 0).forward
+            raise s.verdict("fail", f"lineGetAddressStatus forward list is {list(shown)!r} "
+                                    f"{s.pixit.state_timeout:g} s after lineForward, not UNCOND -> RO number")
 
 
 def forwarded_to_ro(s: LineSession) -> bool:
@@ -166,7 +177,7 @@ def target_connected_to_ro(s: LineSession, path: str) -> None:
     check_presented(s, view, path, "the target")
     view = s.party_wait("target", frozenset({"connected"}), "the target answers",
                         timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
-    ro = s.backend.parties.observe("remote_office")
+    ro = s.observed("remote_office", "the RO phone is connected to the target")
     if ro.state != "connected":
         raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}, not connected to it")
     if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
@@ -212,7 +223,7 @@ def desk_idle(s: LineSession) -> None:
     calls = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
     if calls:
         raise s.verdict("fail", f"the desk line still has {calls} call(s) after the hand-over")
-    desk = s.backend.parties.observe("desk")
+    desk = s.observed("desk", "the desk phone is idle and on-hook after the hand-over")
     if desk.state in ("alerting", "connected", "calling"):
         raise s.verdict("fail", f"the desk phone is still {desk.state} after the hand-over")
     if desk.off_hook:
@@ -237,7 +248,7 @@ def native_flow(s: LineSession, *, answer: bool) -> int:
     h_call = s.do("lineMakeCall to the target on the native line", "line_make_call", s.line.h_line,
                   dial(s, "target"), 0, None).new_call
     ro = s.party_wait("remote_office", ALERTED, "the PBX rings the RO phone first")
-    target = s.backend.parties.observe("target")
+    target = s.observed("target", "the target is not called before the RO phone answers")
     if target.state != "idle":
         raise s.verdict("fail", f"the target is {target.state} before the RO phone answered")
     check_presented(s, ro, "direct", "the RO phone")
@@ -250,7 +261,7 @@ def native_flow(s: LineSession, *, answer: bool) -> int:
                             timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
         if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
             raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone")
-        ro = s.backend.parties.observe("remote_office")
+        ro = s.observed("remote_office", "the RO phone is connected to the target")
         if ro.state != "connected":
             raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}")
     s.do("lineDevSpecific: deactivate native Remote Office", "line_dev_specific", s.line.h_line, 0, 0,
