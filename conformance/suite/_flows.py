@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from conformance.backend import PartyView
 from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
-from conformance.suite._session import LineSession
+from conformance.suite._session import TRUNK_REQUIREMENT, LineSession
 from simulator._constants import LineCallParamFlags, LineCallState, LineForwardMode, LineMsg, LineTransferMode
 from simulator._errors import LineError
 from simulator._structs import LineCallParams, LineForward
@@ -28,6 +28,7 @@ __all__ = [
     "desk_idle",
     "dial",
     "forward_to_ro",
+    "forwarded_call_rings_ro",
     "forwarded_to_ro",
     "make_ro_leg",
     "native_flow",
@@ -139,6 +140,35 @@ def forwarded_to_ro(s: LineSession) -> bool:
     return any(e.forward_mode & LineForwardMode.UNCOND and
                (e.dest_address == dial(s, "remote_office") or numbers_match(e.dest_address, s.pixit.remote_office))
                for e in status.forward)
+
+
+def forwarded_call_rings_ro(s: LineSession) -> PartyView:
+    """The caller dials the business number and the forwarded call alerts the RO phone (RO-FWD-06 judges
+    that); returns the RO phone's view.
+
+    When the RO phone stays silent the evidence says whose fault it is: a call still ringing at the desk
+    was not forwarded (RO-FWD-06's fail); a caller left busy or idle means the PBX found no channel for
+    the second external leg (a trunk shortage: RO-TRUNK-01's fail). Any other requirement cannot be judged
+    on either. A silent RO phone with no such sign stays RO-FWD-06's.
+    """
+    mark = s.mark()
+    s.step("the caller calls the business number")
+    s.backend.parties.call("caller", business_number(s))
+    try:
+        return s.party_wait("remote_office", ALERTED, "the forwarded call alerts the RO phone")
+    except NotHonoured as exc:
+        if any(s.state_of(h) & (S.OFFERING | S.ACCEPTED) for h in s.new_calls(mark)):
+            owner, why = "RO-FWD-06", "the call to the business number rings at the desk line: it was not forwarded"
+        else:
+            caller = s.observed("caller", "why the RO phone never rang")
+            if caller.state in ("idle", "busy"):
+                owner, why = TRUNK_REQUIREMENT, (f"the caller's leg is {caller.state}: the PBX did not put the "
+                                                 f"second external leg up (trunks.channels = {s.profile.trunks})")
+            else:
+                owner, why = "RO-FWD-06", "the forwarded call never reached the RO phone"
+        if s.requirement == owner or (owner == "RO-FWD-06" and s.requirement.startswith("RO-E2E")):
+            raise s.verdict("fail", f"{why} ({exc})") from exc
+        raise s.verdict("inconclusive", f"cannot be judged: the prerequisite {owner} does not hold - {why}") from exc
 
 
 # ----- the RO leg and the transfers -------------------------------------------------------------

@@ -298,7 +298,7 @@ class LineSession:
             err = reply.error
             name = err.tapi_name if err is not None else f"0x{reply.param2:08X}"
             text = f"{step}: {function} (request {req}) was answered {name}"
-            if reply.result == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL \
+            if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL \
                     and self.requirement != TRUNK_REQUIREMENT:
                 # the reply-error form of a trunk shortage (simulation.trunk_exhaustion: reply_error)
                 raise self.verdict("inconclusive", f"{text} - no free resource (trunk channel?); cannot be "
@@ -317,16 +317,18 @@ class LineSession:
         return seen[-1] if seen else 0
 
     def wait_state(self, h_call: int, states: int, step: str | None = None, *, timeout: float | None = None,
-                   on_timeout: OnTimeout = "fail") -> int:
+                   on_timeout: OnTimeout = "fail", since: int | None = None) -> int:
         """Wait until ``h_call`` is (or passes through) one of ``states``; returns that state.
 
-        The current state counts. A call that ends (IDLE / DISCONNECTED) without reaching a wanted
-        state ends the wait at once with the same verdict as a timeout.
+        The current state counts, unless ``since`` (a length of ``history[h_call]``) says to consider only
+        the states reported after that point (e.g. after a lineDrop). A call that ends (IDLE /
+        DISCONNECTED) or goes BUSY without reaching a wanted state ends the wait at once with the same
+        verdict as a timeout.
         """
         step = step or self.current_step
         timeout = self.pixit.state_timeout if timeout is None else timeout
         seen = self.history.setdefault(h_call, [])
-        start = max(len(seen) - 1, 0)
+        start = max(len(seen) - 1, 0) if since is None else since
         found: list[int] = []
         # DISCONNECTED is on the way to IDLE: it ends the wait only when IDLE is not what we want.
         ended = (0 if states & LineCallState.IDLE else _ENDED) | (0 if states & _BUSY else _BUSY)
@@ -493,9 +495,12 @@ class LineSession:
                 continue    # already deallocated
             if state != LineCallState.IDLE:
                 try:
+                    self.drain()
+                    before = len(self.history.setdefault(h_call, []))
                     req = self.backend.line_drop(h_call)
                     self.wait_reply(req, "lineDrop", expect_ok=False)
-                    self.wait_state(h_call, int(LineCallState.IDLE), on_timeout="error")
+                    # only what the call does after the drop: a BUSY or DISCONNECTED from the test is history
+                    self.wait_state(h_call, int(LineCallState.IDLE), on_timeout="error", since=before)
                 except LineError as exc:
                     if exc.code not in (LineErr.INVALCALLSTATE, LineErr.NOTOWNER):
                         raise

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 
 from conformance.suite._flows import (
-    ALERTED,
     business_number,
     check_forward_listed,
     check_presented,
     clear_forwarding,
     forward_to_ro,
+    forwarded_call_rings_ro,
     numbers_match,
     poll,
 )
@@ -85,9 +85,7 @@ def test_ro_fwd_06_call_reaches_remote_office(tapi_session: LineSession) -> None
     the business phone, and the RO phone is shown what capabilities.caller_id.forwarded claims (§5.6)."""
     s = tapi_session
     forward_to_ro(s)
-    s.step("the caller calls the business number")
-    s.backend.parties.call("caller", business_number(s))
-    view = s.party_wait("remote_office", ALERTED, "the forwarded call alerts the RO phone")
+    view = forwarded_call_rings_ro(s)
     if view.reason and not view.reason & LineCallReason.FWDUNCOND:
         raise s.verdict("fail", f"the RO phone's call has reason 0x{view.reason:X}, not LINECALLREASON_FWDUNCOND")
     redirecting = view.redirecting_number

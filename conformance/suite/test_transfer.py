@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 import pytest
 
-from conformance.suite._errors import NotHonoured
 from conformance.suite._flows import (
-    ALERTED,
     blind_flow,
-    business_number,
     consult_flow,
     desk_idle,
     forward_to_ro,
+    forwarded_call_rings_ro,
     target_connected_to_ro,
 )
 from conformance.suite._session import LineSession
-from simulator._constants import LineCallState as S
 
 
 @pytest.mark.requirement("RO-BLIND-01")
@@ -54,30 +49,8 @@ def test_ro_trunk_01_two_external_legs(tapi_session: LineSession) -> None:
     A profile declaring one channel is not applicable here and fails the trunks clause of the verdict."""
     s = tapi_session
     forward_to_ro(s)
-    mark = s.mark()
-    s.step("the caller calls the business number (incoming external leg)")
-    s.backend.parties.call("caller", business_number(s))
-    try:
-        s.party_wait("remote_office", ALERTED, "the RO phone rings on a second external leg")
-    except NotHonoured as exc:
-        _why_the_ro_phone_stayed_silent(s, mark, exc)
+    forwarded_call_rings_ro(s)
     caller = s.observed("caller", "the caller's leg is still up while the RO leg rings")
     if caller.state in ("idle", "busy"):
         raise s.verdict("fail", f"the caller's leg is {caller.state} while the RO leg rings: "
                                 f"the two external legs were not up together")
-
-
-def _why_the_ro_phone_stayed_silent(s: LineSession, mark: int, exc: NotHonoured) -> NoReturn:
-    """The forwarded leg never rang: a trunk shortage is this requirement's fail; a call that was not
-    forwarded at all (it rings at the desk) is RO-FWD-06's, and this one cannot be judged."""
-    ringing_here = [h for h in s.new_calls(mark) if s.state_of(h) & (S.OFFERING | S.ACCEPTED)]
-    if ringing_here:
-        raise s.verdict("inconclusive", f"cannot be judged: the prerequisite RO-FWD-06 does not hold - the call "
-                                        f"to the business number was offered to the desk line, not forwarded ({exc})")
-    caller = s.observed("caller", "why the RO phone never rang")
-    if caller.state in ("idle", "busy"):
-        raise s.verdict("fail", f"the RO phone never rang and the caller's leg is {caller.state}: the PBX did "
-                                f"not put the second external leg up (trunks.channels = {s.profile.trunks})") from exc
-    raise s.verdict("inconclusive", f"cannot be judged: the forwarded call never reached the RO phone and the "
-                                    f"caller still waits, with no sign of a trunk shortage; RO-FWD-06 judges "
-                                    f"whether forwarding reaches the RO phone ({exc})") from exc
