@@ -82,7 +82,7 @@ class Desk:
 def test_prototypes_use_w_exports_where_tapi_has_them() -> None:
     with_variants = {"lineMakeCall", "lineDial", "lineBlindTransfer", "lineRedirect", "lineForward",
                      "lineSetupTransfer", "lineOpen", "lineGetDevCaps", "lineGetAddressCaps",
-                     "lineGetAddressStatus", "lineGetCallInfo", "lineInitializeEx"}
+                     "lineGetAddressStatus", "lineGetCallInfo", "lineInitializeEx", "lineTranslateAddress"}
     for name in FUNCTION_NAMES:
         base = name[:-1] if name.endswith("W") else name
         assert (base in with_variants) == name.endswith("W"), name
