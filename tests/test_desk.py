@@ -70,7 +70,7 @@ def test_a_device_that_will_not_answer_is_skipped_and_reported(function: str, co
     desk = _desk_device(probe)
     probe.close()
     tsp = RealTsp(dead={d: (function, code) for d in range(desk)} or {desk + 1: (function, code)})
-    line = open_desk_line(tsp, PROFILE) 
+    line = open_desk_line(tsp, PROFILE)
     try:
         assert line.device_id == desk
         assert line.skipped and all(function in s for s in line.skipped)
@@ -86,7 +86,7 @@ def test_the_desk_address_as_a_canonical_number_is_found(reported: str) -> None:
     desk = _desk_device(probe)
     probe.close()
     tsp = RealTsp(addresses={desk: reported})
-    line = open_desk_line(tsp, PROFILE) 
+    line = open_desk_line(tsp, PROFILE)
     try:
         assert line.device_id == desk and line.addr_caps.address == reported
     finally:
@@ -99,7 +99,7 @@ def test_the_desk_is_found_by_its_line_name_when_the_address_says_nothing() -> N
     desk = _desk_device(probe)
     probe.close()
     tsp = RealTsp(addresses={desk: ""}, names={desk: "Ext 201 (Desk under test)"})
-    line = open_desk_line(tsp, PROFILE) 
+    line = open_desk_line(tsp, PROFILE)
     try:
         assert line.device_id == desk
     finally:
@@ -110,7 +110,7 @@ def test_the_desk_is_found_by_its_line_name_when_the_address_says_nothing() -> N
 def test_no_desk_is_a_harness_error_listing_every_device() -> None:
     tsp = RealTsp(addresses=dict.fromkeys(range(64), "999"), dead={0: ("lineGetAddressCaps", LineErr.NODRIVER)})
     with pytest.raises(HarnessError, match=r"no line device is the desk '201'.*device 0: skipped"):
-        open_desk_line(tsp, PROFILE) 
+        open_desk_line(tsp, PROFILE)
     tsp.close()
 
 

@@ -116,7 +116,7 @@ class _Provider(Provider):
     def post(self, app: App, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0, *,
              instance: int = 0, new_call: int = 0, data: bytes = b"") -> None:
         if msg == LineMsg.REPLY and app.handle in self.apps:
-            self._emulator.reply_generated(p1, signed_long(p2), new_call, data)
+            self._emulator.reply_generated(app.handle, p1, signed_long(p2), new_call, data)
         super().post(app, msg, device, p1, p2, p3, instance=instance, new_call=new_call, data=data)
 
     def line_accept(self, h_call: int) -> int:
@@ -150,6 +150,7 @@ class EmulatedTapi32:
         self.calls: Counter[str] = Counter()   # export name -> times called (for tests and reports)
         self.sequence: list[tuple[str, int]] = []   # (export, first argument) in call order (for tests)
         self.dialled: list[str] = []          # every lpszDestAddress lineMakeCallW received
+        self.made_with: list[LineCallParams | None] = []   # and its LINECALLPARAMS, parsed
         # What lineTranslateAddressW makes of a canonical address (the "location" of this machine); an
         # address not listed becomes its canonical digits with "+", which is what the simulated network
         # routes from a party line. ``refuse_privilege``: a LINEERR lineSetCallPrivilege returns (tests).
@@ -234,9 +235,12 @@ class EmulatedTapi32:
             self._cond.notify_all()
 
     # ----- request buffers --------------------------------------------------------------------
-    def reply_generated(self, request: int, result: int, new_call: int, data: bytes) -> None:
-        kept = self._kept.pop(request, None)
-        if kept is None or result != 0:
+    def reply_generated(self, h_line_app: int, request: int, result: int, new_call: int, data: bytes) -> None:
+        kept = self._kept.get(request)
+        if kept is None or kept.app != h_line_app:
+            return                              # another application's request of the same id
+        del self._kept[request]
+        if result != 0:
             return                              # a failed request never makes its handle valid
         if kept.handle_at:
             _put(kept.handle_at, new_call)
@@ -412,6 +416,7 @@ class EmulatedTapi32:
         at = _required(lph_call, fn, "lphCall")
         call_params = self._call_params(params, self._line_version(h_line), fn)
         self.dialled.append(dest or "")
+        self.made_with.append(call_params)
         request = self.provider.line_make_call(h_line, dest, country, call_params)
         return self._keep(request, self._app_of_line(h_line), handle_at=at)
 
