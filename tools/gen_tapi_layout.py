@@ -34,7 +34,7 @@ ARCHES = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 # The structures the double exchanges with an application.
 STRUCTS = ("LINEINITIALIZEEXPARAMS", "LINEEXTENSIONID", "LINEMESSAGE", "LINEDEVCAPS", "LINEADDRESSCAPS",
            "LINEADDRESSSTATUS", "LINECALLINFO", "LINECALLSTATUS", "LINECALLPARAMS", "LINEFORWARD",
-           "LINEFORWARDLIST", "LINEDIALPARAMS", "SYSTEMTIME")
+           "LINEFORWARDLIST", "LINEDIALPARAMS", "LINETRANSLATEOUTPUT", "SYSTEMTIME")
 # SYSTEMTIME is not in tapi.h; its members are fixed by the Win32 API and measured all the same.
 _SYSTEMTIME_MEMBERS = ("wYear", "wMonth", "wDayOfWeek", "wDay", "wHour", "wMinute", "wSecond", "wMilliseconds")
 

@@ -40,6 +40,7 @@ from conformance.backends.tapi32._structs import (
     LINEFORWARDLIST,
     LINEINITIALIZEEXPARAMS,
     LINEMESSAGE,
+    LINETRANSLATEOUTPUT,
 )
 from simulator._constants import LineErr
 from simulator._errors import BackendUnavailable, LineError
@@ -83,6 +84,7 @@ C_TYPES: Final[dict[str, Any]] = {
     "LPLINECALLPARAMS": _ptr(LINECALLPARAMS), "LPLINEMESSAGE": _ptr(LINEMESSAGE),
     "LPLINEADDRESSSTATUS": _ptr(LINEADDRESSSTATUS), "LPLINECALLINFO": _ptr(LINECALLINFO),
     "LPLINECALLSTATUS": _ptr(LINECALLSTATUS), "LPLINEFORWARDLIST": _ptr(LINEFORWARDLIST),
+    "LPLINETRANSLATEOUTPUT": _ptr(LINETRANSLATEOUTPUT),
 }
 
 # name -> parameter types in header order (§2, §4). restype is LONG for all of them.
@@ -116,6 +118,9 @@ PROTOTYPES: Final[dict[str, tuple[str, ...]]] = {
     "lineRedirectW": ("HCALL", "LPCWSTR", "DWORD"),
     "lineForwardW": ("HLINE", "DWORD", "DWORD", "LPLINEFORWARDLIST", "DWORD", "LPHCALL", "LPLINECALLPARAMS"),
     "lineDevSpecific": ("HLINE", "DWORD", "HCALL", "LPVOID", "DWORD"),
+    "lineAccept": ("HCALL", "LPCSTR", "DWORD"),
+    "lineSetCallPrivilege": ("HCALL", "DWORD"),
+    "lineTranslateAddressW": ("HLINEAPP", "DWORD", "DWORD", "LPCWSTR", "DWORD", "DWORD", "LPLINETRANSLATEOUTPUT"),
 }
 FUNCTION_NAMES: Final = tuple(PROTOTYPES)
 

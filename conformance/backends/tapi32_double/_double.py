@@ -41,10 +41,18 @@ from conformance.backends.tapi32_double._wire import (
     read_utf16,
     write_message,
     write_output,
+    write_translate_output,
     zero_extension_id,
 )
 from simulator._clock import Clock, VirtualClock, WallClock
-from simulator._constants import LineErr, LineInitializeExOption, LineMsg, LineTransferMode
+from simulator._constants import (
+    LineCallPrivilege,
+    LineCallState,
+    LineErr,
+    LineInitializeExOption,
+    LineMsg,
+    LineTransferMode,
+)
 from simulator._errors import LineError
 from simulator._messages import signed_long
 from simulator._profile_model import Profile
@@ -78,13 +86,15 @@ class _Kept:
     """Where a pending request's LINE_REPLY writes: an LPHCALL and/or a lineDevSpecific buffer."""
 
     app: int
+    app_request: int = 0                  # the id the application was given, when not the provider's
     handle_at: int = 0
     data_at: int = 0
     data_size: int = 0
 
 
 class _Provider(Provider):
-    """The simulator's provider; every LINE_REPLY it generates first writes the request's buffers."""
+    """The simulator's provider; every LINE_REPLY it generates first writes the request's buffers. It
+    adds the two functions the simulator's own API has no use for: lineAccept, lineSetCallPrivilege."""
 
     def __init__(self, profile: Profile, clock: Clock, double: Tapi32Double) -> None:
         super().__init__(profile, clock)
@@ -93,9 +103,22 @@ class _Provider(Provider):
     def post(self, app: App, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0, *,
              instance: int = 0, new_call: int = 0, data: bytes = b"") -> None:
         if msg == LineMsg.REPLY and app.handle in self.apps:
-            self._double.reply_generated(p1, signed_long(p2), new_call, data)
+            p1 = self._double.reply_generated(app.handle, p1, signed_long(p2), new_call, data)
         super().post(app, msg, device, p1, p2, p3, instance=instance, new_call=new_call, data=data)
         self._double.posted()
+
+    def line_accept(self, h_call: int) -> int:
+        """lineAccept: an owner of an OFFERING call claims it (ACCEPTED); async."""
+        h = self._owned(h_call, "lineAccept")
+        return self.request(h.line, h.line.app, "lineAccept",
+                            self._state_work(h.call, (LineCallState.OFFERING, LineCallState.ACCEPTED), lambda: None))
+
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        """lineSetCallPrivilege (sync): OWNER or MONITOR for this application's handle."""
+        h = self.handle(h_call, "lineSetCallPrivilege")
+        if privilege not in (LineCallPrivilege.OWNER, LineCallPrivilege.MONITOR):
+            raise LineError(LineErr.INVALCALLPRIVILEGE, "lineSetCallPrivilege", f"0x{privilege:08X}")
+        h.call.handles[h_call] = int(privilege)
 
 
 class Tapi32Double:
@@ -121,6 +144,17 @@ class Tapi32Double:
         self._pumped: set[int] = set()
         self.errors: list[str] = []            # internal faults (a bug here, never a TAPI result)
         self.calls: Counter[str] = Counter()   # export name -> times called
+        # What tests look at and set: the exports in call order with their first argument, every
+        # lpszDestAddress of lineMakeCallW and its LINECALLPARAMS, what lineTranslateAddressW makes of an
+        # address (unlisted: "+" and its digits, which the simulated network routes), and a LINEERR that
+        # lineSetCallPrivilege returns instead of granting.
+        self.sequence: list[tuple[str, int]] = []
+        self.dialled: list[str] = []
+        self.made_with: list[LineCallParams | None] = []
+        self.translations: dict[str, str] = {}
+        self.refuse_privilege = 0
+        self._per_app_ids = pbx == "realistic"   # a real tapisrv numbers requests per application
+        self._app_requests: dict[int, int] = {}  # hLineApp -> last request id handed out
         self._exports = {name: callback_type(name)(self._guarded(name, getattr(self, f"_{name}")))
                          for name in EXPORTS}
         if self.wall:                          # the adapter must take its real-DLL path: no virtual time
@@ -138,6 +172,7 @@ class Tapi32Double:
         def export(*args: Any) -> int:
             with self._cond:
                 self.calls[name] += 1
+                self.sequence.append((name, args[0] if args and isinstance(args[0], int) else 0))
                 try:
                     result = impl(*args)
                 except LineError as exc:
@@ -195,19 +230,35 @@ class Tapi32Double:
     def posted(self) -> None:
         self._cond.notify_all()
 
-    # ----- request buffers --------------------------------------------------------------------
-    def reply_generated(self, request: int, result: int, new_call: int, data: bytes) -> None:
-        kept = self._kept.pop(request, None)
-        if kept is None or result != 0:
-            return                              # a failed request never makes its handle valid
-        if kept.handle_at:
-            poke(kept.handle_at, new_call)
-        if kept.data_at and data:
-            write_bytes(kept.data_at, data[:kept.data_size])
+    def inject(self, h_line_app: int, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0) -> None:
+        """Queue a message the provider would send on its own (LINE_CREATE, LINE_REMOVE, LINE_CLOSE, ...)."""
+        with self._cond:
+            self.provider.post(self.provider.app(h_line_app, "inject"), msg, device, p1, p2, p3)
+            self._cond.notify_all()
+
+    # ----- request ids and buffers --------------------------------------------------------------
+    def reply_generated(self, h_line_app: int, request: int, result: int, new_call: int, data: bytes) -> int:
+        """The provider generates the LINE_REPLY of ``request``: write its buffers; returns the id the
+        application knows the request by (its own numbering in realistic mode)."""
+        kept = self._kept.get(request)
+        if kept is None or kept.app != h_line_app:
+            return request                      # unknown here (a sync error path) or another app's
+        del self._kept[request]
+        if result == 0:                         # a failed request never makes its handle valid
+            if kept.handle_at:
+                poke(kept.handle_at, new_call)
+            if kept.data_at and data:
+                write_bytes(kept.data_at, data[:kept.data_size])
+        return kept.app_request or request
 
     def _keep(self, request: int, app: int, **where: int) -> int:
-        self._kept[request] = _Kept(app, **where)
-        return request
+        """Register a request the provider accepted; returns the id the application sees."""
+        own = 0
+        if self._per_app_ids and app:
+            own = self._app_requests.get(app, 0) % 0x7FFFFFFF + 1
+            self._app_requests[app] = own
+        self._kept[request] = _Kept(app, app_request=own, **where)
+        return own or request
 
     def _forget_cancelled(self) -> None:
         live: set[int] = set()
@@ -385,11 +436,18 @@ class Tapi32Double:
         at = _need(lph_call, fn, "lphCall")
         call_params = self._call_params(params, self._line_version(h_line), fn)
         number = _text(dest, fn, "lpszDestAddress") if dest else None
+        self.dialled.append(number or "")
+        self.made_with.append(call_params)
         request = self.api.line_make_call(h_line, number, country, call_params)
         return self._keep(request, self._app_of_line(h_line), handle_at=at)
 
     def _lineDialW(self, h_call: int, dest: int | None, country: int) -> int:
-        return int(self.api.line_dial(h_call, _text(dest, "lineDial", "lpszDestAddress"), country))
+        return self._async(self.api.line_dial, h_call, h_call, _text(dest, "lineDial", "lpszDestAddress"), country)
+
+    def _async(self, function: Callable[..., int], h_call: int, *args: Any) -> int:
+        """An async function on ``h_call`` that writes no buffer: its request id, as the application sees it."""
+        app = self._app_of_call(h_call)
+        return self._keep(int(function(*args)), app)
 
     @staticmethod
     def _uui(data: int | None, size: int, function: str) -> None:
@@ -398,38 +456,54 @@ class Tapi32Double:
 
     def _lineAnswer(self, h_call: int, uui: int | None, size: int) -> int:
         self._uui(uui, size, "lineAnswer")
-        return int(self.api.line_answer(h_call))
+        return self._async(self.api.line_answer, h_call, h_call)
 
     def _lineAccept(self, h_call: int, uui: int | None, size: int) -> int:
         self._uui(uui, size, "lineAccept")
         accept = getattr(self.api, "line_accept", None)
         if accept is None:
             raise LineError(LineErr.OPERATIONUNAVAIL, "lineAccept", "this PBX's lines need no lineAccept")
-        return int(accept(h_call))
+        return self._async(accept, h_call, h_call)
 
     def _lineSetCallPrivilege(self, h_call: int, privilege: int) -> int:
+        if self.refuse_privilege:
+            raise LineError(self.refuse_privilege, "lineSetCallPrivilege", "refused (test)")
         change = getattr(self.api, "line_set_call_privilege", None)
         if change is None:
             raise LineError(LineErr.OPERATIONUNAVAIL, "lineSetCallPrivilege", "not emulated by the simulator PBX")
         change(h_call, privilege)
         return 0
 
+    def _lineTranslateAddressW(self, h_app: int, device: int, api: int, address: int | None, card: int,
+                               options: int, output: int | None) -> int:
+        fn = "lineTranslateAddress"
+        at = _need(output, fn, "lpTranslateOutput")
+        self.provider.app(h_app, fn)
+        self.api.device_for(device, fn)
+        text = _text(address, fn, "lpszAddressIn") if address else ""
+        if not text:
+            raise LineError(LineErr.INVALADDRESS, fn, "empty lpszAddressIn")
+        digits = "".join(ch for ch in text if ch.isdigit())
+        dialable = self.translations.get(text) or (("+" if text.startswith("+") else "") + digits)
+        write_translate_output(at, dialable, text, fn)
+        return 0
+
     def _lineDrop(self, h_call: int, uui: int | None, size: int) -> int:
         self._uui(uui, size, "lineDrop")
-        return int(self.api.line_drop(h_call))
+        return self._async(self.api.line_drop, h_call, h_call)
 
     def _lineHold(self, h_call: int) -> int:
-        return int(self.api.line_hold(h_call))
+        return self._async(self.api.line_hold, h_call, h_call)
 
     def _lineUnhold(self, h_call: int) -> int:
-        return int(self.api.line_unhold(h_call))
+        return self._async(self.api.line_unhold, h_call, h_call)
 
     def _lineSwapHold(self, h_active: int, h_held: int) -> int:
-        return int(self.api.line_swap_hold(h_active, h_held))
+        return self._async(self.api.line_swap_hold, h_active, h_active, h_held)
 
     def _lineBlindTransferW(self, h_call: int, dest: int | None, country: int) -> int:
         number = _text(dest, "lineBlindTransfer", "lpszDestAddress")
-        return int(self.api.line_blind_transfer(h_call, number, country))
+        return self._async(self.api.line_blind_transfer, h_call, h_call, number, country)
 
     def _lineSetupTransferW(self, h_call: int, lph_consult: int | None, params: int | None) -> int:
         fn = "lineSetupTransfer"
@@ -442,14 +516,14 @@ class Tapi32Double:
         fn = "lineCompleteTransfer"
         if mode == LineTransferMode.CONFERENCE:
             _need(lph_conf, fn, "lphConfCall (conference mode)")
+        app = self._app_of_call(h_call)
         request: int = self.api.line_complete_transfer(h_call, h_consult, mode)
-        if mode == LineTransferMode.CONFERENCE and lph_conf:
-            self._keep(request, self._app_of_call(h_call), handle_at=lph_conf)
-        return request
+        conference = mode == LineTransferMode.CONFERENCE and lph_conf
+        return self._keep(request, app, handle_at=lph_conf or 0 if conference else 0)
 
     def _lineRedirectW(self, h_call: int, dest: int | None, country: int) -> int:
         number = _text(dest, "lineRedirect", "lpszDestAddress")
-        return int(self.api.line_redirect(h_call, number, country))
+        return self._async(self.api.line_redirect, h_call, h_call, number, country)
 
     def _lineForwardW(self, h_line: int, all_addresses: int, address: int, forward_list: int | None, rings: int,
                       lph_consult: int | None, params: int | None) -> int:

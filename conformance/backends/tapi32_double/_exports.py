@@ -45,6 +45,7 @@ EXPORTS: Final[dict[str, str]] = {
     "lineForwardW": "DDDPDPP",
     "lineDevSpecific": "DDDPD",
     "lineSetCallPrivilege": "DD",
+    "lineTranslateAddressW": "DDDPDDP",
 }
 
 _C: Final = {"D": ctypes.c_uint32, "U": ctypes.c_size_t, "P": ctypes.c_void_p}

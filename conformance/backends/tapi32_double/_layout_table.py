@@ -344,6 +344,18 @@ LAYOUTS: Final[dict[str, dict[str, tuple[int, tuple[Member, ...]]]]] = {
             ('dwParam2', 24, 8),
             ('dwParam3', 32, 8),
         )),
+        'LINETRANSLATEOUTPUT': (40, (
+            ('dwTotalSize', 0, 4),
+            ('dwNeededSize', 4, 4),
+            ('dwUsedSize', 8, 4),
+            ('dwDialableStringSize', 12, 4),
+            ('dwDialableStringOffset', 16, 4),
+            ('dwDisplayableStringSize', 20, 4),
+            ('dwDisplayableStringOffset', 24, 4),
+            ('dwCurrentCountry', 28, 4),
+            ('dwDestCountry', 32, 4),
+            ('dwTranslateResults', 36, 4),
+        )),
     },
     'i686': {
         'SYSTEMTIME': (16, (
@@ -677,6 +689,18 @@ LAYOUTS: Final[dict[str, dict[str, tuple[int, tuple[Member, ...]]]]] = {
             ('dwParam1', 12, 4),
             ('dwParam2', 16, 4),
             ('dwParam3', 20, 4),
+        )),
+        'LINETRANSLATEOUTPUT': (40, (
+            ('dwTotalSize', 0, 4),
+            ('dwNeededSize', 4, 4),
+            ('dwUsedSize', 8, 4),
+            ('dwDialableStringSize', 12, 4),
+            ('dwDialableStringOffset', 16, 4),
+            ('dwDisplayableStringSize', 20, 4),
+            ('dwDisplayableStringOffset', 24, 4),
+            ('dwCurrentCountry', 28, 4),
+            ('dwDestCountry', 32, 4),
+            ('dwTranslateResults', 36, 4),
         )),
     },
 }

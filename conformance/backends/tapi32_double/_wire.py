@@ -47,7 +47,9 @@ from simulator._structs import (
 )
 
 __all__ = ["initialize_ex_params", "read_call_params", "read_forward_list", "read_utf16", "write_message",
-           "write_output", "zero_extension_id"]
+           "write_output", "write_translate_output", "zero_extension_id"]
+
+TRANSLATE_COUNTRY: Final = 49          # the double's "location": Germany, as the shipped profiles' numbers
 
 Output = LineDevCaps | LineAddressCaps | LineAddressStatus | LineCallInfo | LineCallStatus
 
@@ -341,6 +343,29 @@ def initialize_ex_params(address: int, event: int, function: str) -> int:
     poke(address + member("LINEINITIALIZEEXPARAMS", "dwUsedSize")[0], size)
     poke(address + member("LINEINITIALIZEEXPARAMS", "Handles")[0], event, POINTER_SIZE)
     return options
+
+
+def write_translate_output(address: int, dialable: str, displayable: str, function: str) -> None:
+    """Fill a LINETRANSLATEOUTPUT (no version-dependent part): both strings, or none if they do not fit."""
+    size = sizeof("LINETRANSLATEOUTPUT")
+    total = peek(address)
+    if total < size:
+        raise LineError(LineErr.STRUCTURETOOSMALL, function, f"LINETRANSLATEOUTPUT dwTotalSize {total} < {size}")
+    image = _Image("LINETRANSLATEOUTPUT", size)
+    image.append("dwDialableString", _utf16z(dialable))
+    image.append("dwDisplayableString", _utf16z(displayable))
+    image.put("dwCurrentCountry", TRANSLATE_COUNTRY)
+    image.put("dwDestCountry", TRANSLATE_COUNTRY)
+    needed = len(image.buf)
+    data = bytes(image.buf)
+    if needed > total:                                   # fixed part only, the strings absent
+        fixed = bytearray(image.buf[:size])
+        for size_at in image.pairs:
+            fixed[size_at:size_at + 8] = bytes(8)
+        data = bytes(fixed)
+    write_bytes(address + 4, data[4:])
+    poke(address + member("LINETRANSLATEOUTPUT", "dwNeededSize")[0], needed)
+    poke(address + member("LINETRANSLATEOUTPUT", "dwUsedSize")[0], len(data))
 
 
 def zero_extension_id(address: int) -> None:
