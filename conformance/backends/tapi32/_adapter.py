@@ -183,7 +183,9 @@ class Tapi32Backend:
         if profile is None:
             raise BackendUnavailable("tapi32:emulated needs a profile (--profile or tapi32:emulated:PATH)")
         loaded = profile if isinstance(profile, Profile) else load_profile(profile)
-        return cls(bind(Tapi32Double(loaded, clock=clock, pbx=pbx)), profile=loaded, **kwargs)
+        double = Tapi32Double(loaded, clock=clock, pbx=pbx)
+        # pbx=realistic: the PIXIT a tester would write for that installation (its CTI ports as party lines)
+        return cls(bind(double), profile=double.run_profile, **kwargs)
 
     def info(self) -> dict[str, Any]:
         source = self.fn.source

@@ -105,7 +105,7 @@ class _Provider(Provider):
         if msg == LineMsg.REPLY and app.handle in self.apps:
             p1 = self._double.reply_generated(app.handle, p1, signed_long(p2), new_call, data)
         super().post(app, msg, device, p1, p2, p3, instance=instance, new_call=new_call, data=data)
-        self._double.posted()
+        self._double.posted(app, msg, device, p1)
 
     def line_accept(self, h_call: int) -> int:
         """lineAccept: an owner of an OFFERING call claims it (ACCEPTED); async."""
@@ -134,10 +134,7 @@ class Tapi32Double:
         self.provider = _Provider(profile, WallClock() if self.wall else VirtualClock(), self)
         self.clock = self.provider.clock
         self.api: Any = self.provider
-        if pbx == "realistic":
-            from conformance.backends.tapi32_double._realistic import RealTsp
-
-            self.api = RealTsp(self.provider)
+        self.run_profile = profile             # the profile a run through this double should use
         self.pbx = pbx
         self._kept: dict[int, _Kept] = {}
         self._waiting: dict[int, int] = {}     # hLineApp -> threads inside an INFINITE lineGetMessage
@@ -155,6 +152,11 @@ class Tapi32Double:
         self.refuse_privilege = 0
         self._per_app_ids = pbx == "realistic"   # a real tapisrv numbers requests per application
         self._app_requests: dict[int, int] = {}  # hLineApp -> last request id handed out
+        if pbx == "realistic":
+            from conformance.backends.tapi32_double._realistic import RealTsp, run_profile
+
+            self.api = RealTsp(self.provider)
+            self.run_profile = run_profile(profile)
         self._exports = {name: callback_type(name)(self._guarded(name, getattr(self, f"_{name}")))
                          for name in EXPORTS}
         if self.wall:                          # the adapter must take its real-DLL path: no virtual time
@@ -227,7 +229,10 @@ class Tapi32Double:
             self.errors.append(f"message thread of 0x{stuck[0] if stuck else 0:08X} did not come back")
             self._pumped.difference_update(stuck)
 
-    def posted(self) -> None:
+    def posted(self, app: App, msg: int, device: int, p1: int) -> None:
+        notice = getattr(self.api, "posted", None)
+        if notice is not None:
+            notice(app, msg, device, p1)
         self._cond.notify_all()
 
     def inject(self, h_line_app: int, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0) -> None:
