@@ -274,3 +274,49 @@ def test_infinite_wait_returns_invalapphandle_after_shutdown(emu: Tapi32Double) 
     assert emu.lineShutdown(h_app) == 0
     thread.join(5)
     assert results == [err(LineErr.INVALAPPHANDLE)]
+
+
+def test_structuretoosmall_still_says_what_is_needed(emu: Tapi32Double) -> None:
+    """Below the fixed part: LINEERR_STRUCTURETOOSMALL, dwNeededSize set, nothing else touched."""
+    h_app, _ = init(emu)
+    small = ctypes.create_string_buffer(64)
+    ctypes.memset(ctypes.addressof(small) + 8, 0xAB, 56)
+    DWORD.from_buffer(small).value = 64
+    rc = emu.lineGetDevCapsW(h_app, 0, V22, 0, ctypes.cast(small, ctypes.POINTER(LINEDEVCAPS)))
+    assert rc == err(LineErr.STRUCTURETOOSMALL)
+    assert DWORD.from_buffer(small, 4).value > fixed_size("LINEDEVCAPS", V22)
+    assert small.raw[8:] == b"\xab" * 56
+
+
+def test_strings_are_read_and_written_as_utf16(emu: Tapi32Double) -> None:
+    """The app name arrives from UTF-16LE memory (a surrogate pair included) and comes back in LINECALLINFO."""
+    h, n, v = DWORD(), DWORD(), DWORD(V22)
+    params = LINEINITIALIZEEXPARAMS()
+    params.dwTotalSize = ctypes.sizeof(params)
+    params.dwOptions = 2
+    name = "Größe ☎ \U0001F4DE"
+    assert emu.lineInitializeExW(ctypes.byref(h), None, None, w(name), ctypes.byref(n), ctypes.byref(v),
+                                 ctypes.byref(params)) == 0
+    h_line = open_desk(emu, h.value)
+    h_call = connected_call(emu, h.value, h_line)
+    buf = ctypes.create_string_buffer(4096)
+    DWORD.from_buffer(buf).value = 4096
+    assert emu.lineGetCallInfoW(h_call, ctypes.cast(buf, ctypes.POINTER(LINECALLINFO))) == 0
+    info = LINECALLINFO.from_buffer_copy(buf.raw[:ctypes.sizeof(LINECALLINFO)])
+    raw = buf.raw[info.dwAppNameOffset:info.dwAppNameOffset + info.dwAppNameSize]
+    assert raw == (name + "\0").encode("utf-16-le") and info.dwAppNameOffset % 4 == 0
+    # a string that is not UTF-16 (a lone low surrogate) is refused, not mangled
+    bad = ctypes.create_string_buffer(b"\x00\xdc\x00\x00", 4)
+    assert emu.lineDialW(h_call, bad, 0) == err(LineErr.INVALPOINTER)
+
+
+def test_line_message_params_are_zero_extended_dwords(emu: Tapi32Double) -> None:
+    h_app, _ = init(emu)
+    h_line = open_desk(emu, h_app)
+    emu.inject(h_app, LineMsg.REPLY, 0, 7, signed_long(LineErr.INVALCALLSTATE) & 0xFFFFFFFF, 0)
+    raw = LINEMESSAGE()
+    ctypes.memset(ctypes.byref(raw), 0xFF, ctypes.sizeof(raw))
+    assert emu.lineGetMessage(h_app, ctypes.byref(raw), 0) == 0
+    assert raw.dwMessageID == LineMsg.REPLY and raw.dwParam1 == 7
+    assert raw.dwParam2 == LineErr.INVALCALLSTATE          # a DWORD, not sign-extended to 64 bits
+    assert raw.dwParam3 == 0 and h_line
