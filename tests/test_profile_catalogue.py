@@ -49,3 +49,18 @@ def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, path
     failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
     assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], {
         t["id"]: (t["outcome"], t["reason"][:160]) for t in results["tests"] if t["outcome"] != "pass"}
+
+
+def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Path) -> None:
+    from conformance.cli._run import expectation_line
+
+    profile = load_profile(PROFILES / "mutants" / "blind-refused.yaml")
+    data = {"remote_office": {"verdict": "compatible", "route": "blind"},
+            "tests": [{"id": "RO-BLIND-01", "outcome": "pass"}]}
+    line = expectation_line(profile, data)
+    assert line is not None and "\n" not in line
+    assert line.startswith("expectation not met (") and "route blind (expected consult)" in line
+    assert "fails [] (expected [RO-BLIND-01, RO-E2E-01])" in line
+    met = {"remote_office": {"verdict": "compatible", "route": "consult"},
+           "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-E2E-01", "outcome": "fail"}]}
+    assert expectation_line(profile, met) is None
