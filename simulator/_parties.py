@@ -129,8 +129,10 @@ class SimParties:
             presented_number="" if call.outgoing else call.caller.number,
             reason=0 if call.outgoing else int(call.reason),
             redirecting_number=call.redirecting.number,
-            connected_number=peer.device.number if peer is not None and call.state_name == "CONNECTED" else "",
+            connected_number=self.pbx.connected_shown(call) if peer is not None and call.state_name == "CONNECTED"
+            else "",
             off_hook=dev.off_hook,
+            presented_withheld=not call.outgoing and call.caller.blocked,
         )
 
     def _state_of(self, number: str) -> str:

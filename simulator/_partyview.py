@@ -54,3 +54,4 @@ class PartyView:
     redirecting_number: str = ""      # who forwarded / transferred the call to it, "" if unknown
     connected_number: str = ""        # the far party of its current connection, "" if unknown
     off_hook: bool = False            # desk only: a hookswitch device (handset or speaker) is off-hook
+    presented_withheld: bool = False  # the caller ID was presented as withheld (LINECALLPARTYID_BLOCKED)
