@@ -86,6 +86,7 @@ class Line:
     address_states: int = 0
     in_service: bool = True
     pending: set[int] = field(default_factory=set)
+    call_handles: set[int] = field(default_factory=set)   # hCalls on this line: lineClose must not scan them all
 
 
 @dataclass(eq=False)
@@ -146,6 +147,10 @@ class ProviderCore:
         self._request_ids = itertools.count(1)
         self._creating_for: App | None = None
         self._request_timers: dict[int, Timer] = {}
+        # For a host that waits asynchronously (the bridge server): which application got a message,
+        # at which device (number) a call changed state. Not TAPI; None costs one test per event.
+        self.on_post: Callable[[int], None] | None = None
+        self.on_call_state: Callable[[str], None] | None = None
         # (reply error or 0, reply lost) of the asynchronous request being made, from enter()
         self._injected: tuple[int, bool] | None = None
         faults = profile.simulation.faults
@@ -161,6 +166,8 @@ class ProviderCore:
         app.queue.append(LineMessage(device=device, msg=msg, instance=instance, param1=int(p1) & 0xFFFFFFFF,
                                      param2=int(p2) & 0xFFFFFFFF, param3=int(p3) & 0xFFFFFFFF, new_call=new_call,
                                      data=data, time=self.clock.now()))
+        if self.on_post is not None:
+            self.on_post(app.handle)
 
     def app(self, h_line_app: int, function: str) -> App:
         app = self.apps.get(h_line_app)
@@ -300,11 +307,13 @@ class ProviderCore:
         handle = self.handles.pop(h_call, None)
         if handle is not None:
             handle.call.handles.pop(h_call, None)
+            handle.line.call_handles.discard(h_call)
 
     def new_handle(self, call: LineCall, line: Line, privilege: int) -> int:
         h = next(self._call_handles)
         call.handles[h] = privilege
         self.handles[h] = Handle(call, line)
+        line.call_handles.add(h)
         return h
 
     def open_lines(self, device: Device) -> list[Line]:
@@ -341,6 +350,8 @@ class ProviderCore:
                                   instance=line.instance)
             self.post(app, LineMsg.CALLSTATE, h_call, state, call.mode, p3, instance=line.instance)
         self._line_events(call, new)
+        if self.on_call_state is not None:
+            self.on_call_state(call.device.number)
 
     def _line_events(self, call: LineCall, new: str) -> None:
         bits = _DEV_STATE_BITS.get(new)
@@ -487,16 +498,14 @@ class ProviderCore:
 
     def _close(self, line: Line) -> None:
         """Calls this app solely owns are dropped; pending requests get no reply; handles die."""
-        for h_call, handle in list(self.handles.items()):
-            if handle.line is not line:
-                continue
-            call = handle.call
+        for h_call in sorted(line.call_handles):
+            call = self.handles.pop(h_call).call
             privilege = call.handles.pop(h_call, 0)
-            del self.handles[h_call]
             sole = privilege & OWNER and not call.has_owner
             if call.live and sole:
                 self.pbx.drop(call)
             self.pbx.release_model(call)
+        line.call_handles.clear()
         self._cancel_requests(line.pending, line.app)
         self.lines.pop(line.handle, None)
         left = [ln for ln in self._open.get(line.device, ()) if ln is not line]
@@ -554,9 +563,11 @@ class ProviderCore:
         call = h.call
         privilege = call.handles.pop(h_call, 0)
         del self.handles[h_call]
+        h.line.call_handles.discard(h_call)
         if call.live and privilege & OWNER and h.line.api_version < ApiVersion.V2_0 and not call.has_owner:
             call.handles[h_call] = privilege
             self.handles[h_call] = h
+            h.line.call_handles.add(h_call)
             raise LineError(LineErr.INVALCALLSTATE, "lineDeallocateCall", "sole owner of a live call")
         if call.state_name == "DISCONNECTED" and not call.has_owner:
             self.pbx.drop(call)   # nobody is left who could lineDrop it: the switch clears it
