@@ -2,26 +2,25 @@
 shipped profile the verdict it gets on ``sim``.
 
 The first tests pin each realistic behaviour at the adapter's API (what a real TSP does that the
-simulator's tidy provider does not); the last one runs the whole suite per shipped profile through
+simulator's tidy provider does not); the last one runs the whole suite per honest profile (shipped and boundary) through
 ``sim`` and through the realistic double and compares outcomes test by test.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from suite_runner import run_suite
 
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import LineAddrCapFlags, LineCallPrivilege, LineCallState, LineErr, LineMediaMode, LineMsg
 from simulator._errors import LineError
 from simulator._messages import LineMessage
+
+pytest_plugins = ("pytester",)
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "profiles"
@@ -156,23 +155,18 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 }
 
 
-def _run_suite(backend: str, profile: str, results: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE), "--tapi-backend",
-               backend, "--tapi-profile", str(PROFILES / f"{profile}.yaml"), "--tapi-results", str(results)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    assert results.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    data: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
-    return data
+# The honest profiles: the shipped ones and the boundary ones (profiles/mutants/ lie on purpose).
+HONEST = sorted([*PROFILES.glob("*.yaml"), *PROFILES.glob("boundary/*.yaml")])
 
 
 @pytest.mark.skipif(not SUITE.is_dir(), reason="conformance/suite is not in this tree")
 @pytest.mark.parametrize("profile", [
-    pytest.param(p.stem, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[p.stem])]
+    pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[p.stem])]
                  if p.stem in KNOWN_DIFFERENCES else [])
-    for p in sorted(PROFILES.glob("*.yaml"))])
-def test_every_shipped_profile_gets_the_sim_verdict(tmp_path: Path, profile: str) -> None:
-    sim = _run_suite("sim", profile, tmp_path / "sim.json")
-    real = _run_suite("tapi32:emulated?pbx=realistic", profile, tmp_path / "real.json")
+    for p in HONEST])
+def test_every_honest_profile_gets_the_sim_verdict(pytester: pytest.Pytester, profile: Path) -> None:
+    _run, sim = run_suite(pytester, profile, "--tapi-backend=sim")
+    _run, real = run_suite(pytester, profile, "--tapi-backend=tapi32:emulated?pbx=realistic")
     outcomes = {t["id"]: t["outcome"] for t in sim["tests"]}
     real_outcomes = {t["id"]: t["outcome"] for t in real["tests"]}
     assert outcomes and set(real_outcomes) == set(outcomes)
