@@ -22,7 +22,7 @@ from conformance._registry import open_backend
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._dll import FUNCTION_NAMES, MissingExport, bind
 from simulator._constants import ApiVersion, LineDevState, LineErr, LineMsg
-from simulator._errors import BackendUnavailable, LineError
+from simulator._errors import BackendUnavailable
 from simulator._profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_wines_missing_exports_do_not_stop_the_load() -> None:
     table = bind(_Exports({n for n in FUNCTION_NAMES if n not in wine_lacks}), "wine tapi32.dll")
     assert set(table.missing) == wine_lacks
     for name in wine_lacks:
-        with pytest.raises(LineError, match=f"wine tapi32.dll has no export {name}"):
+        with pytest.raises(MissingExport, match=f"wine tapi32.dll has no export {name}"):
             getattr(table, name)(0, 0, 0)
     with pytest.raises(BackendUnavailable, match="none of tapi32's exports"):
         bind(_Exports(set()), "empty.dll")

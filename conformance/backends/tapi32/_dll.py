@@ -14,7 +14,8 @@ hands a library exactly the bytes Windows' tapi32.dll receives (ctypes' own wide
 ``bind(source)`` binds each export on its own from anything that exposes the names as C function
 pointers: a ``WinDLL``/``CDLL`` of a tapi32 library, or the emulated double. An export the library lacks
 (Wine's tapi32 has no lineForwardW, for one) does not stop the load; its first use raises
-``MissingExport`` naming it and the library.
+``MissingExport`` naming it and the library (a ``BackendUnavailable``, so the suite reports an error,
+never a failure of the PBX).
 
 ``load_tapi32(path)`` loads ``tapi32.dll`` (Windows), or any library with tapi32's exports by path:
 ``WinDLL`` on Windows (stdcall on 32-bit), ``CDLL`` elsewhere (the platform's C convention, 16-bit
@@ -144,11 +145,19 @@ def errcheck_for(name: str) -> Callable[[int, Any, tuple[Any, ...]], int]:
     return errcheck
 
 
-class MissingExport(LineError):
-    """A call to an export the loaded library does not have: LINEERR_OPERATIONUNAVAIL naming it."""
+class MissingExport(BackendUnavailable):
+    """A call to an export the loaded library does not have.
+
+    Not a ``LineError``: the PBX did not refuse anything, the tapi32 library in use cannot do it, so the
+    suite reports an *error* naming the export and the library instead of judging the PBX. ``code``
+    (LINEERR_OPERATIONUNAVAIL) and ``function`` are there for callers that log like a LineError.
+    """
 
     def __init__(self, name: str, library: str) -> None:
-        super().__init__(LineErr.OPERATIONUNAVAIL, name, f"{library} has no export {name}")
+        self.code = int(LineErr.OPERATIONUNAVAIL)
+        self.function = name
+        super().__init__(f"{name}: {library} has no export {name} (LINEERR_OPERATIONUNAVAIL); use a tapi32 "
+                         "library that has it")
 
 
 class FunctionTable:
