@@ -15,10 +15,12 @@ import pytest
 from suite_runner import run_suite
 
 from conformance.backends.tapi32 import Tapi32Backend
+from conformance.backends.tapi32._dll import bind
 from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import LineAddrCapFlags, LineCallPrivilege, LineCallState, LineErr, LineMediaMode, LineMsg
 from simulator._errors import LineError
 from simulator._messages import LineMessage
+from simulator._profile import load_profile
 
 pytest_plugins = ("pytester",)
 
@@ -181,3 +183,15 @@ def test_every_honest_profile_gets_the_sim_verdict(pytester: pytest.Pytester, pr
                  if outcomes[test] != real_outcomes[test]}
     assert differing == {}
     assert real["remote_office"]["verdict"] == sim["remote_office"]["verdict"]
+
+
+def test_without_configured_party_lines_the_parties_are_the_operators() -> None:
+    """The external numbers are no TAPI lines: a PIXIT that names no party lines finds none by number."""
+    profile = load_profile(PROFILES / "reference.yaml")
+    backend = Tapi32Backend(bind(Tapi32Double(profile, pbx="realistic")), profile=profile)
+    try:
+        backend.wait_until(lambda: False, 1.0)                        # LINE_CREATE of the late port too
+        roles = backend.parties.describe()
+        assert roles["remote_office"] == roles["target"] == roles["caller"] == "(operator)"
+    finally:
+        backend.close()
