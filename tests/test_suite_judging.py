@@ -40,6 +40,17 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     sw.Pbx.__init__ = _saved
 """,
+    # with reply_order events_first, also the requests that create a call commit before their reply
+    "lie_new_call_events_first": """
+import simulator._provider_core as pc
+_saved = pc.ProviderCore.request
+def _request(self, line, app, function, work, *, existing_call=True):
+    return _saved(self, line, app, function, work, existing_call=True)
+def pytest_configure(config):
+    pc.ProviderCore.request = _request
+def pytest_unconfigure(config):
+    pc.ProviderCore.request = _saved
+""",
 }
 
 
@@ -116,3 +127,27 @@ def test_the_failed_record_is_the_message_judged(pytester: pytest.Pytester) -> N
     assert [r["seq"] for r in test["records"] if r["failed"]] == [blamed["seq"]]
     note = next(r for r in test["records"] if r["kind"] == "note" and "was answered" in r["text"])
     assert not note["failed"] and note["seq"] > blamed["seq"]
+
+
+def test_new_call_states_before_the_reply_fail_ro_tapi_01_only(pytester: pytest.Pytester) -> None:
+    """lineMakeCall / lineSetupTransfer deliver the new call's LINE_CALLSTATE before its LINE_REPLY: the
+    advisory RO-TAPI-01 fails, naming both; the suite itself keeps working (every other test passes)."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["reply_order"] = "events_first"
+    path = derived_profile(pytester.path, "reference", "new-call-events-first", mutate=mutate)
+    _, results = run_suite(pytester, path, *_lie(pytester, "lie_new_call_events_first"))
+    got, why = outcomes(results), reasons(results)
+    assert got == {**_clean("reference"), "RO-TAPI-01": "fail"}, why
+    assert "came before the LINE_REPLY of lineMakeCall" in why["RO-TAPI-01"]
+    assert "came before the LINE_REPLY of lineSetupTransfer" in why["RO-TAPI-01"]
+    assert results["remote_office"]["verdict"] == "compatible" and results["exit_status"] == 2
+    blind = next(t for t in results["tests"] if t["id"] == "RO-BLIND-01")     # evidence everywhere
+    assert any(r["kind"] == "note" and r["text"].startswith("TAPI ordering:") for r in blind["records"])
+
+
+def test_existing_call_events_first_is_no_ordering_violation(pytester: pytest.Pytester) -> None:
+    """For an existing call TAPI allows either order (§3): reply_order events_first stays clean."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["reply_order"] = "events_first"
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "events-first", mutate=mutate))
+    assert outcomes(results) == _clean("reference"), reasons(results)

@@ -30,6 +30,7 @@ __all__ = [
     "forward_to_ro",
     "forwarded_call_rings_ro",
     "forwarded_to_ro",
+    "judged_by",
     "make_ro_leg",
     "native_flow",
     "numbers_match",

@@ -153,6 +153,10 @@ class LineSession:
         self.link_down = ""                          # what killed the link, and when ("" = alive)
         self.link_reported = False                   # a verdict already carried ``link_down``
         self.awaiting: dict[int, str] = {}           # request id -> function, no LINE_REPLY yet
+        self.announced: set[int] = set()             # hCalls introduced by LINE_APPNEWCALL
+        # TAPI ordering (MS docs "LINE_REPLY", "lineMakeCall": the new hCall is valid only once the
+        # LINE_REPLY arrived): a LINE_CALLSTATE of a call the app creates must not come before that reply.
+        self.ordering_violations: list[str] = []
 
     def reopen(self, ext_version: int) -> DeskLine:
         """Close the desk line and open it again (same application) with a provider extension version."""
@@ -226,13 +230,25 @@ class LineSession:
         self._watch(msg)
         if msg.msg == LineMsg.REPLY:
             self.replies[msg.request_id] = msg
-            self.awaiting.pop(msg.request_id, None)
+            function = self.awaiting.pop(msg.request_id, "?")
             if msg.new_call and msg.result == 0:
-                self.history.setdefault(msg.new_call, [])
+                early = self.history.setdefault(msg.new_call, [])
+                if early and msg.new_call not in self.announced:
+                    self._ordering(f"LINE_CALLSTATE {state_names(early[0])} of the new call 0x{msg.new_call:08X} "
+                                   f"came before the LINE_REPLY of {function} (request {msg.request_id}) that "
+                                   f"created it")
         elif msg.msg == LineMsg.CALLSTATE:
             self.history.setdefault(msg.device, []).append(msg.param1)
         elif msg.msg == LineMsg.APPNEWCALL:
             self.history.setdefault(msg.param2, [])
+            self.announced.add(msg.param2)
+
+    def _ordering(self, text: str) -> None:
+        """Record a TAPI ordering violation (RO-TAPI-01 judges them; here they are evidence only)."""
+        self.ordering_violations.append(text)
+        note = getattr(self.backend, "note", None)
+        if note is not None:
+            note(f"TAPI ordering: {text}")
 
     def pump(self, timeout: float) -> LineMessage | None:
         msg = self.backend.line_get_message(self.line.h_line_app, timeout)
