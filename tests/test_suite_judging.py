@@ -151,3 +151,30 @@ def test_existing_call_events_first_is_no_ordering_violation(pytester: pytest.Py
         data["simulation"]["reply_order"] = "events_first"
     _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "events-first", mutate=mutate))
     assert outcomes(results) == _clean("reference"), reasons(results)
+
+
+def test_judged_values_are_recorded_in_full(pytester: pytest.Pytester) -> None:
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "full-values"), "-k",
+                           "fwd_02 or orig_01")
+    tests = {t["id"]: t for t in results["tests"]}
+    texts = [r["text"] for r in tests["RO-FWD-02"]["records"]]
+    assert any("forward_list=(LineForward(forward_mode=LINEFORWARDMODE_UNCOND, dest_address='001711234567'))"
+               in t for t in texts), texts
+    assert any(t.startswith("lineGetAddressStatus -> LineAddressStatus(") and
+               "forward=(LineForward(forward_mode=LINEFORWARDMODE_UNCOND, dest_address='001711234567'))" in t
+               for t in texts), texts
+    orig = [r["text"] for r in tests["RO-ORIG-01"]["records"] if r["kind"] == "request"]
+    assert any("dest_address='001711234567'" in t and
+               "call_params=LineCallParams(call_param_flags=LINECALLPARAMFLAGS_ORIGOFFHOOK)" in t for t in orig), orig
+
+
+def test_a_reply_still_missing_at_clean_up_is_recorded(pytester: pytest.Pytester) -> None:
+    """RO-TAPI-01 gives up on lineSetupTransfer's lost reply; the clean-up waits once more, then says so."""
+    path = derived_profile(pytester.path, "reference", "setup-lost", [{"kind": "lost_reply",
+                                                                       "function": "lineSetupTransfer"}])
+    _, results = run_suite(pytester, path, "-k", "tapi_01")
+    test = next(t for t in results["tests"] if t["id"] == "RO-TAPI-01")
+    assert test["outcome"] == "error"
+    assert "no LINE_REPLY for lineSetupTransfer (request 2) even 5 s into the clean-up" in test["reason"]
+    assert any(r["kind"] == "note" and r["text"].startswith("clean up: no LINE_REPLY for lineSetupTransfer")
+               for r in test["records"])

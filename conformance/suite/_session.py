@@ -475,6 +475,14 @@ class LineSession:
         if self.awaiting and not self.link_down:
             with contextlib.suppress(HarnessError):
                 self._wait(lambda: not self.awaiting, self.pixit.reply_timeout, "clean up", "late LINE_REPLYs")
+            if self.awaiting and not self.link_down:      # recorded: a request the PBX never answered
+                late = ", ".join(f"{fn} (request {req})" for req, fn in sorted(self.awaiting.items()))
+                text = (f"no LINE_REPLY for {late} even {self.pixit.reply_timeout:g} s into the clean-up "
+                        f"(pixit.reply_timeout)")
+                note = getattr(self.backend, "note", None)
+                if note is not None:
+                    note(f"clean up: {text}")
+                problems.append(text)
         for action in (self._drop_leftovers, self._restore_forwarding, self._free_parties, self._check_idle):
             if self.link_down:
                 break
