@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from suite_runner import derived_profile, outcomes, reasons, run_suite
+from suite_runner import PROFILES, derived_profile, outcomes, reasons, run_suite
 from test_suite_profiles import NOT_PASSING
 
 from conformance.report._results import REQUIREMENT_CLAUSES
@@ -178,3 +178,24 @@ def test_a_reply_still_missing_at_clean_up_is_recorded(pytester: pytest.Pytester
     assert "no LINE_REPLY for lineSetupTransfer (request 2) even 5 s into the clean-up" in test["reason"]
     assert any(r["kind"] == "note" and r["text"].startswith("clean up: no LINE_REPLY for lineSetupTransfer")
                for r in test["records"])
+
+
+@pytest.mark.parametrize(("function", "bit"), [("lineBlindTransfer", "BLINDTRANSFER on the connected RO leg"),
+                                               ("lineCompleteTransfer", "COMPLETETRANSF on the held call")])
+def test_caps_02_tries_the_operation_of_each_bit_it_judges(pytester: pytest.Pytester, function: str,
+                                                           bit: str) -> None:
+    """The bit is advertised and the claim made, but the operation is refused: RO-CAPS-02 sees it."""
+    path = derived_profile(pytester.path, "reference", f"refuses-{function.lower()}", [
+        {"kind": "reply_error", "function": function, "error": "LINEERR_OPERATIONFAILED"}])
+    _, results = run_suite(pytester, path, "-k", "caps_02")
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "fail"
+    assert f"{bit}" in test["reason"] and f"{function}" in test["reason"] and "was refused" in test["reason"]
+
+
+def test_caps_02_passes_an_honest_pbx_that_offers_less(pytester: pytest.Pytester) -> None:
+    _, results = run_suite(pytester, PROFILES / "consult-connected-only.yaml", "-k", "caps_02")
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "pass", test["reason"]
+    texts = [r["text"] for r in test["records"]]
+    assert any("lineCompleteTransfer" in t for t in texts) and any("lineBlindTransfer" in t for t in texts)

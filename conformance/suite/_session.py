@@ -323,6 +323,23 @@ class LineSession:
             raise self.verdict("fail", text, cause=reply)
         return reply
 
+    def attempt(self, step: str, method: str, *args: Any) -> LineMessage | None:
+        """Try a request whose acceptance is itself what is judged: its accepted LINE_REPLY, or None when
+        the PBX refused it (up front or in the reply; the log shows which). A lost reply is an error and
+        a dead link ends the test as everywhere."""
+        self.step(step)
+        function = TAPI_NAMES[method]
+        try:
+            req = int(getattr(self.backend, method)(*args))
+        except LineError as exc:
+            if exc.code in DEAD_LINK_ERRORS:
+                self.link_died(f"{function} was refused {exc.name}")
+                raise self.verdict("error", f"{step}: {exc}") from exc
+            return None
+        self.awaiting[req] = function
+        reply = self.wait_reply(req, function, step, expect_ok=False)
+        return reply if reply.result == 0 else None
+
     def do(self, step: str, method: str, *args: Any) -> LineMessage:
         """``request`` + ``wait_reply``: the accepted LINE_REPLY (``new_call`` holds a new handle)."""
         return self.wait_reply(self.request(step, method, *args), TAPI_NAMES[method], step)
