@@ -345,3 +345,16 @@ def test_party_control_does_not_import_the_adapter() -> None:
     imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
     assert "conformance.backends.tapi32._adapter" not in imported
     assert ctypes.sizeof(ctypes.c_uint32) == 4
+
+
+def test_the_suites_hands_free_calls_pass_origoffhook_and_idle(make: Callable[..., Tapi32Backend]) -> None:
+    from conformance.suite._desk import open_desk_line
+    from conformance.suite._flows import make_ro_leg
+    from conformance.suite._session import LineSession
+
+    backend = make()
+    session = LineSession(backend, REFERENCE, open_desk_line(backend, REFERENCE))
+    make_ro_leg(session)
+    params = emulator_of(backend).made_with[-1]
+    assert params is not None
+    assert params.call_param_flags == LineCallParamFlags.ORIGOFFHOOK | LineCallParamFlags.IDLE
