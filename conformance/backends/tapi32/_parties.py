@@ -196,11 +196,17 @@ class Tapi32Parties:
         return {r.name: r.line_name or "(operator)" for r in self._roles.values()}
 
     def how(self, role: str) -> str:
-        """How ``role`` is observed: "party line 'NAME'", "operator" or "none" (nobody can answer)."""
+        """How ``role`` is observed: "party line 'NAME'", "operator" or "none" (nobody can answer).
+
+        The desk is only monitored on its line; what must happen at the set itself needs the operator.
+        """
         r = self._role(role)
+        person = "operator" if self.operator.available() else "none"
+        if r.line and r.owner:
+            return f"party line {r.line_name!r}"
         if r.line:
-            return f"party line {r.line_name!r}" + ("" if r.owner else " (monitored only)")
-        return "operator" if self.operator.available() else "none"
+            return f"monitored on {r.line_name!r}; actions at the set: {person}"
+        return person
 
     def set_auto_answer(self, role: str, on: bool) -> None:
         self._role(role).auto_answer = on
