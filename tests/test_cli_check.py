@@ -45,7 +45,9 @@ def test_check_lists_devices_desk_and_roles(capsys: pytest.CaptureFixture[str], 
 
 @pytest.fixture
 def served_tapi32() -> Iterator[ServerThread]:
-    with ServerThread(BridgeServer(Tapi32Backend.emulated(REFERENCE), mode="virtual")) as st:
+    server = BridgeServer(Tapi32Backend.emulated(REFERENCE), mode="virtual",
+                          factory=lambda: Tapi32Backend.emulated(REFERENCE))
+    with ServerThread(server) as st:
         yield st
 
 
