@@ -20,6 +20,7 @@ from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._emulated import EmulatedTapi32
 from conformance.backends.tapi32._operator import ScriptedOperator
 from simulator._constants import (
+    LineAddrCapFlags,
     LineCallParamFlags,
     LineCallPartyId,
     LineCallState,
@@ -33,7 +34,7 @@ from simulator._messages import LineMessage
 from simulator._partyview import PartyView, presentation_of
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
-from simulator._structs import LineCallInfo
+from simulator._structs import LineAddressCaps, LineCallInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = load_profile(ROOT / "profiles" / "reference.yaml")
@@ -146,6 +147,22 @@ def test_party_line_media_modes_and_accept_before_answer(make: Callable[..., Tap
     accepted = next(h for name, h in emulator.sequence if name == "lineAccept")
     answered = next(h for name, h in emulator.sequence if name == "lineAnswer")
     assert accepted == answered
+
+
+def test_an_address_that_wants_accept_to_alert_gets_lineaccept(make: Callable[..., Tapi32Backend]) -> None:
+    backend = make(open_parties=False)
+    real = backend.line_get_address_caps
+
+    def accept_to_alert(*args: Any) -> LineAddressCaps:
+        caps = real(*args)
+        return dataclasses.replace(caps, addr_cap_flags=caps.addr_cap_flags | LineAddrCapFlags.ACCEPTTOALERT)
+    patched: Any = backend
+    patched.line_get_address_caps = accept_to_alert
+    backend.parties.open()
+    desk = Desk(backend)
+    desk.reply(backend.line_make_call(desk.line, "00301234567"))
+    assert backend.parties.wait_for("target", frozenset({"connected"}), 30) is not None
+    assert emulator_of(backend).calls["lineAccept"] == 1
 
 
 def test_an_unknown_media_mode_is_a_clear_error() -> None:
@@ -352,7 +369,7 @@ def test_the_suites_hands_free_calls_pass_origoffhook_and_idle(make: Callable[..
     from conformance.suite._flows import make_ro_leg
     from conformance.suite._session import LineSession
 
-    backend = make()
+    backend: Any = make()
     session = LineSession(backend, REFERENCE, open_desk_line(backend, REFERENCE))
     make_ro_leg(session)
     params = emulator_of(backend).made_with[-1]
