@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import ctypes
 import dataclasses
+import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._emulated import EmulatedTapi32
-from conformance.backends.tapi32._operator import ScriptedOperator
+from conformance.backends.tapi32._operator import ScriptedOperator, TerminalOperator
 from simulator._constants import (
     LineAddrCapFlags,
     LineCallParamFlags,
@@ -345,6 +347,26 @@ def test_scripted_operator_answers_what_a_person_would(tmp_path: Path, make: Cal
     assert target is not None and target.presentation == "withheld"
     assert backend.parties.wait_for("caller", frozenset({"connected"}), 5) is None     # nothing scripted
     assert any("no scripted answer" in line for line in operator.transcript)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_the_terminal_operator_asks_on_the_terminal_and_gives_up_in_time() -> None:
+    master, slave = os.openpty()
+    operator = TerminalOperator(os.ttyname(slave))
+    try:
+        assert operator.available()
+        os.write(master, b"+49891234201\n")
+        assert operator.ask("What number does remote_office show?", 5) == "+49891234201"
+        assert operator.confirm("Answer the ringing call at target", 0.1) is False    # nothing typed
+        shown = os.read(master, 4096).decode()
+        assert "[operator] What number does remote_office show?" in shown
+        assert operator.transcript[-1] == "  (timed out)"
+    finally:
+        operator.close()
+        os.close(master)
+        os.close(slave)
+    nobody = TerminalOperator("/nonexistent/tty")
+    assert not nobody.available() and nobody.ask("anyone?", 5) is None
 
 
 def test_a_broken_answers_file_names_itself(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ Two questions are all the suite ever needs to put to a person, and both are boun
 * ``ask(question, timeout)``: "what number does the mobile show?" - the typed answer, or None when
   nobody answered in time.
 
-``TerminalOperator`` asks on the console (stderr for the prompt, stdin for the answer); without an
-interactive stdin (CI, pytest capturing, a service) nobody can answer and every question returns
+``TerminalOperator`` asks on the terminal the run was started from (opened directly, since pytest
+captures stdin and stderr); without one (CI, a service) nobody can answer and every question returns
 False / None at once, which the suite reports as inconclusive - never as a fail.
 
 ``ScriptedOperator`` reads the answers from a YAML file, so the operator fallback is tested in CI and a
@@ -55,21 +55,53 @@ class Operator(Protocol):
 
 
 class TerminalOperator:
-    """Prompts on the console; every wait ends after its timeout (see the module docstring)."""
+    """Prompts on the terminal; every wait ends after its timeout (see the module docstring).
 
-    def __init__(self) -> None:
+    The terminal is opened directly (``/dev/tty``; the Windows console through ``CONOUT$`` and
+    ``msvcrt``), not through stdin/stderr: a suite run is a pytest run, and pytest captures both.
+    ``device`` names another terminal (tests use a pseudo-terminal).
+    """
+
+    def __init__(self, device: str | None = None) -> None:
         self.transcript: list[str] = []
+        self._device = device
+        self._fd = -1                        # POSIX: the terminal, read and written directly
+        self._console: Any = None            # Windows: CONOUT$ for the prompt (input via msvcrt)
+        self._tried = False
 
     def available(self) -> bool:
-        return sys.stdin is not None and sys.stdin.isatty()
+        if not self._tried:
+            self._tried = True
+            try:
+                if sys.platform == "win32" and self._device is None:
+                    self._console = open("CONOUT$", "w", encoding="utf-8")  # noqa: SIM115 - kept open
+                else:
+                    self._fd = os.open(self._device or "/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+            except OSError:
+                pass                         # no terminal: a service, CI, a detached process
+        return self._fd >= 0 or self._console is not None
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._console is not None:
+            self._console.close()
+            self._console = None
 
     def _line(self, prompt: str, timeout: float) -> str | None:
         self.transcript.append(f"? {prompt}")
         if not self.available():
             self.transcript.append("  (no terminal: not answered)")
             return None
-        print(f"\n[operator] {prompt} ({timeout:.0f} s)", file=sys.stderr, flush=True)
-        answer = _read_line(timeout)
+        text = f"\n[operator] {prompt} ({timeout:.0f} s)\n"
+        if self._console is not None:
+            self._console.write(text)
+            self._console.flush()
+            answer = _read_console(timeout)
+        else:
+            os.write(self._fd, text.encode("utf-8"))
+            answer = _read_tty(self._fd, timeout)
         self.transcript.append(f"  {answer!r}" if answer is not None else "  (timed out)")
         return answer
 
@@ -81,22 +113,31 @@ class TerminalOperator:
         return None if answer is None else answer.strip()
 
 
-def _read_line(timeout: float) -> str | None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        typed: list[str] = []
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            while msvcrt.kbhit():
-                ch = msvcrt.getwche()
-                if ch in "\r\n":
-                    return "".join(typed)
-                typed.append(ch)
-            time.sleep(0.05)
+def _read_tty(fd: int, timeout: float) -> str | None:
+    """One line typed on a POSIX terminal within ``timeout`` seconds (canonical mode: one read), or None."""
+    ready, _, _ = select.select([fd], [], [], max(0.0, timeout))
+    if not ready:
         return None
-    ready, _, _ = select.select([sys.stdin], [], [], max(0.0, timeout))
-    return sys.stdin.readline().rstrip("\n") if ready else None
+    lines = os.read(fd, 4096).decode("utf-8", errors="replace").splitlines()
+    return lines[0] if lines else ""
+
+
+def _read_console(timeout: float) -> str | None:
+    """One line typed at the Windows console within ``timeout`` seconds, or None."""
+    if sys.platform != "win32":
+        return None
+    import msvcrt
+
+    typed: list[str] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        while msvcrt.kbhit():
+            ch = msvcrt.getwche()
+            if ch in "\r\n":
+                return "".join(typed)
+            typed.append(ch)
+        time.sleep(0.05)
+    return None
 
 
 @dataclass
