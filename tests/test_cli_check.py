@@ -13,7 +13,6 @@ from test_desk import RealTsp
 
 from conformance.backends.sim import SimBackend
 from conformance.backends.tapi32 import Tapi32Backend
-from conformance.backends.tapi32._operator import TerminalOperator
 from conformance.bridge.server import BridgeServer, ServerThread
 from conformance.cli import main
 from conformance.cli._check import preflight
@@ -103,6 +102,6 @@ def test_operator_roles_with_an_answers_file(capsys: pytest.CaptureFixture[str],
     assert code == 0 and facts["roles"] == {"desk": "monitored on 'Station 201 (Desk under test)'; actions at "
                                             "the set: operator", "remote_office": "operator",
                                             "target": "operator", "caller": "operator"}
-    monkeypatch.setattr(TerminalOperator, "available", lambda self: False)    # as in CI: no terminal
+    monkeypatch.delenv("RO_CONFORMANCE_OPERATOR", raising=False)     # as in CI: nobody at a terminal
     code, facts = check(capsys, "--backend", "tapi32:emulated", "--profile", str(profile))
     assert code == 0 and facts["roles"]["caller"] == "none" and facts["warnings"]

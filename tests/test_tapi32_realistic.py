@@ -20,7 +20,12 @@ import pytest
 
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._emulated import EmulatedTapi32
-from conformance.backends.tapi32._operator import ScriptedOperator, TerminalOperator
+from conformance.backends.tapi32._operator import (
+    NoOperator,
+    ScriptedOperator,
+    TerminalOperator,
+    default_operator,
+)
 from simulator._constants import (
     LineAddrCapFlags,
     LineCallParamFlags,
@@ -367,6 +372,18 @@ def test_the_terminal_operator_asks_on_the_terminal_and_gives_up_in_time() -> No
         os.close(slave)
     nobody = TerminalOperator("/nonexistent/tty")
     assert not nobody.available() and nobody.ask("anyone?", 5) is None
+
+
+def test_who_operates_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RO_CONFORMANCE_ANSWERS", raising=False)
+    monkeypatch.delenv("RO_CONFORMANCE_OPERATOR", raising=False)
+    assert isinstance(default_operator(), NoOperator)          # a test run never waits for a person
+    monkeypatch.setenv("RO_CONFORMANCE_OPERATOR", "terminal")
+    assert isinstance(default_operator(), TerminalOperator)
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers: []\n", encoding="utf-8")
+    monkeypatch.setenv("RO_CONFORMANCE_ANSWERS", str(answers))
+    assert isinstance(default_operator(), ScriptedOperator)
 
 
 def test_a_broken_answers_file_names_itself(tmp_path: Path) -> None:

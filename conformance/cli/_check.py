@@ -26,7 +26,12 @@ import sys
 from typing import Any, TextIO
 
 from conformance._registry import open_backend
-from conformance.backends.tapi32._operator import ANSWERS_ENV, ScriptedOperator
+from conformance.backends.tapi32._operator import (
+    ANSWERS_ENV,
+    OPERATOR_ENV,
+    ScriptedOperator,
+    use_terminal_if_interactive,
+)
 from conformance.cli._run import DEFAULT_BACKEND, DEFAULT_PROFILE, check_profile
 from conformance.report._results import EXIT_COMPATIBLE, EXIT_ERRORS, EXIT_USAGE
 from conformance.suite._desk import find_desk, list_devices, open_desk_line
@@ -158,16 +163,18 @@ def run(args: argparse.Namespace) -> int:
         except TapiError as exc:
             print(f"ro-conformance check: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    before = os.environ.get(ANSWERS_ENV)
+    before = {name: os.environ.get(name) for name in (ANSWERS_ENV, OPERATOR_ENV)}
     if args.answers:
         os.environ[ANSWERS_ENV] = args.answers
+    use_terminal_if_interactive()
     try:
         facts = _check(args.backend, profile)
     finally:
-        if before is None:
-            os.environ.pop(ANSWERS_ENV, None)
-        else:
-            os.environ[ANSWERS_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if args.json:
         print(json.dumps(facts, indent=2, default=str))
     else:

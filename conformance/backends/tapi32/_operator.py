@@ -24,6 +24,9 @@ Each entry answers one prompt (the first unused entry whose pattern matches, in 
 with ``repeat: true`` answers every matching prompt. A prompt no entry matches is not answered (False /
 None). Every prompt and its answer go to ``transcript``. The file is named by ``--answers FILE`` or the
 environment variable ``RO_CONFORMANCE_ANSWERS``.
+
+Which one a backend gets: ``default_operator`` (the answers file, else the terminal when ``ro-conformance
+run``/``check`` was started from one, else nobody).
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ import yaml
 
 from simulator._errors import TapiError
 
-__all__ = ["ANSWERS_ENV", "Operator", "ScriptedOperator", "TerminalOperator", "default_operator"]
+__all__ = ["ANSWERS_ENV", "OPERATOR_ENV", "NoOperator", "Operator", "ScriptedOperator", "TerminalOperator",
+           "default_operator", "use_terminal_if_interactive"]
 
 ANSWERS_ENV: Final = "RO_CONFORMANCE_ANSWERS"
+OPERATOR_ENV: Final = "RO_CONFORMANCE_OPERATOR"     # "terminal": prompt on the terminal
 
 
 class Operator(Protocol):
@@ -198,7 +203,43 @@ class ScriptedOperator:
         return None if answer is None or isinstance(answer, bool) else str(answer).strip()
 
 
+class NoOperator:
+    """Nobody: every question goes unanswered at once (the default when nobody asked for a person)."""
+
+    def __init__(self) -> None:
+        self.transcript: list[str] = []
+
+    def available(self) -> bool:
+        return False
+
+    def confirm(self, text: str, timeout: float) -> bool:
+        self.transcript.extend((f"? {text}", "  (no operator: not answered)"))
+        return False
+
+    def ask(self, question: str, timeout: float) -> str | None:
+        self.confirm(question, timeout)
+        return None
+
+
 def default_operator() -> Operator:
-    """``ScriptedOperator`` from ``$RO_CONFORMANCE_ANSWERS`` when set, else the terminal."""
+    """Who plays the roles no line can play, from the environment.
+
+    ``$RO_CONFORMANCE_ANSWERS=FILE``: a ``ScriptedOperator``; else ``$RO_CONFORMANCE_OPERATOR=terminal``
+    (set by ``ro-conformance run`` / ``check`` when started from a terminal): a ``TerminalOperator``; else
+    nobody (``NoOperator``), so a test run of the project itself never waits for a person.
+    """
     path = os.environ.get(ANSWERS_ENV, "")
-    return ScriptedOperator.load(path) if path else TerminalOperator()
+    if path:
+        return ScriptedOperator.load(path)
+    if os.environ.get(OPERATOR_ENV, "") == "terminal":
+        return TerminalOperator()
+    return NoOperator()
+
+
+def use_terminal_if_interactive() -> None:
+    """Ask for the terminal operator when this process was started from a terminal (before pytest
+    captures stdin) and no answers file was given; an explicit ``$RO_CONFORMANCE_OPERATOR`` wins."""
+    if os.environ.get(ANSWERS_ENV) or OPERATOR_ENV in os.environ:
+        return
+    if sys.stdin is not None and sys.stdin.isatty():
+        os.environ[OPERATOR_ENV] = "terminal"
