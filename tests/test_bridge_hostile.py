@@ -426,7 +426,8 @@ def test_invalid_utf8_closes_a_text_frame_with_1007_and_is_a_parse_error_in_a_bi
     with _raw(served) as ws:
         _error(_send(ws, b'{"jsonrpc": "2.0", "id": 1, "method": "\xff\xfe"}'), P.PARSE_ERROR, rid=None)
     ws = _raw(served)
-    ws.socket.sendall(bytes([0x81, 0x80 | 3, 1, 2, 3, 4]) + bytes(b ^ m for b, m in zip(b"\xff\xfe\xfd", [1, 2, 3])))
+    masked = bytes(b ^ m for b, m in zip(b"\xff\xfe\xfd", [1, 2, 3], strict=True))   # mask 01 02 03 04
+    ws.socket.sendall(bytes([0x81, 0x80 | 3, 1, 2, 3, 4]) + masked)
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=5)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1007
