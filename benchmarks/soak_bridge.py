@@ -33,6 +33,7 @@ import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -210,6 +211,12 @@ async def hostile_client(url: str, stop: float, counts: dict[str, int]) -> None:
 
 
 # ----- the server and its figures ----------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_figures(pid: int, url: str) -> dict[str, int]:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))   # type: ignore[union-attr]
@@ -245,8 +252,8 @@ def main() -> int:
     parser.add_argument("--p99-ms", type=float, default=50.0)
     args = parser.parse_args()
     seconds = args.minutes * 60 or args.seconds
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "wall", "--listen",
                              "127.0.0.1:0", "--max-clients", str(2 * (args.clients + args.hostile) + 16),
@@ -270,9 +277,10 @@ def main() -> int:
         print(f"soak: baseline {base}", flush=True)
         latencies: list[float] = []
         counts = dict.fromkeys(counts, 0)
-        started = time.monotonic()
+        started, cpu0, own0 = time.monotonic(), cpu_seconds(proc.pid), time.process_time()
         asyncio.run(phase(url, seconds, args.clients, args.hostile, args.think, latencies, counts))
         elapsed = time.monotonic() - started
+        server_cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
         time.sleep(2.0)
         after = server_figures(proc.pid, url)
     finally:
@@ -286,6 +294,9 @@ def main() -> int:
     print(f"soak: {elapsed:.0f} s, {args.clients} Remote Office clients + {args.hostile} hostile; {counts}")
     print(f"soak: {len(latencies)} well-behaved requests, {len(latencies) / elapsed:.0f}/s, "
           f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1] * 1000 if latencies else 0:.1f} ms")
+    print(f"soak: CPU: server {server_cpu:.1f} s ({server_cpu / elapsed * 100:.0f} % of a core, "
+          f"{server_cpu / max(1, len(latencies)) * 1e6:.0f} µs per well-behaved request, hostile traffic included), "
+          f"load generator {client_cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"soak: after {after}")
     checks = [
         ("well-behaved clients without error", counts["errors"] == 0, f"{counts['errors']} errors"),
