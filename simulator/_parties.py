@@ -126,13 +126,13 @@ class SimParties:
         return PartyView(
             role=role,
             state=PARTY_STATE_OF.get(call.state, "unknown"),
-            presented_number="" if call.outgoing else call.caller.number,
+            presented_number="" if call.outgoing or call.caller.blocked else call.caller.number,
+            presentation="withheld" if not call.outgoing and call.caller.blocked else "unknown",
             reason=0 if call.outgoing else int(call.reason),
             redirecting_number=call.redirecting.number,
             connected_number=self.pbx.connected_shown(call) if peer is not None and call.state_name == "CONNECTED"
             else "",
             off_hook=dev.off_hook,
-            presented_withheld=not call.outgoing and call.caller.blocked,
         )
 
     def _state_of(self, number: str) -> str:

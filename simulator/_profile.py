@@ -534,7 +534,9 @@ def _build(raw: dict[str, Any], path: str) -> Profile:
 
 def _build_pixit(pixit: Mapping[str, Any]) -> Pixit:
     timeouts = _floats(pixit, ("reply_timeout", "state_timeout", "answer_timeout"))
-    return Pixit(**{**pixit, **timeouts, "party_lines": dict(pixit.get("party_lines", {}))})
+    options = {role: dict(value) for role, value in pixit.get("party_line_options", {}).items()}
+    return Pixit(**{**pixit, **timeouts, "party_lines": dict(pixit.get("party_lines", {})),
+                    "party_line_options": options})
 
 
 def _build_capabilities(caps: Mapping[str, Any]) -> Capabilities:

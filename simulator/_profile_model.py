@@ -201,6 +201,8 @@ class Pixit:
     state_timeout: float = 10.0    # seconds to wait for a call-state change
     answer_timeout: float = 30.0   # seconds to wait for a remote party to answer
     party_lines: Mapping[str, str] = field(default_factory=dict)   # role -> TAPI line name (real PBX)
+    # role -> {media_modes: [LINEMEDIAMODE names], accept: bool, dial_prefix: str} for its party line
+    party_line_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from conformance.bridge import protocol as P
 from conformance.bridge.transport import SyncWebSocket
 from simulator._errors import BridgeError, LineError, TapiError
 from simulator._messages import LineMessage
+from simulator._partyview import Presentation
 from simulator._profile_model import Profile
 from simulator._structs import (
     LineAddressCaps,
@@ -116,6 +117,12 @@ class BridgeParties:
         return None if result is None else _party_view(result)
 
 
+def _presentation(value: Any) -> Presentation:
+    if value not in ("shown", "withheld", "unavailable", "unknown"):
+        raise ValueError(f"presentation {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
 def _party_view(obj: Any) -> PartyView:
     try:
         return PartyView(role=str(obj["role"]), state=obj["state"],
@@ -123,7 +130,8 @@ def _party_view(obj: Any) -> PartyView:
                          reason=int(obj.get("reason", 0)),
                          redirecting_number=str(obj.get("redirecting_number", "")),
                          connected_number=str(obj.get("connected_number", "")),
-                         off_hook=bool(obj.get("off_hook", False)))
+                         off_hook=bool(obj.get("off_hook", False)),
+                         presentation=_presentation(obj.get("presentation", "unknown")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BridgeError(f"bridge: malformed PartyView {obj!r:.200}") from exc
 

@@ -77,12 +77,18 @@ def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> Non
     number, label = _expected(s, path)
     shown = view.presented_number
     claim = f"capabilities.caller_id.{path} = {getattr(s.profile.capabilities.caller_id, path)}"
+    seen = view.presentation      # shown / withheld / unavailable / unknown: different observations
     if not number:
-        if shown:
+        if seen == "shown":
             raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
+        if seen != "withheld":
+            raise Inconclusive(f"{who}: the caller ID was {seen}, not seen withheld ({claim})")
         return
-    if not shown:
-        raise s.verdict("inconclusive", f"{who}: the presented number is not observable on this backend ({claim})")
+    if seen == "withheld":
+        raise s.verdict("fail", f"{who} was shown no number (caller ID withheld) instead of {label} {number!r} "
+                                f"({claim})")
+    if seen != "shown":
+        raise s.verdict("inconclusive", f"{who}: the presented number is {seen} on this backend ({claim})")
     if not numbers_match(shown, number):
         raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})")
 

@@ -1,6 +1,6 @@
 """The desk line under test and the bounded waits every conformance test is made of.
 
-``open_desk_line`` does the TAPI start-up of tapi-reference.md §2.8 for the PIXIT's desk extension;
+``open_desk_line`` (``_desk``) does the TAPI start-up of tapi-reference.md §2.8 for the PIXIT's desk extension;
 ``LineSession`` pumps ``lineGetMessage`` and keeps what it saw (replies by request id, call states by
 handle) so that a test can say "wait for the reply of this request" or "wait until this call rings
 back" without losing messages that arrive in another order (§3: reply and state events of an existing
@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, TAPI_NAMES, Backend, PartyView
+from conformance.backend import TAPI_NAMES, Backend, PartyView
+from conformance.suite._desk import API_HIGH, API_LOW, DeskLine, open_desk_line
 from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
 from simulator._constants import (
-    ApiVersion,
     LineBusyMode,
     LineCallState,
     LineDevState,
@@ -36,13 +35,10 @@ from simulator._constants import (
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
-from simulator._structs import LineAddressCaps, LineDevCaps, LineForward
+from simulator._structs import LineForward
 
 __all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "open_desk_line", "state_names"]
 
-# tapi-reference §2.8 / §13: negotiate 1.3 .. 2.2 (any provider the schema admits); nothing in the suite
-# needs 3.x fields, and 2.2 keeps the 24-byte LINEFORWARD entries every TSP understands.
-API_LOW, API_HIGH = int(ApiVersion.V1_3), int(ApiVersion.V2_2)
 PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
 _VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
@@ -71,67 +67,6 @@ _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application t
 
 def state_names(mask: int) -> str:
     return "/".join(s.name or "?" for s in LineCallState if s & mask) or f"0x{mask:X}"
-
-
-@dataclass
-class DeskLine:
-    """An opened desk line: the handles and the caps read while opening it."""
-
-    h_line_app: int
-    h_line: int
-    device_id: int
-    api_version: int
-    ext_version: int
-    dev_caps: LineDevCaps
-    addr_caps: LineAddressCaps
-
-
-def _find_desk(backend: Backend, profile: Profile, h_app: int, devices: int) -> tuple[int, int]:
-    """(device id, API version) of the line whose address is the desk extension (or its PIXIT line name)."""
-    desk, wanted_name = profile.pixit.desk, profile.pixit.party_lines.get("desk", "")
-    seen = []
-    for device_id in range(devices):
-        try:
-            api = backend.line_negotiate_api_version(h_app, device_id, API_LOW, API_HIGH)
-        except LineError as exc:
-            seen.append(f"device {device_id}: {exc.name}")
-            continue
-        address = backend.line_get_address_caps(h_app, device_id, 0, api).address
-        name = backend.line_get_dev_caps(h_app, device_id, api).line_name
-        if address == desk or (wanted_name and name == wanted_name):
-            return device_id, api
-        seen.append(address or name)
-    raise HarnessError(f"no line device has the desk address {desk!r} (pixit.desk) among {devices} devices: "
-                       f"{', '.join(seen) or 'none'}")
-
-
-def open_desk_line(backend: Backend, profile: Profile, ext_version: int = 0, reuse: DeskLine | None = None
-                   ) -> DeskLine:
-    """lineInitializeEx, negotiate, find the desk device, lineOpen OWNER|MONITOR, enable status messages.
-
-    With ``reuse`` the application and device of an earlier (closed) desk line are used again, e.g. to
-    reopen the line with a provider extension version (native Remote Office).
-    """
-    if reuse is None:
-        h_line_app, devices, _ = backend.line_initialize_ex("ro-conformance", DEFAULT_API_VERSION)
-    else:
-        h_line_app = reuse.h_line_app
-    try:
-        if reuse is None:
-            device_id, api = _find_desk(backend, profile, h_line_app, devices)
-        else:
-            device_id, api = reuse.device_id, reuse.api_version
-        if ext_version:
-            ext_version = backend.line_negotiate_ext_version(h_line_app, device_id, api, ext_version, ext_version)
-        dev_caps = backend.line_get_dev_caps(h_line_app, device_id, api, ext_version)
-        addr_caps = backend.line_get_address_caps(h_line_app, device_id, 0, api, ext_version)
-        h_line = backend.line_open(h_line_app, device_id, api, ext_version, 0, OWNER_MONITOR, INTERACTIVEVOICE)
-        backend.line_set_status_messages(h_line, dev_caps.line_states, addr_caps.address_states)
-    except BaseException:
-        if reuse is None:
-            backend.line_shutdown(h_line_app)
-        raise
-    return DeskLine(h_line_app, h_line, device_id, api, ext_version, dev_caps, addr_caps)
 
 
 class LineSession:
