@@ -189,6 +189,9 @@ class Profile:
     pixit: Pixit
     capabilities: Capabilities
     simulation: Simulation
+    # dotted keys the profile marks ``undocumented`` (no source decides them); the values above hold what
+    # the simulator plays instead (not offered), and the suite does not judge what rests on these keys
+    undocumented: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def station(self, extension: str) -> Station:
