@@ -114,7 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PROFILE_KEY] = profile
     config.stash[RESULTS_KEY] = RunResults(
         profile={"name": profile.name, "path": profile.path, "vendor": profile.vendor,
-                 "description": profile.description, "source": profile.source, "data": _jsonable(profile.raw)},
+                 "description": profile.description, "source": profile.source,
+                 "undocumented": sorted(profile.undocumented), "data": _jsonable(profile.raw)},
         backend={"spec": spec}, started=datetime.now(UTC).isoformat(timespec="seconds"))
     config.pluginmanager.register(_Collector(config), "tapi-results-collector")
 
