@@ -174,3 +174,13 @@ def test_matrix_doc_links_failures_to_evidence_and_sorts_vendors_first(tmp_path:
     assert "forward list \\| empty" in page and "Failed at: lineGetAddressStatus shows nothing" in page
     assert "- broken: invalid profile" in page
     assert not re.search(r"\d{4}-\d\d-\d\dT", page), "nothing run-dependent (timestamps) on the page"
+
+
+def test_cells_follow_clause_status_when_results_carry_it() -> None:
+    """results.json with clause_status (holds / fails / unsupported / undetermined) is read by it: a
+    requirement not applicable for another clause's claim leaves its own clause not judged, not 'not possible'."""
+    data = _results({"RO-TRUNK-01": ("not-applicable", "profile x: capabilities.forwarding = null")})
+    data["remote_office"]["clauses"]["trunks"] = None
+    data["remote_office"]["clause_status"] = {"trunks": "undetermined", "native": "unsupported"}
+    assert clause_cell(data, "trunks").state == "not-tested"
+    assert clause_cell(data, "native").state == "not-possible"

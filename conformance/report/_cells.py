@@ -30,7 +30,7 @@ LEGEND: Final[Mapping[str, tuple[str, str, str]]] = {
     "available": ("✔", "available", "every requirement of the clause passed"),
     "failed": ("✘", "tested — failed",
                "a requirement failed: the PBX claims the feature but does not deliver it (click for evidence)"),
-    "not-possible": ("✖", "not possible for technical reasons",
+    "not-possible": ("○", "not possible for technical reasons",
                      "the profile says the PBX does not offer it (requirements not applicable)"),
     "not-documented": ("ND", "not documented",
                        "no public source decides the claim (profile value `undocumented`): not judged"),
@@ -69,16 +69,18 @@ def clause_cell(results: Mapping[str, Any] | None, clause: str) -> Cell:
     """The cell of ``clause`` for one run's results.json (None: the run produced none)."""
     if results is None:
         return Cell("not-tested", (), "no results")
-    value = results.get("remote_office", {}).get("clauses", {}).get(clause)
+    ro = results.get("remote_office", {})
+    value = ro.get("clauses", {}).get(clause)
+    status = ro.get("clause_status", {}).get(clause)   # holds / fails / unsupported / undetermined, if written
     tests = _tests_of(results, clause)
     open_ = [t for t in tests if t.get("outcome") != "pass"]
     ids = tuple(sorted(str(t["id"]) for t in open_))
     why = "; ".join(f"{t['id']} {t.get('outcome')}: {t.get('reason') or ''}".strip() for t in open_)
     if value is True:
         return Cell("available", (), "every requirement passed")
-    if any(t.get("outcome") == "fail" for t in tests):
+    if status == "fails" or any(t.get("outcome") == "fail" for t in tests):
         return Cell("failed", ids, why)
-    if value is False:
+    if status == "unsupported" or (status is None and value is False):
         return Cell("not-possible", ids, why)
     if open_ and all(t.get("outcome") == "inconclusive" and str(t.get("reason", "")).startswith(UNDOCUMENTED_PREFIX)
                      for t in open_):

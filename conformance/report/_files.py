@@ -115,7 +115,7 @@ class MatrixRow:
 _VERDICT_CLASS: Final = {"compatible": "pass", "not-compatible": "fail", "undetermined": "open"}
 
 
-_STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "fail", "not-documented": "undoc",
+_STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "no", "not-documented": "undoc",
                        "not-tested": "open"}
 
 
@@ -200,5 +200,6 @@ _MATRIX_CSS: Final = (
     "td a{color:inherit;text-decoration:none;display:block}"
     ".pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}"
     ".open{background:#fef9c3;color:#854d0e}.undoc{background:#e0e7ff;color:#3730a3}"
+    ".no{background:#f3f4f6;color:#4b5563}"
     ".none,.error{background:#e5e7eb;color:#374151}"
     ".verdict{font-weight:bold}.problem{font-size:smaller;color:#991b1b;font-weight:normal}")
