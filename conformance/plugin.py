@@ -41,7 +41,7 @@ from conformance._recorder import RecordingBackend
 from conformance._registry import backend_class, open_backend, split_spec
 from conformance.backend import PartyControl
 from conformance.report._results import RunResults, TestOutcome
-from conformance.suite._claims import as_if_offered, undocumented_claims, unmet_claims
+from conformance.suite._claims import as_if_offered, undocumented_claims, unmet
 from conformance.suite._errors import HarnessError, Inconclusive, NotApplicable
 from conformance.suite._session import DeskLine, LineSession, open_desk_line
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
@@ -165,9 +165,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         raise HarnessError("no profile: pass --tapi-profile PATH (or ini tapi_profile, env TAPI_PROFILE)")
     # Not offered whatever the undocumented keys say: not applicable. Resting on an undocumented key:
     # not judged (docs/profiles.md, "Undocumented claims"), never a pass by default.
-    unmet = unmet_claims(as_if_offered(profile), claims)
-    if unmet:
-        raise NotApplicable("; ".join(unmet))
+    missing = unmet(as_if_offered(profile), claims)
+    if missing:
+        raise NotApplicable("; ".join(reason for _, reason in missing), claims=tuple(c for c, _ in missing))
     undocumented = undocumented_claims(profile, claims)
     if undocumented:
         raise Inconclusive("; ".join(undocumented))
@@ -193,6 +193,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
             and not any(r.failed for r in recorder.records):
         recorder.mark_failure(f"{outcome}: {reason}")
     state.add(call.when, outcome, reason, call.duration)
+    if outcome == "not-applicable" and call.excinfo is not None:
+        state.unmet_claims = list(getattr(call.excinfo.value, "claims", ()))
     result = make_outcome(item, state, recorder.to_jsonable() if recorder is not None else [])
     item.stash[OUTCOME_KEY] = result
     if outcome != "pass":

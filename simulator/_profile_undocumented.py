@@ -30,6 +30,7 @@ SIMULATED_AS: Final[Mapping[str, Any]] = {
     "capabilities.forwarding": None,
     "capabilities.forwarding.query": False,
     "capabilities.forwarding.status_events": False,
+    "capabilities.forwarding.clear": False,
     "capabilities.origination": "prompt_offering",
     "capabilities.transfer.blind": False,
     "capabilities.transfer.consultation": False,

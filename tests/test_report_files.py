@@ -89,9 +89,8 @@ def test_matrix_html_rows_cells_links_and_escaping() -> None:
     rows = list(root.iter("tbody").__next__())
     ref, evil, broken = rows
     ref_cells = ["".join(td.itertext()) for td in ref.findall("td")]
-    # native not offered (○, not possible) is told apart from a failure (✘)
     assert ref_cells == ["○", "✔", "✔", "✔", "✔", "✔", "✔", "✔", "compatible", "blind", "0"]
-    assert ref.findall("td")[0].get("class") == "no"
+    assert ref.findall("td")[0].get("class") == "no"       # native: declared unsupported, not a fail
     assert ref.find("th/a").get("href") == "reference/report.html"  # type: ignore[union-attr]
     evil_cells = evil.findall("td")
     assert "".join(evil.find("th").itertext()) == EVIL  # type: ignore[union-attr]

@@ -113,8 +113,6 @@ class MatrixRow:
 
 
 _VERDICT_CLASS: Final = {"compatible": "pass", "not-compatible": "fail", "undetermined": "open"}
-
-
 _STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "no", "not-documented": "undoc",
                        "not-tested": "open"}
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 
 from simulator._profile_model import Forwarding, Profile
 
-__all__ = ["CLAIMS", "UNDOCUMENTED_PREFIX", "as_if_offered", "check_claim", "undocumented_claims", "unmet_claims"]
+__all__ = ["CLAIMS", "UNDOCUMENTED_PREFIX", "as_if_offered", "check_claim", "undocumented_claims", "unmet",
+           "unmet_claims"]
 
 # Reasons of requirements not judged because the profile leaves a claim undocumented start with this;
 # the matrix and the report show them as "not documented" (docs/profiles.md, "Undocumented claims").
@@ -76,7 +77,12 @@ def unmet_claims(profile: Profile, claims: Iterable[str]) -> list[str]:
     An undocumented key counts as not offered here (it is, on the simulator); ask ``undocumented_claims``
     first to tell "no source decides" from "documented as not offered".
     """
-    return [reason for met, reason in (check_claim(profile, c) for c in claims) if not met]
+    return [reason for _, reason in unmet(profile, claims)]
+
+
+def unmet(profile: Profile, claims: Iterable[str]) -> list[tuple[str, str]]:
+    """(claim, reason) of every claim the profile does not make, in the order given."""
+    return [(c, reason) for c in claims for met, reason in [check_claim(profile, c)] if not met]
 
 
 # What an undocumented key would be if the PBX did offer it: a claim that fails even then is decided by
@@ -86,6 +92,7 @@ _OFFERED: dict[str, object] = {
     "capabilities.forwarding": Forwarding(),
     "capabilities.forwarding.query": True,
     "capabilities.forwarding.status_events": True,
+    "capabilities.forwarding.clear": True,
     "capabilities.origination": "auto",
     "capabilities.transfer.blind": True,
     "capabilities.transfer.consultation": True,
