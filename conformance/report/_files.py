@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from conformance.report._cells import LEGEND, clause_cell
 from conformance.report._results import CLAUSES, RunResults, TestOutcome, exit_status
 
 __all__ = [
@@ -111,44 +112,20 @@ class MatrixRow:
     problem: str = ""        # why there are no results (profile error, backend unavailable, ...)
 
 
-# clause status -> (css class, symbol); results written before clause_status existed fall back to the value
-_CELL: Final = {"holds": ("pass", "✔"), "fails": ("fail", "✘"), "unsupported": ("no", "○"),
-                "undetermined": ("open", "?")}
-_FROM_VALUE: Final = {True: "holds", False: "fails", None: "undetermined"}
 _VERDICT_CLASS: Final = {"compatible": "pass", "not-compatible": "fail", "undetermined": "open"}
-_STATUS_WORD: Final = {"holds": "holds", "fails": "does not hold (tried)", "unsupported": "not offered (profile)",
-                       "undetermined": "not judged"}
-
-
-def _clause_entries(ro: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """clause -> its entry in failed / unsupported / undetermined_clauses."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for key in ("failed_clauses", "unsupported_clauses", "undetermined_clauses"):
-        for entry in ro.get(key, []):
-            out.setdefault(str(entry.get("clause")), entry)
-    return out
+_STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "no", "not-documented": "undoc",
+                       "not-tested": "open"}
 
 
 def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str]]:
-    """(css class, symbol, tooltip) per clause."""
+    """(css class, symbol, tooltip) per clause; the states and marks are ``_cells.LEGEND``'s."""
     if row.results is None:
         return [("none", "—", row.problem) for _ in MATRIX_CLAUSES]
-    ro = row.results["remote_office"]
-    clauses: Mapping[str, Any] = ro.get("clauses", {})
-    status: Mapping[str, str] = ro.get("clause_status", {})
-    entries = _clause_entries(ro)
     cells = []
     for clause in MATRIX_CLAUSES:
-        value = clauses.get(clause)
-        state = status.get(clause) or _FROM_VALUE[value if value in (True, False) else None]
-        css, sym = _CELL.get(state, _CELL["undetermined"])
-        detail = entries.get(clause)
-        tip = f"{clause}: {_STATUS_WORD.get(state, state)}"
-        if detail is not None:
-            tests = ", ".join(detail.get("tests", [])) or "no test ran"
-            outcomes = "/".join(detail.get("outcomes", []))
-            tip += f" -- {tests}" + (f" ({outcomes})" if outcomes else "")
-        cells.append((css, sym, tip))
+        cell = clause_cell(row.results, clause)
+        tip = f"{clause}: {cell.label}" + (f" — {cell.detail}" if cell.state != "available" else "")
+        cells.append((_STATE_CLASS[cell.state], cell.symbol, tip))
     return cells
 
 
@@ -184,7 +161,7 @@ def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/>"
         f"<title>{esc(title)}</title><style>{_MATRIX_CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1>"
-        "<p>✔ clause holds · ✘ clause fails (failed or not offered) · ? undetermined (error / inconclusive). "
+        f"<p>{_LEGEND_TEXT}. "
         "Verdict: <code>native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
         "(blind OR consult_in_ringing) AND trunks)</code>. Click a cell for the profile's report.</p>"
         f'<table class="matrix"><thead><tr><th>profile</th>{head}<th>verdict</th><th>route</th>'
@@ -206,11 +183,12 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
         syms = [sym for _, sym, _ in _clause_cells(row)]
         name = f"[{_md(row.profile)}]({row.report_dir}/report.html)" if row.results is not None else _md(row.profile)
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
-    lines += ["", "✔ holds · ✘ tried and does not hold · ○ not offered (the profile says so) · ? not judged · "
-                  "— no results", ""]
+    lines += ["", f"{_LEGEND_TEXT} · — no results", ""]
     lines += [f"- {_md(row.profile)}: {_md(row.problem)}" for row in rows if row.problem]
     return "\n".join(lines) + "\n"
 
+
+_LEGEND_TEXT: Final = " · ".join(f"{LEGEND[s][0]} {LEGEND[s][1]}" for s in _STATE_CLASS)
 
 _MATRIX_CSS: Final = (
     "body{font-family:Helvetica,Arial,sans-serif;margin:1.5em}"
@@ -219,5 +197,7 @@ _MATRIX_CSS: Final = (
     "table.matrix th[scope=row]{text-align:left}"
     "td a{color:inherit;text-decoration:none;display:block}"
     ".pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}"
-    ".open{background:#fef9c3;color:#854d0e}.no{background:#f3f4f6;color:#4b5563}.none,.error{background:#e5e7eb;color:#374151}"
+    ".open{background:#fef9c3;color:#854d0e}.undoc{background:#e0e7ff;color:#3730a3}"
+    ".no{background:#f3f4f6;color:#4b5563}"
+    ".none,.error{background:#e5e7eb;color:#374151}"
     ".verdict{font-weight:bold}.problem{font-size:smaller;color:#991b1b;font-weight:normal}")
