@@ -1,6 +1,7 @@
 """``ro-conformance serve``: serve a backend over the network bridge (JSON-RPC 2.0 over WebSocket).
 
-By default the simulator on ``--profile`` following the wall clock, on 127.0.0.1:7755. Any address
+By default the simulator on ``--profile`` (a file or a shipped profile's name; default ``reference``)
+following the wall clock, on 127.0.0.1:7755. Any address
 that is not loopback requires ``--token`` (or ``RO_CONFORMANCE_TOKEN``); the server refuses to start
 without one (exit 4). See docs/bridge.md for the protocol.
 """
@@ -17,24 +18,28 @@ import sys
 from typing import Any
 
 from conformance._registry import open_backend, split_spec
+from conformance._shipped import DEFAULT_PROFILE, ShippedProfileError, resolve_profile
 from conformance.backends.bridge import TOKEN_ENV
 from conformance.backends.sim import SimBackend
 from conformance.bridge.server import BridgeServer, Mode, NotifyingWallClock
+from conformance.cli._run import backend_help, check_profile
 from conformance.report._results import EXIT_USAGE
 from simulator._clock import VirtualClock
 from simulator._errors import TapiError
-from simulator._profile import load_profile
 
 __all__ = ["add_arguments", "is_loopback", "parse_listen", "run"]
 
-DEFAULT_PROFILE = "profiles/reference.yaml"
+DESCRIPTION = """serve a backend over the network bridge (JSON-RPC 2.0 over WebSocket, docs/bridge.md):
+by default the simulator on the shipped reference profile, on 127.0.0.1:7755; clients run the suite with
+'ro-conformance run --backend bridge://HOST:PORT'."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="sim", metavar="SPEC",
-                        help="backend to serve: sim (default), sim:PROFILE, tapi32:, ...")
+                        help="backend to serve -- " + backend_help())
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
-                        help=f"profile for sim (default {DEFAULT_PROFILE})")
+                        help="profile: a YAML file or the name of a shipped profile, see 'ro-conformance "
+                             f"profiles' (default: {DEFAULT_PROFILE})")
     parser.add_argument("--listen", default="127.0.0.1:7755", metavar="HOST:PORT",
                         help="address to listen on (default 127.0.0.1:7755; non-loopback needs --token)")
     parser.add_argument("--token", default=None,
@@ -66,13 +71,23 @@ def is_loopback(host: str) -> bool:
         return False  # a host name, "" or "0.0.0.0"-like wildcard: treat as reachable from outside
 
 
-def _backend(args: argparse.Namespace) -> tuple[Any, Mode]:
+def _backend(args: argparse.Namespace) -> tuple[Any, Mode] | None:
+    """The backend to serve and its clock mode; None after printing why (as ``run`` does)."""
     name, target = split_spec(args.backend)
     if name == "sim":
-        profile = load_profile(target or args.profile)
+        profile = check_profile(target or args.profile)
+        if profile is None:
+            return None
         clock = VirtualClock() if args.clock == "virtual" else NotifyingWallClock()
         return SimBackend(profile, clock), ("virtual" if args.clock == "virtual" else "wall")
-    other = load_profile(args.profile) if args.profile and os.path.exists(args.profile) else None
+    try:
+        resolve_profile(args.profile)
+    except ShippedProfileError:   # other backends may not need a profile at all
+        other = None
+    else:
+        other = check_profile(args.profile)
+        if other is None:
+            return None
     return open_backend(args.backend, other), ("virtual" if args.clock == "virtual" else "poll")
 
 
@@ -91,10 +106,13 @@ def run(args: argparse.Namespace) -> int:
         print("ro-conformance serve: --max-frame must be at least 1024", file=sys.stderr)
         return EXIT_USAGE
     try:
-        backend, mode = _backend(args)
+        made = _backend(args)
     except (TapiError, OSError) as exc:
         print(f"ro-conformance serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if made is None:
+        return EXIT_USAGE
+    backend, mode = made
     server = BridgeServer(backend, mode=mode, token=token, max_frame=args.max_frame,
                           max_clients=args.max_clients)
     try:

@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_MEANINGS",
     "EXIT_NOT_COMPATIBLE",
     "EXIT_NOT_HONOURED",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "REQUIREMENT_CLAUSES",
     "RunResults",
@@ -42,12 +43,14 @@ EXIT_NOT_COMPATIBLE: Final = 1
 EXIT_NOT_HONOURED: Final = 2
 EXIT_ERRORS: Final = 3
 EXIT_USAGE: Final = 4
+EXIT_PARTIAL: Final = 5      # run -k: what ran passed or was not applicable; the verdict was not judged
 EXIT_MEANINGS: Final[Mapping[int, str]] = {
     EXIT_COMPATIBLE: "compatible, every claim honoured",
     EXIT_NOT_COMPATIBLE: "not compatible, every claim honoured",
     EXIT_NOT_HONOURED: "a claim of the profile is not honoured (a requirement failed)",
     EXIT_ERRORS: "errors or inconclusive results only",
     EXIT_USAGE: "usage or profile error",
+    EXIT_PARTIAL: "partial run (-k): no requirement failed or erred; the verdict was not judged",
 }
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "not-applicable"]
