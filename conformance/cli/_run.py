@@ -149,7 +149,6 @@ def _plugin_args() -> list[str]:
 def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | None,
                 workers: str | None, profile_name: str = "") -> list[str]:
     """The argument list for ``pytest.main`` (public for tests and for debugging a run by hand)."""
-    css = resources.files("conformance.report").joinpath("report.css")
     # The suite's node ids are stable whatever the current directory: the root is the directory holding
     # the ``conformance`` package, and no ini file of the caller's project is read (-c devnull).
     root = Path(conformance.__file__).resolve().parent.parent
@@ -161,7 +160,8 @@ def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | 
         "--tapi-profile", str(profile_path), "--tapi-backend", backend,
         "--tapi-results", str(out_dir / "results.json"),
         "--junitxml", str(out_dir / "junit.xml"), "-o", f"junit_suite_name=ro-conformance {profile_name}".strip(),
-        "--html", str(out_dir / "report.html"), "--self-contained-html", "--css", str(css),
+        # our style sheet goes in through HtmlReportPlugin: --css would print its local path into the page
+        "--html", str(out_dir / "report.html"), "--self-contained-html",
         "-o", "tapi_summary=false",    # the CLI prints the summary itself, after the file names
     ]
     if keyword:
@@ -188,7 +188,8 @@ def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path
     results_path = out_dir / "results.json"
     results_path.unlink(missing_ok=True)   # a stale file from an earlier run must not pass for this one
     args = pytest_args(profile_path.resolve(), backend, out_dir.resolve(), keyword, workers, profile_name)
-    code = pytest.main(args, plugins=[HtmlReportPlugin(profile_name, str(profile_path))])
+    css = resources.files("conformance.report").joinpath("report.css").read_text(encoding="utf-8")
+    code = pytest.main(args, plugins=[HtmlReportPlugin(profile_name, str(profile_path), css)])
     try:
         data = read_results(results_path)
     except ResultsFileError as exc:
