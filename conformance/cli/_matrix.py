@@ -29,7 +29,8 @@ DEFAULT_OUT: Final = "reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("profiles", nargs="+", metavar="PROFILE", help="profile YAML files or shipped profile names (ro-conformance profiles)")
+    parser.add_argument("profiles", nargs="+", metavar="PROFILE",
+                        help="profile YAML files or shipped profile names (ro-conformance profiles)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
                         help="backend spec used for every profile (default: sim, i.e. each profile simulated)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",

@@ -49,7 +49,9 @@ def _summary(path: Path) -> tuple[str, str]:
         return f"(unreadable: {type(exc).__name__})", "?"
     if not isinstance(data, Mapping):
         return "(not a mapping)", "?"
-    pbx = data.get("pbx") if isinstance(data.get("pbx"), Mapping) else {}
+    pbx = data.get("pbx")
+    if not isinstance(pbx, Mapping):
+        pbx = {}
     description = " ".join(str(pbx.get("description") or "").split())
     return description, expected_text(data.get("expect"))
 

@@ -12,12 +12,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance.report._files import status_of
-from conformance.report._results import EXIT_COMPATIBLE, EXIT_MEANINGS, EXIT_NOT_COMPATIBLE, EXIT_PARTIAL, \
-    REQUIREMENT_CLAUSES
+from conformance.report._results import (
+    EXIT_COMPATIBLE,
+    EXIT_MEANINGS,
+    EXIT_NOT_COMPATIBLE,
+    EXIT_PARTIAL,
+    REQUIREMENT_CLAUSES,
+)
 
 __all__ = ["partial_note", "run_status", "summary_lines"]
 
-_VALUE = {False: "does not hold", None: "not judged"}
+_CLAUSE_LISTS = (("failed_clauses", "clauses tried that do not hold"),
+                 ("unsupported_clauses", "clauses the profile declares unsupported"),
+                 ("undetermined_clauses", "clauses not judged"))
 
 
 def partial_note(data: Mapping[str, Any], keyword: str | None) -> str:
@@ -54,12 +61,12 @@ def summary_lines(data: Mapping[str, Any], keyword: str | None = None) -> list[s
         ro = data["remote_office"]
         outcomes = {t["id"]: t["outcome"] for t in data["tests"]}
         lines.append(f"Remote Office verdict: {ro['verdict']}   route: {ro.get('route') or 'none'}")
-        if ro.get("failed_clauses"):
-            aside = " (not needed for this verdict)" if ro["verdict"] == "compatible" else ""
-            lines.append(f"clauses that do not hold{aside}:")
-        for entry in ro.get("failed_clauses", []):
-            tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
-            value = _VALUE.get(entry["value"], str(entry["value"]))
-            lines.append(f"  {entry['clause']}: {value} -- {tests}")
+        aside = " (not needed for this verdict)" if ro["verdict"] == "compatible" else ""
+        for key, heading in _CLAUSE_LISTS:
+            if ro.get(key):
+                lines.append(f"{heading}{aside}:")
+            for entry in ro.get(key, []):
+                tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
+                lines.append(f"  {entry['clause']}: {tests}")
     lines.append(f"exit status {status}: {EXIT_MEANINGS.get(status, '?')}")
     return lines
