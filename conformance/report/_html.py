@@ -198,10 +198,15 @@ def evidence_html(test: Mapping[str, Any]) -> str:
     failed_seq = test.get("failed_seq")
     title = f'{test.get("id", "")} {test.get("title", "")}'.strip()
     # the title in HTML above the diagram: it wraps instead of being cut at the SVG's edge
-    ladder = render_ladder(recs, failed_seq=None if failed_seq is None else int(failed_seq))
+    blamed = None if failed_seq is None else int(failed_seq)
+    ladder = render_ladder(recs, failed_seq=blamed)
+    # a passing (or not applicable) test's set-up and clean-up lines are one line each: results.json has
+    # them all, and fifteen copies of the same lineInitializeEx would double the page
+    settled = test.get("outcome") in ("pass", "not-applicable")
+    log = render_log_html(recs, fold=settled, failed_seq=blamed)
     return (f'<div class="ro-evidence"><p class="ro-ladder-title">{_esc(title)}</p>'
             f'<div class="ro-ladder">{ladder}</div>'
-            f"<details><summary>raw log</summary>{render_log_html(recs)}</details></div>")
+            f"<details><summary>raw log</summary>{log}</details></div>")
 
 
 def evidence_section_html(tests: Sequence[Mapping[str, Any]]) -> str:

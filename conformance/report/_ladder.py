@@ -6,8 +6,8 @@ then any other role by name.
 
 Set-up (everything before the suite's ``step: test`` note: lineInitializeEx, lineOpen, the pre-condition)
 and clean-up (from ``step: clean up`` on: the harness putting the PBX back) are not the test. Each is
-folded into one grey row that counts its calls and error returns -- the raw log below the diagram has
-them line by line -- so a passing test's clean-up errors (a lineDrop on a call the PBX already dropped)
+folded into one grey row that counts its calls and error returns -- results.json (and the raw log of a
+test that did not pass) has them line by line -- so a passing test's clean-up errors (a lineDrop on a call the PBX already dropped)
 do not look like findings, and the fifteen ladders of a report stay small. A range holding a failed
 record is drawn in full (in grey for clean-up); a failed record stays red wherever it is.
 
@@ -38,7 +38,7 @@ from typing import Final
 
 from conformance._recorder import Record, raw_log
 
-__all__ = ["render_ladder", "render_log_html"]
+__all__ = ["folded_ranges", "render_ladder", "render_log_html"]
 
 ROW_H: Final = 18
 _CHAR_W: Final = 6.6          # advance of an 11 px monospace glyph, to cut labels to their span
@@ -122,7 +122,7 @@ def _fold_text(what: str, recs: Sequence[Record]) -> str:
         parts.append(f"{errors} returned an error")
     if parties:
         parts.append(f"{parties} party step{'s' * (parties != 1)}")
-    return f"{what}: {', '.join(parts)} -- line by line in the raw log"
+    return f"{what}: {', '.join(parts)} -- every line in results.json"
 
 
 def _folds(records: Sequence[Record], failed_seq: int | None) -> list[_Fold]:
@@ -359,6 +359,25 @@ def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int
     return f'{head}{caption}<g transform="translate(0,{top})">{inner}</g></svg>'
 
 
-def render_log_html(records: Iterable[Record]) -> str:
-    """The raw log as an escaped ``<pre>`` block."""
-    return f'<pre class="tapi-raw-log">{_esc(raw_log(records))}</pre>'
+def folded_ranges(records: Sequence[Record], failed_seq: int | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, summary) of the set-up and clean-up ranges a ladder folds into one row each."""
+    return [(f.start, f.end, f.text) for f in _folds(records, failed_seq)]
+
+
+def render_log_html(records: Iterable[Record], *, fold: bool = False, failed_seq: int | None = None) -> str:
+    """The raw log as an escaped ``<pre>`` block; ``fold`` writes set-up and clean-up as one line each
+    (for a passing test: results.json keeps every line)."""
+    recs = list(records)
+    if not fold:
+        return f'<pre class="tapi-raw-log">{_esc(raw_log(recs))}</pre>'
+    starts = {start: (end, text) for start, end, text in folded_ranges(recs, failed_seq)}
+    lines, i = [], 0
+    while i < len(recs):
+        if i in starts:
+            end, text = starts[i]
+            lines.append(f"... {text}")
+            i = end
+        else:
+            lines.append(recs[i].log_line())
+            i += 1
+    return f'<pre class="tapi-raw-log">{_esc(chr(10).join(lines))}</pre>'
