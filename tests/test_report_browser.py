@@ -8,6 +8,7 @@ tests are skipped with the reason.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,16 @@ def test_the_page_logs_no_errors(browser: Any, reports: dict[str, Path], name: s
     _open(browser, reports[name])
     errors = [e for e in browser.get_log("browser") if e.get("level") in ("SEVERE", "ERROR")]
     assert errors == []
+
+
+@pytest.mark.parametrize("name", ["reference", "consult-connected-only"])
+def test_the_visible_words_are_ours(browser: Any, reports: dict[str, Path], name: str) -> None:
+    _open(browser, reports[name])
+    text = browser.execute_script("return document.body.innerText")
+    for theirs in ("Skipped", "Passed", "not-applicable", "[[", "]]"):
+        assert theirs not in text, theirs
+    assert re.search(r"\b\d+ tests\b", text) is None
+    assert "Requirements (15)" in text and "not applicable" in text
 
 
 _CONTRAST_JS = """

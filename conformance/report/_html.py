@@ -30,6 +30,7 @@ from typing import Any, Final
 import pytest
 
 from conformance._recorder import records_from_jsonable
+from conformance.report._files import evidence_anchor
 from conformance.report._ladder import render_ladder, render_log_html
 from conformance.report._results import EXIT_MEANINGS, OUTCOMES, RunResults, TestOutcome
 from conformance.report._summary import partial_note, run_status
@@ -61,7 +62,7 @@ def _css_token(text: str) -> str:
 
 
 def _anchor(test_id: str) -> str:
-    return "ev-" + _css_token(test_id)
+    return evidence_anchor(test_id)
 
 
 def outcome_word(outcome: str) -> str:
@@ -138,8 +139,9 @@ def _filters_html(tests: Sequence[Mapping[str, Any]]) -> str:
     for outcome in OUTCOMES:
         count = sum(1 for t in tests if t.get("outcome") == outcome)
         token = _css_token(outcome)
+        disabled = ' disabled="disabled"' if not count else ""
         boxes.append(f'<label class="ro-filter"><input type="checkbox" id="ro-show-{token}" checked="checked"'
-                     f'{" disabled" if not count else ""}/> {count} {_esc(outcome_word(outcome))}</label>')
+                     f'{disabled}/> {count} {_esc(outcome_word(outcome))}</label>')
     return f'<p class="ro-filters">Show: {" ".join(boxes)}</p>'
 
 
