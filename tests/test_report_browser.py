@@ -71,7 +71,7 @@ def test_the_verdict_box_is_in_the_first_screen(browser: Any, reports: dict[str,
     box = browser.execute_script(
         "const r = document.querySelector('#ro-verdict h2').getBoundingClientRect();"
         "return {top: r.top, bottom: r.bottom, height: window.innerHeight};")
-    assert 0 <= box["top"] and box["bottom"] <= box["height"], box
+    assert box["top"] >= 0 and box["bottom"] <= box["height"], box
 
 
 @pytest.mark.parametrize("name", ["reference", "consult-connected-only"])

@@ -8,8 +8,9 @@ Set-up (everything before the suite's ``step: test`` note: lineInitializeEx, lin
 and clean-up (from ``step: clean up`` on: the harness putting the PBX back) are not the test. Each is
 folded into one grey row that counts its calls and error returns -- results.json (and the raw log of a
 test that did not pass) has them line by line -- so a passing test's clean-up errors (a lineDrop on a
-call the PBX already dropped) do not look like findings, and the fifteen ladders of a report stay small. A range holding a failed
-record is drawn in full (in grey for clean-up); a failed record stays red wherever it is.
+call the PBX already dropped) do not look like findings, and the fifteen ladders of a report stay
+small. A range holding a failed record is drawn in full (in grey for clean-up); a failed record stays
+red wherever it is.
 
 * request: app -> provider, solid; return / error: provider -> app, dashed (an error in orange).
 * message: provider -> app, labelled with ``LineMessage.describe()``.
