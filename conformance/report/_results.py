@@ -26,7 +26,7 @@ other clause carries the "no". Unknown that could change the result makes the ve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 __all__ = [
@@ -126,7 +126,11 @@ class TestOutcome:
     unmet_claims: list[str] = field(default_factory=list)
 
     def to_jsonable(self) -> dict[str, Any]:
-        return asdict(self)
+        """The results.json entry. Shallow: ``records`` are already plain JSON data (the recorder's
+        ``to_jsonable``) and are shared, not deep-copied -- ``asdict`` copied every evidence record on
+        each call, a third of a run's time."""
+        return {name: (list(value) if isinstance(value, list) else value)
+                for name, value in ((f, getattr(self, f)) for f in self.__dataclass_fields__)}
 
 
 @dataclass
