@@ -92,8 +92,8 @@ def assert_ended_with_the_link(test: dict[str, Any], death: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(DEATH))
 def test_dead_link_at_the_first_request_is_an_error_naming_what_died(tmp_path: Path, kind: str) -> None:
-    path = derived_profile(tmp_path, "reference", f"{kind}-3".replace("_", "-"),
-                           [{"kind": kind, "after_requests": 3}])
+    path = derived_profile(tmp_path, "reference", f"{kind}-4".replace("_", "-"),
+                           [{"kind": kind, "after_requests": 4}])
     results = run_suite(path, tmp_path)
     assert_never_fail(results)
     got = outcomes(results)
@@ -139,7 +139,7 @@ def test_dead_link_later_in_a_flow_or_in_clean_up_is_still_an_error(tmp_path: Pa
 def test_dead_link_through_the_emulated_dll_is_an_error_too(tmp_path: Path) -> None:
     """The same LINE_CLOSE through tapi32:emulated (its message threads must not hang either). Party
     lines are TAPI lines there, so the fault counts their requests as well and fires earlier."""
-    path = derived_profile(tmp_path, "reference", "close-tapi32", [{"kind": "line_close", "after_requests": 3}])
+    path = derived_profile(tmp_path, "reference", "close-tapi32", [{"kind": "line_close", "after_requests": 4}])
     results = run_suite(path, tmp_path, backend=f"tapi32:emulated:{path}")
     assert_never_fail(results)
     errored = {r for r, o in outcomes(results).items() if o == "error"}

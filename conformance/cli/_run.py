@@ -204,8 +204,23 @@ def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path
     return RunOutcome(status, data, out_dir, keyword=keyword)
 
 
-def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
-    """Verdict, route, clauses that failed with their tests, and where the three files are."""
+def expectation_line(profile: Profile, data: Mapping[str, Any] | None) -> str | None:
+    """The line reporting a difference from the profile's ``expect:`` (None: met, or nothing expected).
+
+    It never changes the exit status: exit codes describe the PBX (docs/results-format.md); the line
+    describes the profile's author's expectation (docs/profiles.md, "expect").
+    """
+    if profile.expect is None or data is None:
+        return None
+    ro = data["remote_office"]
+    failed = {t["id"] for t in data["tests"] if t["outcome"] == "fail"}
+    problems = profile.expect.mismatches(ro["verdict"], ro.get("route"), failed)
+    return f"expectation not met ({profile.path}: expect): {'; '.join(problems)}" if problems else None
+
+
+def print_summary(outcome: RunOutcome, out: TextIO | None = None, profile: Profile | None = None) -> None:
+    """Verdict, route, clauses that failed with their tests, a difference from the profile's expect:,
+    and where the three files are."""
     out = out or sys.stdout
     if outcome.results is None:
         print(f"Remote Office verdict: none ({outcome.problem})", file=out)
@@ -214,6 +229,10 @@ def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
         lines = summary_lines(outcome.results, outcome.keyword)
         if outcome.status != run_status(outcome.results, outcome.keyword):   # the run stopped early
             lines[-1] = f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}"
+        # a partial run judges no verdict, so it cannot miss the profile's expected one
+        line = expectation_line(profile, outcome.results) if profile is not None and not outcome.keyword else None
+        if line is not None:
+            lines.insert(len(lines) - 1, line)
         for line in lines:
             print(line, file=out)
     for name in ("report.html", "results.json", "junit.xml"):
@@ -235,5 +254,5 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     outcome = run_suite(Path(profile.path), profile.name, args.backend, out_dir,
                         keyword=args.keyword, workers=args.workers)
-    print_summary(outcome)
+    print_summary(outcome, profile=profile)
     return outcome.status
