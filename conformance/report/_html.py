@@ -119,7 +119,7 @@ def verdict_box_html(data: Mapping[str, Any], keyword: str | None = None) -> str
         return (f'<section id="ro-verdict" class="ro-verdict ro-v-undetermined">'
                 f'<h2>Remote Office verdict: <span class="ro-verdict-word">NOT JUDGED</span></h2>'
                 f'<p class="ro-partial">{_esc(partial)} (selection: <code>-k {_esc(keyword)}</code>).</p>'
-                f"<p><b>Exit status:</b> {status} ({_esc(EXIT_MEANINGS.get(status, '?'))})</p></section>")
+                f"<p><b>Exit status:</b> {status}: {_esc(EXIT_MEANINGS.get(status, '?'))}</p></section>")
     by_id = {str(t.get("id")): t for t in data.get("tests", [])}
     empty = "" if by_id else '<p class="ro-warning">No requirement ran: nothing was proven.</p>'
     return (
@@ -127,7 +127,7 @@ def verdict_box_html(data: Mapping[str, Any], keyword: str | None = None) -> str
         f'<h2>Remote Office verdict: <span class="ro-verdict-word">{_esc(_VERDICT_WORD.get(verdict, verdict))}'
         f"</span></h2>{empty}"
         f'<p><b>Route:</b> {_esc(ro.get("route") or "none")} &#183; '
-        f"<b>Exit status:</b> {status} ({_esc(EXIT_MEANINGS.get(status, '?'))})</p>"
+        f"<b>Exit status:</b> {status}: {_esc(EXIT_MEANINGS.get(status, '?'))}</p>"
         f"{_clause_tables(ro, by_id)}"
         f'<p class="ro-formula"><b>Formula:</b> <code>{_esc(ro.get("formula", ""))}</code></p>'
         "</section>")
@@ -198,15 +198,14 @@ def evidence_html(test: Mapping[str, Any]) -> str:
     if not recs:
         return ""
     failed_seq = test.get("failed_seq")
-    title = f'{test.get("id", "")} {test.get("title", "")}'.strip()
-    # the title in HTML above the diagram: it wraps instead of being cut at the SVG's edge
     blamed = None if failed_seq is None else int(failed_seq)
     ladder = render_ladder(recs, failed_seq=blamed)
     # a passing (or not applicable) test's set-up and clean-up lines are one line each: results.json has
     # them all, and fifteen copies of the same lineInitializeEx would double the page
     settled = test.get("outcome") in ("pass", "not-applicable")
     log = render_log_html(recs, fold=settled, failed_seq=blamed)
-    return (f'<div class="ro-evidence"><p class="ro-ladder-title">{_esc(title)}</p>'
+    # the title is the <summary> of the block around this (HTML: it wraps where the SVG would cut it)
+    return ('<div class="ro-evidence">'
             f'<div class="ro-ladder">{ladder}</div>'
             f"<details><summary>raw log</summary>{log}</details></div>")
 
