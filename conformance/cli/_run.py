@@ -77,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "run, the verdict is not judged (exit status 5 unless something failed or erred)")
     parser.add_argument("-n", dest="workers", default=None, metavar="N",
                         help="run in parallel with pytest-xdist (N or 'auto')")
+    parser.add_argument("--answers", default=None, metavar="FILE",
+                        help="scripted operator answers (YAML) for roles without a party line (tapi32); "
+                             "same as $RO_CONFORMANCE_ANSWERS")
 
 
 # --- checks before running --------------------------------------------------------------------------
@@ -252,7 +255,17 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ro-conformance: cannot write reports to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+<<<<<<< HEAD
     outcome = run_suite(Path(profile.path), profile.name, args.backend, out_dir,
+=======
+    from conformance.backends.tapi32._operator import ANSWERS_ENV, ScriptedOperator, use_terminal_if_interactive
+
+    if args.answers:
+        ScriptedOperator.load(args.answers)          # a broken file: TapiError -> message and exit 4
+        os.environ[ANSWERS_ENV] = str(Path(args.answers).resolve())   # read by the backend the run opens
+    use_terminal_if_interactive()                    # before pytest captures stdin
+    outcome = run_suite(Path(args.profile), profile.name, args.backend, out_dir,
+>>>>>>> main
                         keyword=args.keyword, workers=args.workers)
     print_summary(outcome, profile=profile)
     return outcome.status
