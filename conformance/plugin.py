@@ -1,7 +1,11 @@
 """pytest plugin (entry point ``pytest11: tapi``). Inert unless its options or fixtures are used.
 
-Options (group "tapi"): ``--tapi-backend SPEC`` (default ``sim``), ``--tapi-profile PATH`` (ini
-``tapi_profile``, env ``TAPI_PROFILE``), ``--tapi-results PATH`` (results.json at session end).
+Options (group "tapi"): ``--tapi-backend SPEC`` (default ``sim``), ``--tapi-profile PATH|NAME`` (a file
+or a shipped profile's name; ini ``tapi_profile``, env ``TAPI_PROFILE``), ``--tapi-results PATH``
+(results.json at session end), ``--tapi-exitstatus`` (ini ``tapi_exitstatus``: pytest's exit status
+becomes ro-conformance's, 0..5, so a not-compatible PBX fails a CI job). The terminal summary shows the
+Remote Office verdict, route and clauses (ini ``tapi_summary = false`` turns it off). Collecting suite
+tests without a profile is one usage error, not one error per test.
 
 Markers: ``tapi_requires(*claims)`` (``_suite_claims``; an unmet claim makes the test not-applicable),
 ``requirement(id)`` (the stable requirement id, e.g. ``RO-FWD-01``; ``test_ro_fwd_01_*`` works too).
@@ -65,10 +69,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--tapi-backend", dest="tapi_backend", default="sim", metavar="SPEC",
                     help="backend spec: sim (default), sim:PROFILE, bridge://HOST:PORT, tapi32:")
     group.addoption("--tapi-profile", dest="tapi_profile", default=None, metavar="PATH",
-                    help=f"PBX profile (YAML); also ini tapi_profile or env {ENV_PROFILE}")
+                    help=f"PBX profile: a YAML file or a shipped profile's name (ro-conformance profiles); "
+                         f"also ini tapi_profile or env {ENV_PROFILE}")
     group.addoption("--tapi-results", dest="tapi_results", default=None, metavar="PATH",
                     help="write results.json (per-requirement outcomes, Remote Office verdict) here")
-    parser.addini("tapi_profile", "PBX profile (YAML) for the conformance suite", default="")
+    group.addoption("--tapi-exitstatus", dest="tapi_exitstatus", action="store_true", default=None,
+                    help="exit with ro-conformance's status (0 compatible, 1 not compatible, 2 a claim not "
+                         "honoured, 3 errors/inconclusive, 5 partial run) instead of pytest's; "
+                         "also ini tapi_exitstatus")
+    parser.addini("tapi_profile", "PBX profile (YAML file or shipped name) for the conformance suite",
+                  default="")
+    parser.addini("tapi_exitstatus", "exit with ro-conformance's status instead of pytest's", type="bool",
+                  default=False)
+    parser.addini("tapi_summary", "print the Remote Office verdict in the terminal summary", type="bool",
+                  default=True)
 
 
 def _profile_path(config: pytest.Config) -> str | None:
@@ -78,7 +92,7 @@ def _profile_path(config: pytest.Config) -> str | None:
     ini = str(config.getini("tapi_profile") or "")
     if ini:
         base = config.inipath.parent if config.inipath else config.rootpath
-        return str(base / ini)
+        return str(base / ini) if (base / ini).is_file() else ini    # a file next to the ini, else a name
     return os.environ.get(ENV_PROFILE) or None
 
 
@@ -103,10 +117,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     # Imported here: the plugin loads in every pytest run of the environment, and the profile loader
     # (jsonschema, PyYAML) is only needed once a run asks for a profile.
+    from conformance._shipped import ShippedProfileError, resolve_profile
     from simulator._profile import load_profile
 
     try:
-        profile = load_profile(path)
+        profile = load_profile(resolve_profile(path))
+    except ShippedProfileError as exc:
+        raise pytest.UsageError(f"--tapi-profile: {exc}") from exc
     except ProfileError as exc:
         raise pytest.UsageError(f"profile {path} is broken:\n{exc}") from exc
     except OSError as exc:
@@ -120,11 +137,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(config), "tapi-results-collector")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Suite tests collected without a profile: one usage error now rather than an error in every test."""
+    if PROFILE_KEY in config.stash or hasattr(config, "workerinput"):
+        return
+    needing = [item for item in items if _relevant(item)]
+    if needing:
+        raise pytest.UsageError(
+            f"{len(needing)} collected test(s) need a PBX profile (e.g. {needing[0].nodeid}): pass "
+            f"--tapi-profile FILE-or-NAME (ini tapi_profile, env {ENV_PROFILE}); 'ro-conformance profiles' "
+            "lists the shipped names")
+
+
 class _Collector:
-    """Builds ``RunResults`` from teardown reports (on the xdist controller too) and writes results.json."""
+    """Builds ``RunResults`` from teardown reports (on the xdist controller too) and writes results.json,
+    prints the verdict in the terminal summary and, when asked, sets the exit status from it."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self._data: dict[str, Any] | None = None
+
+    def jsonable_results(self) -> dict[str, Any]:
+        """results.json's data, serialised once after the session (evidence records are large); the
+        HTML report reads it from here (plugin name ``tapi-results-collector``)."""
+        if self._data is None:
+            self._data = self.config.stash[RESULTS_KEY].to_jsonable()
+        return self._data
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         payload = getattr(report, "tapi_outcome", None)
@@ -136,17 +175,42 @@ class _Collector:
         if isinstance(info, dict) and "info" not in results.backend:
             results.backend.update(name=info.get("backend", ""), info=info)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def _exitstatus_wanted(self) -> bool:
+        given = self.config.getoption("tapi_exitstatus")
+        return bool(given) if given is not None else bool(self.config.getini("tapi_exitstatus"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+        # Before the other plugins (the HTML report reads the finished results), and after them: write
+        # results.json and, when asked, take over the exit status.
+        self.config.stash[RESULTS_KEY].finished = datetime.now(UTC).isoformat(timespec="seconds")
+        self._data = None
+        yield
         if hasattr(self.config, "workerinput"):
             return      # an xdist worker: the controller has every report and writes the file
         results = self.config.stash[RESULTS_KEY]
-        results.finished = datetime.now(UTC).isoformat(timespec="seconds")
         out = self.config.getoption("tapi_results")
         if out:
             target = Path(out)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(results.to_jsonable(), indent=2) + "\n", encoding="utf-8")
+            target.write_text(json.dumps(self.jsonable_results(), indent=2) + "\n", encoding="utf-8")
+        if self._exitstatus_wanted() and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) \
+                and results.tests:
+            from conformance.report._summary import run_status
+
+            session.exitstatus = run_status(self.jsonable_results(), self.config.option.keyword)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        results = self.config.stash[RESULTS_KEY]
+        if hasattr(self.config, "workerinput") or not results.tests or not self.config.getini("tapi_summary"):
+            return
+        from conformance.report._summary import summary_lines
+
+        terminalreporter.section("Remote Office conformance")
+        for line in summary_lines(self.jsonable_results(), self.config.option.keyword):
+            terminalreporter.write_line(line)
+        if not self._exitstatus_wanted():
+            terminalreporter.write_line("(pytest's own exit status; --tapi-exitstatus makes it the one above)")
 
 
 def _relevant(item: pytest.Item) -> bool:

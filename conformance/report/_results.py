@@ -26,7 +26,7 @@ other clause carries the "no". Unknown that could change the result makes the ve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_MEANINGS",
     "EXIT_NOT_COMPATIBLE",
     "EXIT_NOT_HONOURED",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "REQUIREMENT_CLAUSES",
     "RunResults",
@@ -54,12 +55,14 @@ EXIT_NOT_COMPATIBLE: Final = 1
 EXIT_NOT_HONOURED: Final = 2
 EXIT_ERRORS: Final = 3
 EXIT_USAGE: Final = 4
+EXIT_PARTIAL: Final = 5      # run -k: what ran passed or was not applicable; the verdict was not judged
 EXIT_MEANINGS: Final[Mapping[int, str]] = {
     EXIT_COMPATIBLE: "compatible, every claim honoured",
     EXIT_NOT_COMPATIBLE: "not compatible, every claim honoured",
     EXIT_NOT_HONOURED: "a claim of the profile is not honoured (a requirement failed)",
     EXIT_ERRORS: "errors or inconclusive results only",
     EXIT_USAGE: "usage or profile error",
+    EXIT_PARTIAL: "partial run (-k): no requirement failed or erred; the verdict was not judged",
 }
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "not-applicable"]
@@ -124,7 +127,11 @@ class TestOutcome:
     unmet_claims: list[str] = field(default_factory=list)
 
     def to_jsonable(self) -> dict[str, Any]:
-        return asdict(self)
+        """The results.json entry. Shallow: ``records`` are already plain JSON data (the recorder's
+        ``to_jsonable``) and are shared, not deep-copied -- ``asdict`` copied every evidence record on
+        each call, a third of a run's time."""
+        return {name: (list(value) if isinstance(value, list) else value)
+                for name, value in ((f, getattr(self, f)) for f in self.__dataclass_fields__)}
 
 
 @dataclass
