@@ -25,7 +25,7 @@ import os
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -38,8 +38,9 @@ from conformance._plugin_outcomes import (
     requirement_of,
 )
 from conformance._recorder import RecordingBackend
+from conformance._trace import TraceBackend
 from conformance._registry import backend_class, open_backend, split_spec
-from conformance.backend import PartyControl
+from conformance.backend import Backend, PartyControl
 from conformance.report._results import RunResults, TestOutcome
 from conformance.suite._claims import unmet_claims
 from conformance.suite._errors import HarnessError, NotApplicable
@@ -47,12 +48,13 @@ from conformance.suite._session import DeskLine, LineSession, open_desk_line
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
 from simulator._profile_model import Profile
 
-__all__ = ["OUTCOME_KEY", "PROFILE_KEY", "RECORDER_KEY", "RESULTS_KEY"]
+__all__ = ["OUTCOME_KEY", "PROFILE_KEY", "RECORDER_KEY", "RESULTS_KEY", "TRACE_KEY"]
 
 RESULTS_KEY = pytest.StashKey[RunResults]()
 OUTCOME_KEY = pytest.StashKey[TestOutcome]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 RECORDER_KEY = pytest.StashKey[RecordingBackend]()
+TRACE_KEY = pytest.StashKey[TraceBackend]()
 _STATE_KEY = pytest.StashKey[ItemState]()
 _INFO_KEY = pytest.StashKey[dict[str, Any]]()
 _SESSION_KEY = pytest.StashKey[LineSession]()
@@ -117,6 +119,10 @@ def pytest_configure(config: pytest.Config) -> None:
                  "description": profile.description, "source": profile.source, "data": _jsonable(profile.raw)},
         backend={"spec": spec}, started=datetime.now(UTC).isoformat(timespec="seconds"))
     config.pluginmanager.register(_Collector(config), "tapi-results-collector")
+    if config.getoption("tapi_results"):
+        from conformance._certification import Certifier   # trace.jsonl + certification fields
+
+        config.pluginmanager.register(Certifier(config, RESULTS_KEY, path), "tapi-certifier")
 
 
 class _Collector:
@@ -195,6 +201,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         # Through JSON: plain types only (IntFlag params in the records would not cross to xdist).
         report.tapi_outcome = _jsonable(result.to_jsonable())          # type: ignore[attr-defined]
         report.tapi_backend_info = item.stash.get(_INFO_KEY, None)   # type: ignore[attr-defined]
+        trace = item.stash.get(TRACE_KEY, None)
+        report.tapi_trace = trace.session() if trace is not None else None   # type: ignore[attr-defined]
         report.user_properties.append(("ro_outcome", result.outcome))
         report.user_properties.append(("ro_requirement", result.id))
     return report
@@ -219,7 +227,9 @@ def tapi_backend(request: pytest.FixtureRequest, tapi_profile: Profile) -> Itera
         inner = open_backend(spec, tapi_profile)
     except BackendUnavailable as exc:
         raise HarnessError(f"--tapi-backend {spec}: {exc}") from exc
-    backend = RecordingBackend(inner)
+    traced = TraceBackend(inner, test=request.node.nodeid)     # the full trace, for trace.jsonl and replay
+    request.node.stash[TRACE_KEY] = traced
+    backend = RecordingBackend(cast(Backend, traced))
     request.node.stash[RECORDER_KEY] = backend
     with contextlib.suppress(Exception):
         request.node.stash[_INFO_KEY] = _jsonable(backend.info())

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import pytest
 
+from conformance._certification import certification_html
 from conformance._recorder import records_from_jsonable
 from conformance.report._files import status_of
 from conformance.report._ladder import render_ladder, render_log_html
@@ -241,6 +242,7 @@ class HtmlReportPlugin:
         results = self._results()
         data = results.to_jsonable() if results is not None else {"remote_office": {}, "tests": []}
         prefix.append(verdict_box_html(data))
+        prefix.append(certification_html(data.get("certification") or {}))
         prefix.append(requirements_table_html(data["tests"]))
         text, path = self._profile_text(results)
         postfix.append(profile_html(text, path))

@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_MEANINGS",
     "EXIT_NOT_COMPATIBLE",
     "EXIT_NOT_HONOURED",
+    "EXIT_NOT_VERIFIED",
     "EXIT_USAGE",
     "REQUIREMENT_CLAUSES",
     "RunResults",
@@ -42,12 +43,14 @@ EXIT_NOT_COMPATIBLE: Final = 1
 EXIT_NOT_HONOURED: Final = 2
 EXIT_ERRORS: Final = 3
 EXIT_USAGE: Final = 4
+EXIT_NOT_VERIFIED: Final = 5
 EXIT_MEANINGS: Final[Mapping[int, str]] = {
     EXIT_COMPATIBLE: "compatible, every claim honoured",
     EXIT_NOT_COMPATIBLE: "not compatible, every claim honoured",
     EXIT_NOT_HONOURED: "a claim of the profile is not honoured (a requirement failed)",
     EXIT_ERRORS: "errors or inconclusive results only",
     EXIT_USAGE: "usage or profile error",
+    EXIT_NOT_VERIFIED: "verify: the run directory does not verify (edited file or another verdict)",
 }
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "not-applicable"]
@@ -101,12 +104,14 @@ class RunResults:
     tests: list[TestOutcome] = field(default_factory=list)
     started: str = ""
     finished: str = ""
+    certification: dict[str, Any] = field(default_factory=dict)   # conformance._certification
 
     def to_jsonable(self) -> dict[str, Any]:
         return {
             "format": "ro-conformance-results/1",
             "profile": self.profile,
             "backend": self.backend,
+            "certification": self.certification,
             "remote_office": ro_verdict(self.tests),
             "summary": {o: sum(1 for t in self.tests if t.outcome == o) for o in OUTCOMES},
             "exit_status": exit_status(self.tests),

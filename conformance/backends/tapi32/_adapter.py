@@ -136,6 +136,9 @@ class Tapi32Backend:
         self._pending: dict[int, _Pending] = {}            # request id -> kept buffers
         self.initial_size: int | None = None               # buffer size of the first try (None: fixed+1024)
         self.errors: list[str] = []                         # message-thread faults
+        # Set by the trace (conformance._trace) while it records a call: gets each variable-size
+        # structure the DLL filled, as (struct name, API version, the bytes up to dwUsedSize).
+        self.raw_sink: Callable[[str, int | None, bytes], None] | None = None
         self.profile = profile
         self.parties = Tapi32Parties(self, profile.pixit if profile else None, prompt=prompt)
         if open_parties:
@@ -356,6 +359,8 @@ class Tapi32Backend:
             size = needed
         if buf is None:
             raise LineError(LineErr.STRUCTURETOOSMALL, name, f"still too small at {size} bytes")
+        if self.raw_sink is not None:
+            self.raw_sink(name, version, buf.raw[:DWORD.from_buffer(buf, 8).value])   # dwUsedSize
         return read_struct(value_cls, buf.raw, api_version=version)
 
     def _line_version(self, h_line: int) -> int | None:
