@@ -83,7 +83,8 @@ class Certifier:
                   "profile": {"name": results.profile.get("name"), "sha256": sha256_of(profile_copy)},
                   "host_os": platform.platform(), "started": results.started}
         trace_sha = write_trace(directory / TRACE_FILE, header, self.sessions)
-        desk = next((s["desk"] for s in sorted(self.sessions, key=lambda s: str(s["test"])) if s.get("desk")), {})
+        ordered = sorted(self.sessions, key=lambda s: str(s["test"]))
+        desk: dict[str, Any] = next((s["desk"] for s in ordered if s.get("desk")), {})
         api = desk.get("api_version")
         results.certification = {
             "suite_version": header["suite_version"],
@@ -99,7 +100,7 @@ class Certifier:
 
 
 def _junit_properties(config: pytest.Config, cert: Mapping[str, Any]) -> None:
-    from _pytest.junitxml import xml_key   # the LogXML object pytest keeps while --junitxml is active
+    from _pytest.junitxml import xml_key  # the LogXML object pytest keeps while --junitxml is active
 
     xml = config.stash.get(xml_key, None)
     if xml is None:

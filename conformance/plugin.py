@@ -38,8 +38,8 @@ from conformance._plugin_outcomes import (
     requirement_of,
 )
 from conformance._recorder import RecordingBackend
-from conformance._trace import TraceBackend
 from conformance._registry import backend_class, open_backend, split_spec
+from conformance._trace import TraceBackend
 from conformance.backend import Backend, PartyControl
 from conformance.report._results import RunResults, TestOutcome
 from conformance.suite._claims import unmet_claims
@@ -120,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         backend={"spec": spec}, started=datetime.now(UTC).isoformat(timespec="seconds"))
     config.pluginmanager.register(_Collector(config), "tapi-results-collector")
     if config.getoption("tapi_results"):
-        from conformance._certification import Certifier   # trace.jsonl + certification fields
+        from conformance._certification import Certifier  # trace.jsonl + certification fields
 
         config.pluginmanager.register(Certifier(config, RESULTS_KEY, path), "tapi-certifier")
 

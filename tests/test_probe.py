@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_runner import PROFILES, SHIPPED
 
 from conformance._draft import QUESTION, render
 from conformance._trace import TraceBackend
@@ -21,7 +22,6 @@ from simulator._errors import ProfileError
 from simulator._profile import load_profile, load_profile_text
 from simulator._profile_model import Profile
 from simulator._structs import LineForward
-from suite_runner import PROFILES, SHIPPED
 
 # What no capability reveals, whatever the PBX (the test lists it once, so a new guess shows up here).
 ALWAYS_ASKED = {
@@ -177,9 +177,9 @@ def test_probe_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_probe_through_tapi32_emulated_and_the_bridge_equals_sim() -> None:
+    from conformance.backends.bridge import BridgeBackend
     from conformance.backends.tapi32 import Tapi32Backend
     from conformance.bridge.server import BridgeServer, ServerThread
-    from conformance.backends.bridge import BridgeBackend
 
     p = _profile("native-ro")
     dial = p.dial_string(p.pixit.remote_office)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_runner import PROFILES
 
 from conformance._trace import ReplayDivergence, TraceBackend, read_trace, sha256_of, write_trace
 from conformance.backends.replay import ReplayBackend
@@ -24,7 +25,6 @@ from conformance.backends.sim import SimBackend
 from conformance.cli._verify import compare_replay
 from simulator._constants import LineForwardMode
 from simulator._structs import LineForward
-from suite_runner import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = PROFILES / "consult-ringing.yaml"
@@ -170,7 +170,7 @@ def test_replay_serves_the_recording_and_names_the_first_divergence(tmp_path: Pa
         other.close()
     stray = ReplayBackend(path)
     stray.bind_test("t::one")
-    with pytest.raises(ReplayDivergence, match="the suite called lineShutdown.*the recording has lineInitializeEx"):
+    with pytest.raises(ReplayDivergence, match=r"the suite called lineShutdown.*the recording has lineInitializeEx"):
         stray.line_shutdown(1)
     missing = ReplayBackend(path)
     missing.bind_test("t::two")
@@ -237,7 +237,8 @@ def test_verify_of_a_run_recorded_by_another_suite_version_says_so(sim_run: Path
     shutil.copytree(sim_run, directory)
     version = json.loads((sim_run / "results.json").read_text())["certification"]["suite_version"]
     _edit(directory / "results.json", f'"suite_version": "{version}"', '"suite_version": "0.0.1"')
-    _edit(directory / "junit.xml", f'name="ro_suite_version" value="{version}"', 'name="ro_suite_version" value="0.0.1"')
+    _edit(directory / "junit.xml", f'name="ro_suite_version" value="{version}"',
+          'name="ro_suite_version" value="0.0.1"')
     _edit(directory / "report.html", f'data-ro-cert="suite_version">{version}<', 'data-ro-cert="suite_version">0.0.1<')
     done = cli("verify", str(directory))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -50,7 +50,7 @@ def _load(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
 def _show(args: Any) -> str:
     if isinstance(args, dict):
         return ", ".join(f"{k}={_show(v)}" for k, v in args.items())
-    text = repr(args) if not isinstance(args, str) else repr(args)
+    text = repr(args)
     return text if len(text) <= 120 else text[:119] + "\u2026"
 
 
