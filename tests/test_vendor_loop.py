@@ -264,3 +264,17 @@ def test_verify_lists_changed_outcomes_and_fails_only_on_another_verdict() -> No
 def test_verify_usage_error_for_a_directory_without_results(tmp_path: Path) -> None:
     done = cli("verify", str(tmp_path))
     assert done.returncode == 4 and "not a run directory" in done.stderr
+
+
+def test_verify_rechecks_the_raw_bytes_of_a_tapi32_trace(tapi32_run: Path, tmp_path: Path) -> None:
+    """A decoded LINEDEVCAPS edited (and re-sealed) no longer matches the raw bytes recorded with it."""
+    from conformance.cli._verify import raw_problems
+
+    assert raw_problems(tapi32_run / "trace.jsonl") == []
+    directory = tmp_path / "run"
+    shutil.copytree(tapi32_run, directory)
+    _edit(directory / "trace.jsonl", '"switch_info":"consult-ringing"', '"switch_info":"forged"', -1)
+    _reseal(directory)
+    done = cli("verify", str(directory))
+    assert done.returncode == 5
+    assert "the raw LINEDEVCAPS bytes do not decode to the lineGetDevCaps result" in done.stdout, done.stdout

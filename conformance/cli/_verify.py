@@ -3,7 +3,8 @@
 Theory of operation: a certified run directory holds results.json, report.html, junit.xml, profile.yaml
 and trace.jsonl, and results.json's ``certification`` pins the last two by SHA-256. ``verify``
 
-1. recomputes both hashes (an edited profile or trace is named);
+1. recomputes both hashes (an edited profile or trace is named); in a tapi32 trace, re-decodes the raw
+   bytes of every variable-size structure with the adapter's codec and compares the recorded value;
 2. checks that results.json's verdict, route and exit status follow from its own tests, and that
    junit.xml and report.html carry the same certification fields, verdict and outcomes;
 3. replays trace.jsonl with the installed suite (``replay:`` backend, profile.yaml) into a temporary
@@ -27,14 +28,15 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from conformance._certification import FIELDS, PROFILE_FILE, TRACE_FILE, suite_version
-from conformance._trace import sha256_of
+from conformance._trace import decode, encode, read_trace, sha256_of
 from conformance.report._files import ResultsFileError, outcomes_from_jsonable, read_results
 from conformance.report._results import EXIT_NOT_VERIFIED, EXIT_USAGE, exit_status, ro_verdict
+from simulator._errors import TapiError
 
-__all__ = ["add_arguments", "check_files", "compare_replay", "run"]
+__all__ = ["add_arguments", "check_files", "compare_replay", "raw_problems", "run"]
 
 _VERDICT_WORD = {"compatible": "COMPATIBLE", "not-compatible": "NOT COMPATIBLE", "undetermined": "UNDETERMINED"}
 
@@ -114,12 +116,41 @@ def _html_problems(path: Path, data: Mapping[str, Any], cert: Mapping[str, Any])
     return problems
 
 
+_RAW_CLASSES: Final = {"LINEDEVCAPS": "LineDevCaps", "LINEADDRESSCAPS": "LineAddressCaps",
+                       "LINEADDRESSSTATUS": "LineAddressStatus", "LINECALLINFO": "LineCallInfo",
+                       "LINECALLSTATUS": "LineCallStatus"}
+
+
+def raw_problems(trace: Path) -> list[str]:
+    """tapi32 traces: each structure's raw bytes must decode (adapter codec) to the recorded value."""
+    try:
+        _header, sessions = read_trace(trace)
+    except TapiError as exc:
+        return [str(exc)]
+    checked = [(e, r) for s in sessions.values() for e in s["entries"] if e.get("type") == "call"
+               for r in e.get("raw", ()) if isinstance(e.get("result"), dict)
+               and e["result"].get("$struct") == _RAW_CLASSES.get(r["struct"])]
+    if not checked:
+        return []
+    from conformance.backends.tapi32._codec import read_struct
+
+    problems = []
+    for entry, raw in checked:
+        value = read_struct(type(decode(entry["result"])), bytes.fromhex(raw["hex"]), api_version=raw["api_version"])
+        if encode(value) != entry["result"]:
+            problems.append(f"{trace.name} line {entry['line']}: the raw {raw['struct']} bytes do not decode to "
+                            f"the {entry['function']} result recorded next to them")
+    return problems
+
+
 def check_files(directory: Path, data: Mapping[str, Any]) -> list[str]:
     """Every difference between the files of ``directory`` and what results.json certifies."""
     cert = data.get("certification") or {}
     if not cert:
         return ["results.json: no certification block (written by a suite that did not certify runs)"]
-    return [*_hash_problems(directory, cert), *_results_problems(data),
+    hashes = _hash_problems(directory, cert)
+    raw = [] if any(p.startswith(TRACE_FILE) for p in hashes) else raw_problems(directory / TRACE_FILE)
+    return [*hashes, *raw, *_results_problems(data),
             *_junit_problems(directory / "junit.xml", data, cert),
             *_html_problems(directory / "report.html", data, cert)]
 
