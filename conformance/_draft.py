@@ -55,7 +55,8 @@ class Draft:
         return [c for c in self.claims.values() if c.is_question]
 
 
-# The layout of a profile: (key path, YAML key, indent). Keys absent from the draft are skipped.
+# The layout of a profile: (key path, indent level), in file order. Keys absent from the draft are skipped;
+# a parent is written when any of its children is present.
 _LAYOUT: Final[Sequence[tuple[str, int]]] = (
     ("schema", 0), ("pbx", 0), ("pbx.name", 1), ("pbx.vendor", 1), ("pbx.description", 1), ("pbx.source", 1),
     ("stations", 0), ("trunks", 0), ("trunks.channels", 1),

@@ -20,13 +20,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import inspect
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from conformance.backend import TAPI_NAMES, Backend, PartyControl, PartyView
+from conformance.backend import ASYNC_FUNCTIONS, TAPI_NAMES, Backend, PartyControl, PartyView
 from simulator._constants import LineMsg
 from simulator._errors import BackendUnavailable, BridgeError, LineError, TapiError
 from simulator._messages import LineMessage
@@ -223,7 +224,7 @@ class TraceBackend:
 
     def _after(self, method: str, args: Mapping[str, Any], result: Any, entry: dict[str, Any]) -> None:
         """Cross-references that make the trace readable: which request a LINE_REPLY answers; the desk."""
-        if TAPI_NAMES.get(method) in _ASYNC and isinstance(result, int):
+        if TAPI_NAMES.get(method) in ASYNC_FUNCTIONS and isinstance(result, int):
             self._requests[result] = entry["pos"]
         elif isinstance(result, LineMessage) and result.msg == LineMsg.REPLY and result.param1 in self._requests:
             entry["reply_to"] = self._requests[result.param1]
@@ -267,12 +268,6 @@ class TraceBackend:
         return getattr(self.inner, name)
 
 
-_ASYNC: Final = frozenset({
-    "lineMakeCall", "lineDial", "lineAnswer", "lineDrop", "lineHold", "lineUnhold", "lineSwapHold",
-    "lineBlindTransfer", "lineSetupTransfer", "lineCompleteTransfer", "lineRedirect", "lineForward",
-    "lineDevSpecific"})
-
-
 class _TracedMethod:
     """``trace.line_x(*args, **kw)``: binds the arguments to the Protocol's parameter names, then traces."""
 
@@ -285,19 +280,20 @@ class _TracedMethod:
         return self._trace.call(self._method, **bind_args(self._method, args, kwargs))
 
 
-def bind_args(method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Arguments by their Backend-Protocol names, defaults filled in (so traces compare by value)."""
-    import inspect
+_SIGNATURES: dict[str, inspect.Signature] = {}
 
+
+def bind_args(method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments by their Backend-Protocol names, defaults filled in (so traces compare by value).
+
+    Raises TypeError when they do not fit the Protocol's signature of ``method``.
+    """
     signature = _SIGNATURES.get(method)
     if signature is None:
         signature = _SIGNATURES[method] = inspect.signature(getattr(Backend, method))
     bound = signature.bind(None, *args, **kwargs)
     bound.apply_defaults()
     return {k: v for k, v in bound.arguments.items() if k != "self"}
-
-
-_SIGNATURES: dict[str, Any] = {}
 
 
 class _TraceParties:

@@ -14,7 +14,10 @@ Keys for other plugins (the reports): ``config.stash[RESULTS_KEY]`` (``RunResult
 controller from the reports, also under pytest-xdist), ``item.stash[OUTCOME_KEY]`` (the test's
 ``TestOutcome``; final after the teardown report), ``item.stash[RECORDER_KEY]`` (its
 ``RecordingBackend``), and on every teardown report ``report.tapi_outcome`` (``TestOutcome`` as a dict)
-plus the JUnit properties ``ro_outcome`` / ``ro_requirement``.
+plus the JUnit properties ``ro_outcome`` / ``ro_requirement``. ``item.stash[TRACE_KEY]`` is the test's
+``TraceBackend`` (``_trace``: the full trace the recorder sits on); with ``--tapi-results`` the
+``_certification`` plugin writes ``trace.jsonl`` and ``profile.yaml`` next to results.json and certifies
+them (results.json ``certification``, JUnit ``ro_*`` testsuite properties, the report's table).
 """
 
 from __future__ import annotations
