@@ -227,6 +227,9 @@ def _forward_event(pump: _Pump, h_line: int, since: int, timeout: float) -> bool
 def _try_forwarding(backend: Backend, pump: _Pump, h_line: int, line: LineSeen, dial: str, timeout: float,
                     result: Probe) -> None:
     before = backend.line_get_address_status(h_line, 0).forward
+    if not line.addr_caps.addr_cap_flags & ACF.FWDSTATUSVALID:
+        result.notes.append("the forwarding set before the probe cannot be read (LINEADDRCAPFLAGS_FWDSTATUSVALID "
+                            "is not set): if the desk was forwarded, set it again - the probe cleared it")
     mark = len(pump.messages)
     entry = LineForward(forward_mode=int(LineForwardMode.UNCOND), dest_address=dial)
     act = result.active
