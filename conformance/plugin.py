@@ -204,7 +204,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         # Through JSON: plain types only (IntFlag params in the records would not cross to xdist).
         report.tapi_outcome = _jsonable(result.to_jsonable())          # type: ignore[attr-defined]
         report.tapi_backend_info = item.stash.get(_INFO_KEY, None)   # type: ignore[attr-defined]
-        trace = item.stash.get(TRACE_KEY, None)
+        trace = item.stash.get(TRACE_KEY, None) if item.config.getoption("tapi_results") else None
         report.tapi_trace = trace.session() if trace is not None else None   # type: ignore[attr-defined]
         report.user_properties.append(("ro_outcome", result.outcome))
         report.user_properties.append(("ro_requirement", result.id))
