@@ -86,6 +86,7 @@ class ItemState:
     reason: str = ""
     duration: float = 0.0
     phases: list[str] = field(default_factory=list)
+    unmet_claims: list[str] = field(default_factory=list)
 
     def add(self, when: str, outcome: Outcome, reason: str, duration: float) -> None:
         self.phases.append(when)
@@ -104,7 +105,8 @@ def make_outcome(item: pytest.Item, state: ItemState, records: list[dict[str, An
     return TestOutcome(id=state.requirement, outcome=state.outcome, reason=state.reason,
                        title=_first_line(doc) or item.name, nodeid=item.nodeid,
                        clause=REQUIREMENT_CLAUSES.get(state.requirement), duration=round(state.duration, 6),
-                       records=records, failed_seq=failed)
+                       records=records, failed_seq=failed,
+                       unmet_claims=list(state.unmet_claims) if state.outcome == "not-applicable" else [])
 
 
 def outcome_from_payload(data: dict[str, Any]) -> TestOutcome:

@@ -20,6 +20,7 @@ Record kinds::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -295,7 +296,21 @@ class RecordingBackend:
     def note(self, text: str) -> Record:
         return self._log.add("note", "", "suite", text)
 
-    def mark_failure(self, text: str) -> Record:
+    def mark_failure(self, text: str, cause: LineMessage | None = None) -> Record:
+        """Mark where a verdict was reached and write ``text`` as a note.
+
+        With ``cause`` (the message the suite judged: an error LINE_REPLY, the LINE_CALLSTATE that ended a
+        wait) that message's record is the one marked ``failed``, so the evidence points at what the PBX
+        did rather than at the note written afterwards; otherwise (or if it was never recorded) the note
+        is. Returns the marked record.
+        """
+        records = self._log.records
+        if cause is not None:
+            for i in range(len(records) - 1, -1, -1):
+                if records[i].message is cause:
+                    records[i] = dataclasses.replace(records[i], failed=True)
+                    self._log.add("note", "", "suite", text)
+                    return records[i]
         return self._log.add("note", "", "suite", text, failed=True)
 
     def to_jsonable(self) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ from conformance._registry import backend_class, open_backend, split_spec
 from conformance._trace import TraceBackend
 from conformance.backend import Backend, PartyControl
 from conformance.report._results import RunResults, TestOutcome
-from conformance.suite._claims import unmet_claims
+from conformance.suite._claims import unmet
 from conformance.suite._errors import HarnessError, NotApplicable
 from conformance.suite._session import DeskLine, LineSession, open_desk_line
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
@@ -171,9 +171,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     profile = item.config.stash.get(PROFILE_KEY, None)
     if profile is None:
         raise HarnessError("no profile: pass --tapi-profile PATH (or ini tapi_profile, env TAPI_PROFILE)")
-    unmet = unmet_claims(profile, claims)
-    if unmet:
-        raise NotApplicable("; ".join(unmet))
+    missing = unmet(profile, claims)
+    if missing:
+        raise NotApplicable("; ".join(reason for _, reason in missing), claims=tuple(c for c, _ in missing))
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -196,6 +196,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
             and not any(r.failed for r in recorder.records):
         recorder.mark_failure(f"{outcome}: {reason}")
     state.add(call.when, outcome, reason, call.duration)
+    if outcome == "not-applicable" and call.excinfo is not None:
+        state.unmet_claims = list(getattr(call.excinfo.value, "claims", ()))
     result = make_outcome(item, state, recorder.to_jsonable() if recorder is not None else [])
     item.stash[OUTCOME_KEY] = result
     if outcome != "pass":

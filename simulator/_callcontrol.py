@@ -21,6 +21,7 @@ from simulator._constants import (
     LineCallPartyId,
     LineCallReason,
     LineConnectedMode,
+    LineDisconnectMode,
     LineErr,
     LineMediaMode,
     LineMsg,
@@ -31,7 +32,7 @@ from simulator._constants import LineCallState as S
 from simulator._constants import LineTransferMode as TM
 from simulator._errors import LineError
 from simulator._origination import Origination
-from simulator._provider_core import Handle, Line, ProviderCore
+from simulator._provider_core import Handle, Line, ProviderCore, tapi
 from simulator._structs import LineAddressStatus, LineCallInfo, LineCallParams, LineForward
 
 __all__ = ["Provider"]
@@ -63,7 +64,6 @@ class Provider(ProviderCore):
 
     # ----- shared checks ---------------------------------------------------------------------
     def _owned(self, h_call: int, function: str, trigger: CallTrigger | None = None) -> Handle:
-        self.count_request()
         h = self.handle(h_call, function, owner=True)
         if trigger is not None and h.call.state not in allowed_sources(trigger):
             raise LineError(LineErr.INVALCALLSTATE, function, f"call is {h.call.state_name}")
@@ -87,10 +87,10 @@ class Provider(ProviderCore):
         return work
 
     # ----- origination -----------------------------------------------------------------------
+    @tapi("lineMakeCall", "line")
     def line_make_call(self, h_line: int, dest_address: str | None, country_code: int = 0,
                        call_params: LineCallParams | None = None) -> int:
         fn = "lineMakeCall"
-        self.count_request()
         line = self.line(h_line, fn)
         if not line.in_service:
             raise LineError(LineErr.INVALLINESTATE, fn, "line is out of service")
@@ -132,6 +132,7 @@ class Provider(ProviderCore):
         finally:
             self._creating_for = None
 
+    @tapi("lineDial", "call")
     def line_dial(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
         fn = "lineDial"
         h = self._owned(h_call, fn)
@@ -149,24 +150,31 @@ class Provider(ProviderCore):
         return self.request(h.line, h.line.app, fn, work)
 
     # ----- answer, drop, hold ----------------------------------------------------------------
+    @tapi("lineAnswer", "call")
     def line_answer(self, h_call: int) -> int:
         h = self._owned(h_call, "lineAnswer", CallTrigger.ANSWER)
         call = h.call
         return self.request(h.line, h.line.app, "lineAnswer",
                             self._state_work(call, (S.OFFERING, S.ACCEPTED), lambda: self.pbx.answer(call)))
 
+    @tapi("lineDrop", "call")
     def line_drop(self, h_call: int) -> int:
         h = self._owned(h_call, "lineDrop", CallTrigger.DROP)
         call = h.call
 
         def commit() -> None:
             held = call.consult_for
+            if self.pbx.fault("call_never_idle") is not None:   # dropped, but never reaches IDLE
+                if call.state_name != "DISCONNECTED":
+                    self.pbx.fire(call, CallTrigger.DISCONNECT, LineDisconnectMode.NORMAL)
+                return
             self.pbx.drop(call)
             if held is not None:
                 self.pbx.consult_dropped_for(held)
         live = tuple(s for s in S if s != S.IDLE)
         return self.request(h.line, h.line.app, "lineDrop", self._state_work(call, live, commit))
 
+    @tapi("lineHold", "call")
     def line_hold(self, h_call: int) -> int:
         h = self._owned(h_call, "lineHold", CallTrigger.HOLD)
         call = h.call
@@ -174,6 +182,7 @@ class Provider(ProviderCore):
                             self._state_work(call, (S.CONNECTED,),
                                              lambda: self.pbx.fire(call, CallTrigger.HOLD)))
 
+    @tapi("lineUnhold", "call")
     def line_unhold(self, h_call: int) -> int:
         h = self._owned(h_call, "lineUnhold", CallTrigger.UNHOLD)
         call = h.call
@@ -181,6 +190,7 @@ class Provider(ProviderCore):
                             self._state_work(call, (S.ONHOLD, S.ONHOLDPENDTRANSFER),
                                              lambda: self.pbx.cancel_consult(call)))
 
+    @tapi("lineSwapHold", "call")
     def line_swap_hold(self, h_active_call: int, h_held_call: int) -> int:
         fn = "lineSwapHold"
         active = self._owned(h_active_call, fn)
@@ -198,6 +208,7 @@ class Provider(ProviderCore):
         return self.request(active.line, active.line.app, fn, self._state_work(a, (S.CONNECTED,), commit))
 
     # ----- transfers ---------------------------------------------------------------------------
+    @tapi("lineBlindTransfer", "call")
     def line_blind_transfer(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
         fn = "lineBlindTransfer"
         h = self._owned(h_call, fn)
@@ -218,6 +229,7 @@ class Provider(ProviderCore):
             return 0, lambda: self.pbx.blind_transfer(call, dest), 0, b""
         return self.request(h.line, h.line.app, fn, work)
 
+    @tapi("lineSetupTransfer", "call")
     def line_setup_transfer(self, h_call: int, call_params: LineCallParams | None = None) -> int:
         fn = "lineSetupTransfer"
         h = self._owned(h_call, fn)
@@ -240,6 +252,7 @@ class Provider(ProviderCore):
             return 0, lambda: self.pbx.start_consult(call, consult), h_consult, b""
         return self.request(line, line.app, fn, work, existing_call=False)
 
+    @tapi("lineCompleteTransfer", "call")
     def line_complete_transfer(self, h_call: int, h_consult_call: int, transfer_mode: int) -> int:
         fn = "lineCompleteTransfer"
         h = self._owned(h_call, fn)
@@ -254,6 +267,9 @@ class Provider(ProviderCore):
         if consult.state not in (S.CONNECTED, S.RINGBACK, S.BUSY, S.PROCEEDING) or consult.consult_for is not call:
             raise LineError(LineErr.INVALCALLSTATE, fn, f"consultation call is {consult.state_name}")
         allowed = completion_states(self.profile)
+        refused = self.pbx.fault("transfer_refused_in")
+        if refused is not None:   # claims completion in these states, refuses it there
+            allowed = frozenset(st for st in allowed if str(st.name).lower() not in refused.states)
 
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
             if consult.state not in allowed or call.state not in (S.ONHOLDPENDTRANSFER, S.ONHOLD):
@@ -261,6 +277,7 @@ class Provider(ProviderCore):
             return 0, lambda: self.pbx.complete_transfer(call, consult), 0, b""
         return self.request(h.line, h.line.app, fn, work)
 
+    @tapi("lineRedirect", "call")
     def line_redirect(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
         fn = "lineRedirect"
         h = self._owned(h_call, fn, CallTrigger.REDIRECT)
@@ -271,10 +288,10 @@ class Provider(ProviderCore):
                                              lambda: self.pbx.redirect(call, dest)))
 
     # ----- forwarding --------------------------------------------------------------------------
+    @tapi("lineForward", "line")
     def line_forward(self, h_line: int, all_addresses: bool, address_id: int,
                      forward_list: tuple[LineForward, ...] | None, num_rings_no_answer: int = 0) -> int:
         fn = "lineForward"
-        self.count_request()
         line = self.line(h_line, fn)
         fwd = self.profile.capabilities.forwarding
         if fwd is None or not line.device.is_station:
@@ -282,6 +299,8 @@ class Provider(ProviderCore):
         if not all_addresses and address_id != 0:
             raise LineError(LineErr.INVALADDRESSID, fn, f"address {address_id} of 1")
         entries = tuple(forward_list or ())
+        if not entries and not fwd.clear:
+            raise LineError(LineErr.OPERATIONUNAVAIL, fn, "the switch cannot cancel forwarding (forwarding.clear)")
         if len(entries) > fwd.max_entries:
             raise LineError(LineErr.INVALPARAM, fn, f"{len(entries)} entries, at most {fwd.max_entries}")
         allowed = forward_mode_mask(fwd)
@@ -294,16 +313,19 @@ class Provider(ProviderCore):
         device = line.device
 
         def commit() -> None:
-            device.forwarding = entries
-            device.num_rings_no_answer = num_rings_no_answer
+            kept = (self.pbx.fault("forward_not_stored") is not None
+                    or (not entries and self.pbx.fault("forward_clear_ignored") is not None))
+            if not kept:   # either fault: LINE_REPLY 0 and the old list stays
+                device.forwarding = entries
+                device.num_rings_no_answer = num_rings_no_answer
             if fwd.status_events and self.pbx.fault("no_forward_events") is None:
                 self.address_changed(device, AS.FORWARD)
         return self.request(line, line.app, fn, lambda: (0, commit, 0, b""))
 
     # ----- native Remote Office ----------------------------------------------------------------
+    @tapi("lineDevSpecific", "line")
     def line_dev_specific(self, h_line: int, address_id: int, h_call: int, params: bytes) -> int:
         fn = "lineDevSpecific"
-        self.count_request()
         line = self.line(h_line, fn)
         native = self.profile.capabilities.native_remote_office
         if native.mechanism != "devspecific" or line.ext_version != native.ext_version:

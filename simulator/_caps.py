@@ -35,6 +35,7 @@ from simulator._constants import LineCallState as S
 from simulator._constants import LineDevState as DS
 from simulator._constants import LineFeature as LF
 from simulator._constants import LineMediaMode as MM
+from simulator._faults import caps_flag
 from simulator._profile_model import Forwarding, Profile
 from simulator._structs import LineAddressCaps, LineDevCaps
 
@@ -85,7 +86,7 @@ def dev_caps(profile: Profile, device: Device, device_id: int, ro_active: str = 
         dev_cap_flags=LineDevCapFlags.CLOSEDROP,
         max_num_active_calls=1,
         line_states=LINE_STATES,
-        line_features=int(features),
+        line_features=int(features) & ~_omitted(profile, "LINEFEATURE_"),
         dev_specific=(f"RO={ro_active}".encode() if caps.native_remote_office.mechanism == "devspecific"
                       else b""),
     )
@@ -104,6 +105,18 @@ def address_call_features(profile: Profile, device: Device) -> int:
     return int(f)
 
 
+def _omitted(profile: Profile, prefix: str) -> int:
+    """caps_omit: the bits of one constant family the profile leaves out of the advertised capabilities."""
+    mask = 0
+    for fault in profile.simulation.faults:
+        if fault.kind == "caps_omit":
+            for name in fault.flags:
+                found = caps_flag(name)
+                if found is not None and found[0] == prefix:
+                    mask |= found[1]
+    return mask
+
+
 def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddressCaps:
     caps = profile.capabilities
     fwd = caps.forwarding if device.is_station else None
@@ -118,7 +131,7 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
         line_device_id=device_id,
         address=device.number,
         address_sharing=LineAddressSharing.PRIVATE,
-        address_states=int(addr_states),
+        address_states=int(addr_states) & ~_omitted(profile, "LINEADDRESSSTATE_"),
         call_info_states=int(LineCallInfoState.CALLERID | LineCallInfoState.CALLEDID
                              | LineCallInfoState.CONNECTEDID | LineCallInfoState.REDIRECTIONID
                              | LineCallInfoState.REDIRECTINGID | LineCallInfoState.REASON),
@@ -133,10 +146,11 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
                              | LineDisconnectMode.UNAVAIL),
         max_num_active_calls=1, max_num_on_hold_calls=1, max_num_on_hold_pending_calls=1,
         max_num_conference=0, max_num_trans_conf=0,
-        addr_cap_flags=int(flags),
+        addr_cap_flags=int(flags) & ~_omitted(profile, "LINEADDRCAPFLAGS_"),
         call_features=address_call_features(profile, device),
-        transfer_modes=int(LineTransferMode.TRANSFER) if caps.transfer.consultation else 0,
-        forward_modes=forward_mode_mask(fwd),
+        transfer_modes=(int(LineTransferMode.TRANSFER) if caps.transfer.consultation else 0)
+        & ~_omitted(profile, "LINETRANSFERMODE_"),
+        forward_modes=forward_mode_mask(fwd) & ~_omitted(profile, "LINEFORWARDMODE_"),
         max_forward_entries=fwd.max_entries if fwd else 0,
         address_features=int(AF.MAKECALL | ((AF.FORWARD | AF.FORWARDFWD | AF.FORWARDDND) if fwd else 0)),
         call_features2=int(CF2.TRANSFERNORM) if caps.transfer.consultation else 0,

@@ -36,8 +36,15 @@ class Origination:
         if station.native_ro and dest is not None:
             self._native(call, dest)
             return
-        mode = pbx.profile.capabilities.origination if station.is_station else "auto"
-        if mode == "auto":
+        mode: str = pbx.profile.capabilities.origination if station.is_station else "auto"
+        differs = pbx.fault("origination_differs") if station.is_station else None
+        if differs is not None:   # the PBX claims one way of originating and behaves another
+            mode = differs.behaves
+        if mode == "prompt_then_auto":   # rings the desk set, then goes off-hook hands-free by itself
+            call.pending = lambda: self._lifted(call, dest)
+            pbx.fire(call, T.OFFER, LineOfferingMode.ACTIVE)
+            pbx.later(call, differs.seconds if differs else 0.0, self._auto_answer, call, dest)
+        elif mode == "auto":
             self._hands_free(call, dest)
         elif mode == "prompt_offering":
             call.pending = lambda: self._lifted(call, dest)
@@ -57,6 +64,14 @@ class Origination:
                 pbx.later(call, pbx.profile.simulation.timing.dial / 2, pbx.progress, call, dest)
         else:
             pbx.progress(call, dest)
+
+    def _auto_answer(self, call: LineCall, dest: str | None) -> None:
+        call.pending = None
+        call.device.speaker_on = True
+        if dest is None:
+            self.pbx.fire(call, T.DROP)
+            return
+        self.pbx.progress(call, dest)
 
     def _lifted(self, call: LineCall, dest: str | None) -> None:
         call.device.handset_off_hook = True
@@ -106,6 +121,8 @@ class Origination:
         call.shadow, leg.shadow = leg, call
         pbx.fire(leg, T.OFFER, LineOfferingMode.ACTIVE)
         pbx.script(leg)
+        if pbx.fault("native_target_first") is not None:
+            self._native_remote_answered(leg)   # the destination rings while the RO phone still does
 
     def _native_remote_answered(self, leg: LineCall) -> None:
         pbx = self.pbx

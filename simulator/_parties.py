@@ -32,19 +32,29 @@ class SimParties:
         self.provider = provider
         self.pbx = provider.pbx
 
-    def device(self, role: str) -> Device:
-        pixit = self.provider.profile.pixit
-        number = getattr(pixit, role) if role in ROLES else role
+    def number_of(self, role: str) -> str:
+        """The number a role (or a number) stands for; ``TapiError`` for a role that is neither."""
+        number = getattr(self.provider.profile.pixit, role) if role in ROLES else role
         if number in self.pbx.devices or any(ch.isdigit() for ch in number):
-            return self.pbx.device(number)
+            return str(number)
         raise TapiError(f"unknown party {role!r}: use one of {', '.join(ROLES)} or a number")
+
+    def device(self, role: str) -> Device:
+        """The party's device, created for a new external number (something is about to happen there)."""
+        return self.pbx.device(self.number_of(role))
+
+    def find(self, role: str) -> Device | None:
+        """The party's device if the PBX has met it; a mere look-up never creates one (memory)."""
+        return self.pbx.devices.get(self.number_of(role))
 
     @staticmethod
     def _current(dev: Device) -> LineCall | None:
         return current_call(dev.live_calls(), _state)
 
     def answer(self, role: str) -> None:
-        dev = self.device(role)
+        dev = self.find(role)
+        if dev is None:
+            return  # a number nobody called: nothing rings there
         call = next((c for c in dev.live_calls() if c.state_name in ("OFFERING", "ACCEPTED")), None)
         if call is None:
             pending = next((c for c in dev.live_calls() if c.pending is not None), None)
@@ -56,13 +66,17 @@ class SimParties:
         self.pbx.answer(call)
 
     def reject(self, role: str) -> None:
-        dev = self.device(role)
+        dev = self.find(role)
+        if dev is None:
+            return
         call = next((c for c in dev.live_calls() if c.state_name in ("OFFERING", "ACCEPTED")), None)
         if call is not None:
             self.pbx.reject(call)
 
     def hang_up(self, role: str) -> None:
-        dev = self.device(role)
+        dev = self.find(role)
+        if dev is None:
+            return
         dev.handset_off_hook = False
         calls = dev.live_calls()
         held_only = all(c.state_name in ("ONHOLD", "ONHOLDPENDTRANSFER") for c in calls)
@@ -99,7 +113,10 @@ class SimParties:
         self.pbx.progress(call, number)
 
     def observe(self, role: str) -> PartyView:
-        dev = self.device(role)
+        dev = self.find(role)
+        if dev is None:   # never met: what a fresh device would show, without creating one
+            d = self.provider.profile.default_external
+            return PartyView(role, "busy" if d.behaviour == "busy" else "idle", off_hook=False)
         call = self._current(dev)
         if call is None:
             # A scripted "busy" number is a phone that is in use elsewhere: that is what its owner sees.
@@ -109,19 +126,24 @@ class SimParties:
         return PartyView(
             role=role,
             state=PARTY_STATE_OF.get(call.state, "unknown"),
-            presented_number="" if call.outgoing else call.caller.number,
+            presented_number="" if call.outgoing or call.caller.blocked else call.caller.number,
+            presentation="withheld" if not call.outgoing and call.caller.blocked else "unknown",
             reason=0 if call.outgoing else int(call.reason),
             redirecting_number=call.redirecting.number,
-            connected_number=peer.device.number if peer is not None and call.state_name == "CONNECTED" else "",
+            connected_number=self.pbx.connected_shown(call) if peer is not None and call.state_name == "CONNECTED"
+            else "",
             off_hook=dev.off_hook,
         )
 
-    def _state_of(self, dev: Device) -> str:
+    def _state_of(self, number: str) -> str:
         """``observe(...).state`` without building the view (it is polled after every clock step)."""
+        dev = self.pbx.devices.get(number)
+        if dev is None:
+            return "busy" if self.provider.profile.default_external.behaviour == "busy" else "idle"
         call = self._current(dev)
         return "idle" if call is None else PARTY_STATE_OF.get(call.state, "unknown")
 
     def wait_for(self, role: str, states: frozenset[str], timeout: float) -> PartyView | None:
-        dev = self.device(role)
-        ok = self.provider.clock.run_until(lambda: self._state_of(dev) in states, timeout)
+        number = self.number_of(role)
+        ok = self.provider.clock.run_until(lambda: self._state_of(number) in states, timeout)
         return self.observe(role) if ok else None

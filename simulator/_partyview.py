@@ -10,14 +10,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
+from simulator._constants import LineCallPartyId as PID
 from simulator._constants import LineCallState as S
 
-__all__ = ["EXTERNAL_ROLES", "PARTY_STATE_OF", "ROLES", "PartyState", "PartyView", "current_call"]
+__all__ = ["EXTERNAL_ROLES", "PARTY_STATE_OF", "ROLES", "PartyState", "PartyView", "Presentation", "current_call",
+           "presentation_of"]
 
 ROLES: Final = ("desk", "remote_office", "target", "caller")   # the PIXIT roles
 EXTERNAL_ROLES: Final = ROLES[1:]                                # the parties in the public network
 
 PartyState = Literal["idle", "alerting", "calling", "connected", "busy", "unknown"]
+
+# How the caller ID reached this party (docs/tapi.md §8.5, LINECALLPARTYID_*): a number was shown, the
+# caller withheld it (BLOCKED), the network could not deliver it (OUTOFAREA / UNAVAIL), or nothing is known
+# (UNKNOWN, no flags, or the backend cannot see the call's caller ID at all). They are different
+# observations: "withheld" proves a claim of presentation restriction, "unknown" proves nothing.
+Presentation = Literal["shown", "withheld", "unavailable", "unknown"]
 
 PARTY_STATE_OF: Final[dict[int, PartyState]] = {
     S.OFFERING: "alerting", S.ACCEPTED: "alerting",
@@ -33,6 +41,21 @@ _PRIORITY: Final = (S.OFFERING, S.ACCEPTED, S.CONNECTED, S.DIALING, S.PROCEEDING
 _C = TypeVar("_C")
 
 
+def presentation_of(flags: int, number: str) -> Presentation:
+    """The ``Presentation`` a LINECALLINFO ``dwCallerIDFlags`` (or any dw...IDFlags) with ``number`` means.
+
+    BLOCKED wins over everything (a TSP may still send digits it must not show); ADDRESS needs a
+    number to count as shown; OUTOFAREA / UNAVAIL are "unavailable"; UNKNOWN or no flag is "unknown".
+    """
+    if flags & PID.BLOCKED:
+        return "withheld"
+    if flags & PID.ADDRESS and number:
+        return "shown"
+    if flags & (PID.OUTOFAREA | PID.UNAVAIL):
+        return "unavailable"
+    return "unknown"
+
+
 def current_call(calls: Iterable[_C], state_of: Callable[[_C], int]) -> _C | None:
     """The call of ``calls`` a party experiences now (see ``_PRIORITY``), else the first, else None."""
     candidates = list(calls)
@@ -45,7 +68,11 @@ def current_call(calls: Iterable[_C], state_of: Callable[[_C], int]) -> _C | Non
 
 @dataclass(frozen=True, slots=True)
 class PartyView:
-    """What one party experiences, as far as the backend can observe it."""
+    """What one party experiences, as far as the backend can observe it.
+
+    ``presentation`` says how the caller ID reached it; left at "unknown" with a ``presented_number`` it
+    becomes "shown" (a backend that sees a number saw it shown).
+    """
 
     role: str
     state: PartyState
@@ -54,3 +81,8 @@ class PartyView:
     redirecting_number: str = ""      # who forwarded / transferred the call to it, "" if unknown
     connected_number: str = ""        # the far party of its current connection, "" if unknown
     off_hook: bool = False            # desk only: a hookswitch device (handset or speaker) is off-hook
+    presentation: Presentation = "unknown"
+
+    def __post_init__(self) -> None:
+        if self.presented_number and self.presentation == "unknown":
+            object.__setattr__(self, "presentation", "shown")

@@ -2,7 +2,8 @@
 
 Theory of operation: bytes -> text (size and UTF-8 checked) -> YAML node tree (a ``SafeLoader`` subclass;
 no tag ever constructs a Python object) -> walk of the node tree, which records the line of every key
-path and finds duplicate keys (PyYAML silently keeps the last one) -> plain data -> JSON Schema
+path and finds duplicate keys (PyYAML silently keeps the last one) -> plain data -> merged over the
+profile named by ``base:`` (if any; each key remembers the file and line it came from) -> JSON Schema
 (``profile.schema.json``, every error, not just the first) -> semantic checks the schema cannot express
 -> dataclasses. Every stage adds ``ProfileProblem``s to one list; only a clean list reaches the builder,
 and a dirty one is raised as a single ``ProfileError``. Bad input never escapes as a traceback.
@@ -23,9 +24,11 @@ import yaml
 
 from simulator._constants import ApiVersion, LineCallFeature, LineErr, LineForwardMode
 from simulator._errors import ProfileError, ProfileProblem
+from simulator._faults import ASYNC_FUNCTIONS, CAPS_FLAG_FAMILIES, FAULT_FIELDS, FUNCTIONS, GROWING, caps_flag
 from simulator._profile_model import (
     CallerIdRules,
     Capabilities,
+    Expect,
     ExternalParty,
     Fault,
     Forwarding,
@@ -52,6 +55,16 @@ _MAX_DEPTH: Final = 40
 
 # LINEFORWARDMODE_UNKNOWN / _UNAVAIL only ever appear in status, never as a mode to set.
 _FORWARD_MODES: Final = tuple(m for m in LineForwardMode.__members__ if m not in ("UNKNOWN", "UNAVAIL"))
+_MAX_BASES: Final = 8   # base: chains longer than this are surely a mistake (or a cycle)
+
+# Every claim the verdict depends on must be stated; nothing is implied (docs/profiles.md, "Claims").
+_CLAIMS: Final[tuple[tuple[str, ...], ...]] = (
+    ("trunks", "channels"), ("capabilities", "forwarding"), ("capabilities", "origination"),
+    ("capabilities", "transfer", "blind"), ("capabilities", "transfer", "consultation"),
+    ("capabilities", "transfer", "complete_in"), ("capabilities", "native_remote_office", "mechanism"),
+    *(("capabilities", "caller_id", path) for path in ("direct", "blind_transfer", "consult_transfer", "forwarded")),
+)
+_FORWARD_CLAIMS: Final = ("modes", "query", "status_events", "max_entries", "clear")
 
 KeyPath = tuple[str | int, ...]
 
@@ -66,8 +79,10 @@ class _Doc:
 
     file: str
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    files: dict[KeyPath, str] = field(default_factory=dict)   # key path -> base file it came from
     marks: dict[tuple[int, int], KeyPath] = field(default_factory=dict)   # (line, column) of a node
     problems: list[ProfileProblem] = field(default_factory=list)
+    raw: Mapping[str, Any] = field(default_factory=dict)   # the merged document, once read
 
     def line(self, path: KeyPath) -> int:
         for end in range(len(path), -1, -1):   # the nearest ancestor that exists in the file
@@ -75,8 +90,14 @@ class _Doc:
                 return self.lines[path[:end]]
         return 1
 
+    def source(self, path: KeyPath) -> str:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.files.get(path[:end], self.file)
+        return self.file
+
     def add(self, path: KeyPath, message: str) -> None:
-        self.problems.append(ProfileProblem(self.file, self.line(path), format_path(path), message))
+        self.problems.append(ProfileProblem(self.source(path), self.line(path), format_path(path), message))
 
 
 def format_path(path: KeyPath) -> str:
@@ -113,8 +134,11 @@ def load_profile_text(text: str, filename: str) -> Profile:
 def _load(data: bytes, filename: str) -> Profile:
     doc = _Doc(filename)
     raw = _read_document(data, doc)
+    if raw is not None and isinstance(raw.get("base"), str) and raw["base"]:
+        raw = _with_base(raw, filename, doc, (os.path.abspath(filename),))
     # a file that declares another format version is not checked further: its keys may mean other things
     if raw is not None and _check_version(raw, doc):
+        doc.raw = raw
         _check_schema(raw, doc)
         _check_semantics(raw, doc)
     if doc.problems or raw is None:
@@ -224,6 +248,50 @@ def _construct(node: yaml.Node, doc: _Doc) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+# ------------------------------------------------------------------------------------- base: profiles
+
+
+def _with_base(raw: dict[str, Any], filename: str, doc: _Doc, chain: tuple[str, ...]) -> dict[str, Any] | None:
+    """``raw`` merged over the profile its ``base:`` names; None (with a problem) when that cannot be read."""
+    name = os.path.join(os.path.dirname(filename), raw["base"])
+    full = os.path.abspath(name)
+    if full in chain or len(chain) > _MAX_BASES:
+        doc.add(("base",), f"{raw['base']!r} leads back to itself (base chain: {' -> '.join(chain)})")
+        return None
+    try:
+        with open(full, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        doc.add(("base",), f"cannot read base profile {name!r}: {exc.strerror or exc}")
+        return None
+    base_doc = _Doc(name)
+    base = _read_document(data, base_doc)
+    if base is not None and isinstance(base.get("base"), str) and base["base"]:
+        base = _with_base(base, name, base_doc, (*chain, full))
+    if base is None or base_doc.problems:
+        doc.problems.extend(base_doc.problems)
+        return None
+    for path, line in base_doc.lines.items():   # keys only the base states are named in the base file
+        if path not in doc.lines and path[:1] not in (("expect",), ("base",)):
+            doc.lines[path] = line
+            doc.files[path] = base_doc.files.get(path, name)
+    base.pop("expect", None)   # an expectation belongs to the file that states it
+    base.pop("base", None)
+    merged: dict[str, Any] = _merge(base, raw)
+    merged.pop("base")
+    return merged
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Mappings merge key by key (``over`` wins); anything else in ``over`` replaces ``base``."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base.get(key), value) if key in base else value
+        return out
+    return over
+
+
 # ---------------------------------------------------------------------------------------- the schema
 
 
@@ -283,11 +351,83 @@ def _items(raw: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _check_semantics(raw: Mapping[str, Any], doc: _Doc) -> None:
+    _check_claims(raw, doc)
+    _check_faults(raw, doc)
     _check_numbers(raw, doc)
     _check_pixit(raw, doc)
     _check_transfer(raw, doc)
     _check_native(raw, doc)
     _check_constants(raw, doc)
+
+
+def _yaml(value: Any) -> str:
+    """A value as it is written in YAML (``[]``, ``false``, ``null``), for messages."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+def _check_claims(raw: Mapping[str, Any], doc: _Doc) -> None:
+    """Every claim the verdict depends on is stated: a missing one is never read as 'supported'."""
+    for path in _CLAIMS:
+        parent = _get(raw, *path[:-1]) if len(path) > 1 else raw
+        if (isinstance(parent, dict) and path[-1] not in parent) or parent is None:
+            doc.add(path, "missing claim: the verdict depends on it, so state it (docs/profiles.md, 'Claims')")
+    fwd = _get(raw, "capabilities", "forwarding")
+    if isinstance(fwd, dict):
+        for key in _FORWARD_CLAIMS:
+            if key not in fwd:
+                doc.add(("capabilities", "forwarding", key),
+                        "missing claim: state it, or write 'forwarding: null' for a PBX without forwarding")
+
+
+def _check_faults(raw: Mapping[str, Any], doc: _Doc) -> None:
+    """Each fault takes the fields its kind uses, and only those; functions and flags must exist."""
+    for i, fault in _items(_get(raw, "simulation"), "faults"):
+        path: KeyPath = ("simulation", "faults", i)
+        kind = fault.get("kind")
+        if not isinstance(kind, str) or kind not in FAULT_FIELDS:
+            continue   # the schema names the valid kinds
+        required, optional = FAULT_FIELDS[kind]
+        for key in required:
+            if key not in fault:
+                doc.add((*path, key), f"required key is missing (needed by kind {kind!r})")
+        known = _get(SCHEMA, "properties", "simulation", "properties", "faults", "items", "properties") or {}
+        for key in fault:
+            if key in known and key != "kind" and key not in required and key not in optional:
+                used = ", ".join((*required, *optional)) or "no other field"
+                doc.add((*path, key), f"kind {kind!r} does not use {key!r}; it takes: {used}")
+        _check_fault_values(fault, kind, path, doc)
+
+
+def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc: _Doc) -> None:
+    function = fault.get("function")
+    if isinstance(function, str) and function:
+        if function not in FUNCTIONS:
+            doc.add((*path, "function"), f"{function!r} is not a TAPI function the provider implements; "
+                                         f"valid: {', '.join(FUNCTIONS)}")
+        elif kind == "needed_size_grows":
+            if function not in GROWING:
+                doc.add((*path, "function"), f"{function} returns no variable-size structure; "
+                                             f"valid: {', '.join(GROWING)}")
+        elif kind != "reply_error" and function not in ASYNC_FUNCTIONS:
+            doc.add((*path, "function"), f"{function} is synchronous (no LINE_REPLY), so kind {kind!r} cannot "
+                                         f"apply; asynchronous: {', '.join(sorted(ASYNC_FUNCTIONS))}")
+    if fault.get("occurs") == "every_nth" and "nth" not in fault:
+        doc.add((*path, "nth"), "required key is missing (needed by occurs: every_nth)")
+    if "nth" in fault and fault.get("occurs") != "every_nth":
+        doc.add((*path, "nth"), "nth needs occurs: every_nth")
+    if kind == "origination_differs" and (fault.get("behaves") == "prompt_then_auto") != ("seconds" in fault):
+        doc.add((*path, "seconds"), "seconds goes with behaves: prompt_then_auto (the prompt before the "
+                                    "PBX goes off-hook hands-free), and only with it")
+    for i, mode in enumerate(fault.get("modes") or []):
+        if isinstance(mode, str) and mode not in _FORWARD_MODES:
+            doc.add((*path, "modes", i), f"unknown LINEFORWARDMODE suffix {mode!r}; valid: {', '.join(_FORWARD_MODES)}")
+    for i, flag in enumerate(fault.get("flags") or []):
+        if isinstance(flag, str) and caps_flag(flag) is None:
+            doc.add((*path, "flags", i), f"unknown or not an advertised capability: {flag!r}; families: "
+                                         f"{', '.join(f + '*' for f in CAPS_FLAG_FAMILIES)}")
+    claimed, real = _get(doc.raw, "trunks", "channels"), fault.get("channels")
+    if kind == "fewer_trunks" and isinstance(claimed, int) and isinstance(real, int) and real >= claimed:
+        doc.add((*path, "channels"), f"{real} is not fewer than the {claimed} trunks.channels claims")
 
 
 def _check_numbers(raw: Mapping[str, Any], doc: _Doc) -> None:
@@ -387,13 +527,16 @@ def _build(raw: dict[str, Any], path: str) -> Profile:
         pixit=_build_pixit(raw["pixit"]),
         capabilities=_build_capabilities(raw.get("capabilities", {})),
         simulation=_build_simulation(raw.get("simulation", {})),
+        expect=_build_expect(raw["expect"]) if "expect" in raw else None,
         raw=raw,
     )
 
 
 def _build_pixit(pixit: Mapping[str, Any]) -> Pixit:
     timeouts = _floats(pixit, ("reply_timeout", "state_timeout", "answer_timeout"))
-    return Pixit(**{**pixit, **timeouts, "party_lines": dict(pixit.get("party_lines", {}))})
+    options = {role: dict(value) for role, value in pixit.get("party_line_options", {}).items()}
+    return Pixit(**{**pixit, **timeouts, "party_lines": dict(pixit.get("party_lines", {})),
+                    "party_line_options": options})
 
 
 def _build_capabilities(caps: Mapping[str, Any]) -> Capabilities:
@@ -422,8 +565,12 @@ def _build_simulation(sim: Mapping[str, Any]) -> Simulation:
                       faults=tuple(_build_fault(f) for f in sim.get("faults", [])))
 
 
+def _build_expect(expect: Mapping[str, Any]) -> Expect:
+    return Expect(verdict=expect["verdict"], route=expect["route"], fails=tuple(sorted(expect["fails"])))
+
+
 def _build_fault(fault: Mapping[str, Any]) -> Fault:
-    kwargs = {**fault, **_floats(fault, ("seconds",))}
+    kwargs = {**_tuples(fault), **_floats(fault, ("seconds",))}
     if "error" in kwargs:
         kwargs["error"] = int(LineErr[kwargs["error"][len("LINEERR_"):]])
     if "features" in kwargs:

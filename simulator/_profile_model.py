@@ -16,6 +16,7 @@ from simulator._constants import ApiVersion
 __all__ = [
     "CallerIdRules",
     "Capabilities",
+    "Expect",
     "ExternalParty",
     "Fault",
     "Forwarding",
@@ -59,6 +60,7 @@ class Forwarding:
     query: bool = True                       # lineGetAddressStatus reports the list (FWDSTATUSVALID)
     status_events: bool = True               # LINE_ADDRESSSTATE(FORWARD) after a change
     max_entries: int = 1
+    clear: bool = True                       # lineForward with a NULL list cancels forwarding
     desk_sees_forwarded_call: Literal["nothing", "offering_disconnected"] = "nothing"
 
 
@@ -114,19 +116,10 @@ class Timing:
 
 @dataclass(frozen=True)
 class Fault:
-    """A deliberate misbehaviour: the PBX claims something and then does not deliver it.
+    """Where the PBX behaves otherwise than it claims (one entry of ``simulation.faults``).
 
-    kind:
-      reply_error        the LINE_REPLY of ``function`` carries ``error``
-      lost_reply         ``function`` never gets its LINE_REPLY
-      reply_latency      ``function`` (or every function when empty) replies after ``seconds``
-      transfer_never_completes  ``route`` ("blind" | "consult"): replies 0 but the parties are never joined
-      forward_query_empty       lineGetAddressStatus shows no forward entries
-      no_forward_events         LINE_ADDRESSSTATE(FORWARD) is never sent
-      wrong_caller_id           ``path`` (a CallerIdRules field) presents ``shows`` instead of the claim
-      line_close / out_of_service / reinit   happens after ``after_requests`` TAPI requests
-      caps_omit_call_features   LINEADDRESSCAPS.dwCallFeatures lacks ``features`` (LINECALLFEATURE names)
-      events_first              LINE_CALLSTATE of existing calls before their LINE_REPLY
+    ``kind`` names the behaviour; the fields it needs and may take are listed in ``_faults.FAULT_FIELDS``
+    and explained in docs/profiles.md ("Behaviour: faults"). Unused fields keep their zero value.
     """
 
     kind: str
@@ -138,6 +131,21 @@ class Fault:
     shows: str = ""
     after_requests: int = 0
     features: int = 0
+    occurs: str = "always"          # always | once | every_nth (kinds reply_error, lost_reply)
+    nth: int = 0                    # with occurs: every_nth
+    behaves: str = ""               # origination_differs: prompt_offering | prompt_silent | prompt_then_auto
+    modes: tuple[str, ...] = ()     # forward_not_routed: LINEFORWARDMODE suffixes not applied (empty: all)
+    states: tuple[str, ...] = ()    # transfer_refused_in: consult-call states refused despite the claim
+    channels: int = 0               # fewer_trunks: channels that really exist
+    flags: tuple[str, ...] = ()     # caps_omit: full constant names left out of LINEADDRESSCAPS/LINEDEVCAPS
+
+    def fires(self, occurrence: int) -> bool:
+        """Whether the ``occurrence``-th call (1-based) of the function is hit (reply_error, lost_reply)."""
+        if self.occurs == "once":
+            return occurrence == 1
+        if self.occurs == "every_nth":
+            return self.nth > 0 and occurrence % self.nth == 0
+        return True
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,26 @@ class Simulation:
 
 
 @dataclass(frozen=True)
+class Expect:
+    """The outcome the profile's author expects from the suite (``expect:``); checked by ``run`` and tests."""
+
+    verdict: Literal["compatible", "not-compatible", "undetermined"]
+    route: str | None                  # native | blind | consult, None when not compatible
+    fails: tuple[str, ...] = ()        # requirement ids expected to fail, sorted; () for an honest PBX
+
+    def mismatches(self, verdict: str, route: str | None, failed: set[str]) -> list[str]:
+        """What differs between this expectation and a run's result (empty: as expected)."""
+        out = []
+        if verdict != self.verdict:
+            out.append(f"verdict {verdict} (expected {self.verdict})")
+        if route != self.route:
+            out.append(f"route {route or 'null'} (expected {self.route or 'null'})")
+        if failed != set(self.fails):
+            out.append(f"fails [{', '.join(sorted(failed))}] (expected [{', '.join(self.fails)}])")
+        return out
+
+
+@dataclass(frozen=True)
 class Pixit:
     """What a run needs: who plays which role, the numbers to dial, and the bounds of every wait."""
 
@@ -173,6 +201,8 @@ class Pixit:
     state_timeout: float = 10.0    # seconds to wait for a call-state change
     answer_timeout: float = 30.0   # seconds to wait for a remote party to answer
     party_lines: Mapping[str, str] = field(default_factory=dict)   # role -> TAPI line name (real PBX)
+    # role -> {media_modes: [LINEMEDIAMODE names], accept: bool, dial_prefix: str} for its party line
+    party_line_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,6 +219,7 @@ class Profile:
     pixit: Pixit
     capabilities: Capabilities
     simulation: Simulation
+    expect: Expect | None = None      # the author's expected outcome, when the file states one
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def station(self, extension: str) -> Station:

@@ -9,11 +9,13 @@ functions live in ``_callcontrol.py`` (class ``Provider``); this module is the p
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 from simulator import _caps
 from simulator._calls import MONITOR, OWNER, Device, LineCall
@@ -30,13 +32,14 @@ from simulator._constants import (
     LineOpenOption,
 )
 from simulator._errors import LineError
+from simulator._faults import ASYNC_FUNCTIONS, PARTY_APP_NAME, UNCOUNTED_FUNCTIONS
 from simulator._messages import LineMessage
 from simulator._partyview import EXTERNAL_ROLES
 from simulator._profile_model import Profile
 from simulator._structs import LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineDevCaps
 from simulator._switch import Pbx
 
-__all__ = ["App", "Handle", "Line", "ProviderCore"]
+__all__ = ["App", "Handle", "Line", "ProviderCore", "tapi"]
 
 NONE: Final = int(LineCallPrivilege.NONE)
 # lineOpen: a privilege plus LINEOPENOPTION_* flags; anything else is LINEERR_INVALPRIVSELECT.
@@ -59,6 +62,13 @@ class App:
     queue: deque[LineMessage] = field(default_factory=deque)
     lines: dict[int, Line] = field(default_factory=dict)
     pending: set[int] = field(default_factory=set)
+    requests: int = 0                                       # counted requests (after_requests), see tapi()
+    calls: Counter[str] = field(default_factory=Counter)    # TAPI function -> times called (occurs)
+
+    @property
+    def harness(self) -> bool:
+        """The party-control helper of the tapi32 backend: its requests never count or meet faults."""
+        return self.name == PARTY_APP_NAME
 
 
 @dataclass(eq=False)
@@ -76,6 +86,7 @@ class Line:
     address_states: int = 0
     in_service: bool = True
     pending: set[int] = field(default_factory=set)
+    call_handles: set[int] = field(default_factory=set)   # hCalls on this line: lineClose must not scan them all
 
 
 @dataclass(eq=False)
@@ -83,6 +94,31 @@ class Handle:
     call: LineCall
     line: Line
     announced: bool = False
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def tapi(name: str, via: str) -> Callable[[_F], _F]:
+    """Mark a provider method as the TAPI function ``name``; ``via`` says how its first argument leads
+    to the calling application (``app`` hLineApp, ``line`` hLine, ``call`` hCall).
+
+    Every call goes through ``ProviderCore.enter``: the application's request count (``after_requests``)
+    and the faults that hit a function (``reply_error`` on any function, ``lost_reply``,
+    ``needed_size_grows``) live in that one place, so no function can be forgotten.
+    """
+    def decorate(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def wrapper(self: ProviderCore, *args: Any, **kwargs: Any) -> Any:
+            app = self.app_of(via, args[0] if args else kwargs.get(next(iter(kwargs), ""), 0))
+            self.enter(name, app)
+            try:
+                result = fn(self, *args, **kwargs)
+            finally:
+                self._injected = None
+            return self.grown(name, result) if self._grows else result
+        return cast(_F, wrapper)
+    return decorate
 
 
 class ProviderCore:
@@ -109,9 +145,18 @@ class ProviderCore:
         self._line_ids = itertools.count(0x00020001)
         self._call_handles = itertools.count(0x00030001)
         self._request_ids = itertools.count(1)
-        self._requests = 0
         self._creating_for: App | None = None
         self._request_timers: dict[int, Timer] = {}
+        # For a host that waits asynchronously (the bridge server): which application got a message,
+        # at which device (number) a call changed state. Not TAPI; None costs one test per event.
+        self.on_post: Callable[[int], None] | None = None
+        self.on_call_state: Callable[[str], None] | None = None
+        # (reply error or 0, reply lost) of the asynchronous request being made, from enter()
+        self._injected: tuple[int, bool] | None = None
+        faults = profile.simulation.faults
+        self._grows = frozenset(f.function for f in faults if f.kind == "needed_size_grows")
+        self._growth = 0
+        self._from_start_out_of_service = any(f.kind == "out_of_service" and not f.after_requests for f in faults)
 
     # ----- plumbing -------------------------------------------------------------------------
     def post(self, app: App, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0, *,
@@ -121,6 +166,8 @@ class ProviderCore:
         app.queue.append(LineMessage(device=device, msg=msg, instance=instance, param1=int(p1) & 0xFFFFFFFF,
                                      param2=int(p2) & 0xFFFFFFFF, param3=int(p3) & 0xFFFFFFFF, new_call=new_call,
                                      data=data, time=self.clock.now()))
+        if self.on_post is not None:
+            self.on_post(app.handle)
 
     def app(self, h_line_app: int, function: str) -> App:
         app = self.apps.get(h_line_app)
@@ -147,12 +194,50 @@ class ProviderCore:
             raise LineError(LineErr.BADDEVICEID, function, f"device {device_id} of {len(self.devices)}")
         return self.devices[device_id]
 
-    def count_request(self) -> None:
-        """Fault knobs that fire 'after N requests' count every TAPI request here."""
-        self._requests += 1
-        for fault in self.profile.simulation.faults:
-            if fault.after_requests and fault.after_requests == self._requests:
-                self.clock.schedule(0.0, self._spontaneous, fault.kind)
+    def app_of(self, via: str, handle: Any) -> App | None:
+        """The application behind the first argument of a TAPI function (None: a bad handle)."""
+        if not isinstance(handle, int):
+            return None
+        if via == "app":
+            return self.apps.get(handle)
+        if via == "line":
+            line = self.lines.get(handle)
+            return line.app if line is not None else None
+        h = self.handles.get(handle)
+        return h.line.app if h is not None else None
+
+    def enter(self, function: str, app: App | None) -> None:
+        """Count the request and apply the faults that hit ``function`` on this call (see ``tapi``).
+
+        ``after_requests`` counts every TAPI function an application calls, from its lineInitializeEx
+        (request 1) on, except lineGetMessage and the queries (``UNCOUNTED_FUNCTIONS``), per
+        application and identically on every backend (docs/profiles.md, "What is counted").
+        """
+        if app is None or app.harness:
+            return
+        app.calls[function] += 1
+        occurrence = app.calls[function]
+        if function not in UNCOUNTED_FUNCTIONS:
+            app.requests += 1
+            for fault in self.profile.simulation.faults:
+                if fault.after_requests == app.requests:
+                    self.clock.schedule(0.0, self._spontaneous, fault.kind, app)
+        error = next((f.error for f in self.profile.simulation.faults
+                      if f.kind == "reply_error" and f.function == function and f.fires(occurrence)), 0)
+        lost = any(f.kind == "lost_reply" and f.function == function and f.fires(occurrence)
+                   for f in self.profile.simulation.faults)
+        if function not in ASYNC_FUNCTIONS:
+            if error:
+                raise LineError(error, function, "fault injected by the profile (simulation.faults)")
+            return
+        self._injected = (error, lost) if error or lost else None
+
+    def grown(self, function: str, result: Any) -> Any:
+        """needed_size_grows: each answer of ``function`` carries a longer variable part (dwNeededSize)."""
+        if function not in self._grows or not dataclasses.is_dataclass(result) or isinstance(result, type):
+            return result
+        self._growth += 8
+        return dataclasses.replace(result, dev_specific=getattr(result, "dev_specific", b"") + b"\0" * self._growth)
 
     def request(self, line: Line | None, app: App, function: str,
                 work: Callable[[], tuple[int, Callable[[], None] | None, int, bytes]],
@@ -162,8 +247,9 @@ class ProviderCore:
         app.pending.add(req)
         if line is not None:
             line.pending.add(req)
+        injected, self._injected = self._injected or (0, False), None
         self._request_timers[req] = self.clock.schedule(self._latency(function), self._run_request, req, line,
-                                                        app, function, work, existing_call)
+                                                        app, function, work, existing_call, injected)
         return req
 
     def _cancel_requests(self, requests: set[int], app: App) -> None:
@@ -184,24 +270,27 @@ class ProviderCore:
 
     def _run_request(self, req: int, line: Line | None, app: App, function: str,
                      work: Callable[[], tuple[int, Callable[[], None] | None, int, bytes]],
-                     existing_call: bool) -> None:
+                     existing_call: bool, injected: tuple[int, bool] = (0, False)) -> None:
         self._request_timers.pop(req, None)
         if req not in app.pending or (line is not None and req not in line.pending):
             return  # cancelled by lineClose / lineShutdown: no LINE_REPLY
         app.pending.discard(req)
         if line is not None:
             line.pending.discard(req)
-        injected = self.profile.simulation.fault("reply_error", function=function)
-        if injected is not None:
-            self.post(app, LineMsg.REPLY, 0, req, injected.error)
+        error, lost = injected
+        if error:
+            self.post(app, LineMsg.REPLY, 0, req, error)
             return
         try:
             result, commit, new_call, data = work()
         except LineError as exc:
             result, commit, new_call, data = exc.code, None, 0, b""
-        lost = self.profile.simulation.fault("lost_reply", function=function) is not None
-        events_first = existing_call and (self.profile.simulation.reply_order == "events_first"
-                                          or self.profile.simulation.fault("events_first") is not None)
+        sim = self.profile.simulation
+        if existing_call:
+            events_first = sim.reply_order == "events_first" or sim.fault("events_first") is not None
+        else:   # a new call's LINE_CALLSTATE before the LINE_REPLY that gives its handle: a TAPI violation
+            events_first = any(f.kind == "new_call_events_first" and f.function in ("", function)
+                               for f in sim.faults)
         if events_first and commit is not None:
             commit()
             commit = None
@@ -218,11 +307,13 @@ class ProviderCore:
         handle = self.handles.pop(h_call, None)
         if handle is not None:
             handle.call.handles.pop(h_call, None)
+            handle.line.call_handles.discard(h_call)
 
     def new_handle(self, call: LineCall, line: Line, privilege: int) -> int:
         h = next(self._call_handles)
         call.handles[h] = privilege
         self.handles[h] = Handle(call, line)
+        line.call_handles.add(h)
         return h
 
     def open_lines(self, device: Device) -> list[Line]:
@@ -237,6 +328,8 @@ class ProviderCore:
             if not call.outgoing and line.privileges & OWNER and not owner_given:
                 self.new_handle(call, line, OWNER)
                 owner_given = True
+                if self.profile.simulation.fault("duplicate_call_handle") is not None and not line.app.harness:
+                    self.new_handle(call, line, MONITOR)   # the same call, reported under a second handle
             elif line.privileges & MONITOR:
                 self.new_handle(call, line, MONITOR)
 
@@ -257,6 +350,8 @@ class ProviderCore:
                                   instance=line.instance)
             self.post(app, LineMsg.CALLSTATE, h_call, state, call.mode, p3, instance=line.instance)
         self._line_events(call, new)
+        if self.on_call_state is not None:
+            self.on_call_state(call.device.number)
 
     def _line_events(self, call: LineCall, new: str) -> None:
         bits = _DEV_STATE_BITS.get(new)
@@ -285,30 +380,38 @@ class ProviderCore:
                 self.post(line.app, LineMsg.ADDRESSSTATE, line.handle, 0, bits, instance=line.instance)
 
     # ----- spontaneous events (fault knobs) --------------------------------------------------
-    def _spontaneous(self, kind: str) -> None:
+    def _spontaneous(self, kind: str, app: App) -> None:
+        """A fault that fires after the application's Nth request: it hits that application's lines."""
+        if app.handle not in self.apps:
+            return
         if kind == "line_close":
-            for line in list(self.lines.values()):
+            for line in list(app.lines.values()):
                 self.post(line.app, LineMsg.CLOSE, line.handle, instance=line.instance)
                 self._close(line)
         elif kind == "out_of_service":
-            for line in self.lines.values():
-                line.in_service = False
-                if line.line_states & LineDevState.OUTOFSERVICE:
-                    self.post(line.app, LineMsg.LINEDEVSTATE, line.handle, LineDevState.OUTOFSERVICE,
-                              instance=line.instance)
-        elif kind == "reinit":
-            for app in self.apps.values():
-                self.post(app, LineMsg.LINEDEVSTATE, 0, LineDevState.REINIT)
+            for line in app.lines.values():
+                self._out_of_service(line)
+        elif kind == "reinit":   # the provider reinitialises: every application is told (MS docs "LINE_LINEDEVSTATE")
+            for other in self.apps.values():
+                self.post(other, LineMsg.LINEDEVSTATE, 0, LineDevState.REINIT)
+
+    def _out_of_service(self, line: Line) -> None:
+        line.in_service = False
+        if line.line_states & LineDevState.OUTOFSERVICE:
+            self.post(line.app, LineMsg.LINEDEVSTATE, line.handle, LineDevState.OUTOFSERVICE,
+                      instance=line.instance)
 
     # ----- initialization and lines ----------------------------------------------------------
     def line_initialize_ex(self, app_name: str, api_version: int = ApiVersion.V2_2) -> tuple[int, int, int]:
-        self.count_request()
         if api_version < MIN_API:
             raise LineError(LineErr.INCOMPATIBLEAPIVERSION, "lineInitializeEx", f"0x{api_version:08X}")
-        handle = next(self._app_ids)
-        self.apps[handle] = App(handle, app_name or "python", api_version)
+        app = App(next(self._app_ids), app_name or "python", api_version)
+        self.enter("lineInitializeEx", app)   # request 1 of the new application (before it exists)
+        handle = app.handle
+        self.apps[handle] = app
         return handle, len(self.devices), int(min(MAX_API, self.profile.simulation.api_version))
 
+    @tapi("lineShutdown", "app")
     def line_shutdown(self, h_line_app: int) -> None:
         app = self.app(h_line_app, "lineShutdown")
         for line in list(app.lines.values()):
@@ -317,6 +420,7 @@ class ProviderCore:
         app.queue.clear()
         del self.apps[h_line_app]
 
+    @tapi("lineNegotiateAPIVersion", "app")
     def line_negotiate_api_version(self, h_line_app: int, device_id: int, low: int, high: int) -> int:
         self.app(h_line_app, "lineNegotiateAPIVersion")
         self.device_for(device_id, "lineNegotiateAPIVersion")
@@ -327,6 +431,7 @@ class ProviderCore:
                             f"0x{self.profile.simulation.api_version:08X}")
         return int(best)
 
+    @tapi("lineNegotiateExtVersion", "app")
     def line_negotiate_ext_version(self, h_line_app: int, device_id: int, api_version: int,
                                    low: int, high: int) -> int:
         self.app(h_line_app, "lineNegotiateExtVersion")
@@ -343,6 +448,7 @@ class ProviderCore:
         if not MIN_API <= api_version <= min(MAX_API, self.profile.simulation.api_version):
             raise LineError(LineErr.INCOMPATIBLEAPIVERSION, function, f"0x{api_version:08X}")
 
+    @tapi("lineGetDevCaps", "app")
     def line_get_dev_caps(self, h_line_app: int, device_id: int, api_version: int,
                           ext_version: int = 0) -> LineDevCaps:
         self.app(h_line_app, "lineGetDevCaps")
@@ -350,6 +456,7 @@ class ProviderCore:
         self._check_version(api_version, "lineGetDevCaps")
         return _caps.dev_caps(self.profile, dev, device_id, dev.native_ro)
 
+    @tapi("lineGetAddressCaps", "app")
     def line_get_address_caps(self, h_line_app: int, device_id: int, address_id: int, api_version: int,
                               ext_version: int = 0) -> LineAddressCaps:
         self.app(h_line_app, "lineGetAddressCaps")
@@ -359,10 +466,10 @@ class ProviderCore:
             raise LineError(LineErr.INVALADDRESSID, "lineGetAddressCaps", f"address {address_id} of 1")
         return _caps.address_caps(self.profile, dev, device_id)
 
+    @tapi("lineOpen", "app")
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
                   callback_instance: int = 0, privileges: int = OWNER | MONITOR,
                   media_modes: int = int(LineMediaMode.INTERACTIVEVOICE)) -> int:
-        self.count_request()
         app = self.app(h_line_app, "lineOpen")
         dev = self.device_for(device_id, "lineOpen")
         self._check_version(api_version, "lineOpen")
@@ -381,23 +488,24 @@ class ProviderCore:
         self.lines[handle] = line
         self._open[dev] = [*self._open.get(dev, ()), line]
         app.lines[handle] = line
+        if self._from_start_out_of_service and not app.harness:
+            line.in_service = False   # out of service from the start: lineMakeCall fails INVALLINESTATE
         return handle
 
+    @tapi("lineClose", "line")
     def line_close(self, h_line: int) -> None:
         self._close(self.line(h_line, "lineClose"))
 
     def _close(self, line: Line) -> None:
         """Calls this app solely owns are dropped; pending requests get no reply; handles die."""
-        for h_call, handle in list(self.handles.items()):
-            if handle.line is not line:
-                continue
-            call = handle.call
+        for h_call in sorted(line.call_handles):
+            call = self.handles.pop(h_call).call
             privilege = call.handles.pop(h_call, 0)
-            del self.handles[h_call]
             sole = privilege & OWNER and not call.has_owner
             if call.live and sole:
                 self.pbx.drop(call)
             self.pbx.release_model(call)
+        line.call_handles.clear()
         self._cancel_requests(line.pending, line.app)
         self.lines.pop(line.handle, None)
         left = [ln for ln in self._open.get(line.device, ()) if ln is not line]
@@ -407,6 +515,7 @@ class ProviderCore:
             self._open.pop(line.device, None)
         line.app.lines.pop(line.handle, None)
 
+    @tapi("lineSetStatusMessages", "line")
     def line_set_status_messages(self, h_line: int, line_states: int, address_states: int) -> None:
         line = self.line(h_line, "lineSetStatusMessages")
         if line_states & ~_caps.LINE_STATES:
@@ -416,6 +525,7 @@ class ProviderCore:
         line.line_states = int(line_states | LineDevState.REINIT)   # int, not IntFlag: see _DEV_STATE_BITS
         line.address_states = int(address_states)
 
+    @tapi("lineGetMessage", "app")
     def line_get_message(self, h_line_app: int, timeout: float) -> LineMessage | None:
         app = self.app(h_line_app, "lineGetMessage")
         if not app.queue:
@@ -423,32 +533,41 @@ class ProviderCore:
         return app.queue.popleft() if app.queue else None
 
     # ----- queries -----------------------------------------------------------------------------
+    @tapi("lineGetAddressStatus", "line")
     def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus:
         line = self.line(h_line, "lineGetAddressStatus")
         if address_id != 0:
             raise LineError(LineErr.INVALADDRESSID, "lineGetAddressStatus", f"address {address_id} of 1")
         return self.address_status(line.device)
 
+    @tapi("lineGetCallInfo", "call")
     def line_get_call_info(self, h_call: int) -> LineCallInfo:
         h = self.handle(h_call, "lineGetCallInfo")
         return self.call_info_of(h.call, h.line, h_call)
 
+    @tapi("lineGetCallStatus", "call")
     def line_get_call_status(self, h_call: int) -> LineCallStatus:
         h = self.handle(h_call, "lineGetCallStatus")
         privilege = h.call.handles.get(h_call, 0)
         features, features2 = _caps.call_features(self.profile, h.call, privilege)
+        for fault in self.profile.simulation.faults:
+            if fault.kind == "call_status_omit":   # lineGetCallStatus only; LINEADDRESSCAPS keeps them
+                features &= ~fault.features
         return LineCallStatus(call_state=int(h.call.state), call_state_mode=h.call.mode,
                               call_privilege=privilege, call_features=features, call_features2=features2,
                               state_entry_time=h.call.entered_at)
 
+    @tapi("lineDeallocateCall", "call")
     def line_deallocate_call(self, h_call: int) -> None:
         h = self.handle(h_call, "lineDeallocateCall")
         call = h.call
         privilege = call.handles.pop(h_call, 0)
         del self.handles[h_call]
+        h.line.call_handles.discard(h_call)
         if call.live and privilege & OWNER and h.line.api_version < ApiVersion.V2_0 and not call.has_owner:
             call.handles[h_call] = privilege
             self.handles[h_call] = h
+            h.line.call_handles.add(h_call)
             raise LineError(LineErr.INVALCALLSTATE, "lineDeallocateCall", "sole owner of a live call")
         if call.state_name == "DISCONNECTED" and not call.has_owner:
             self.pbx.drop(call)   # nobody is left who could lineDrop it: the switch clears it

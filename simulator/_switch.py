@@ -48,7 +48,8 @@ class Pbx:
         self.machine = CallMachine(after_state_change=self._after_change)
         self.devices: dict[str, Device] = {}
         self.stations: list[Device] = []
-        self.trunks_total = profile.trunks
+        fewer = profile.simulation.fault("fewer_trunks")
+        self.trunks_total = fewer.channels if fewer is not None else profile.trunks   # what really exists
         self.trunks_in_use = 0
         self.trunks_peak = 0    # most channels in use at once (tests check "two trunks at the same time")
         self._call_ids = 0x1000
@@ -159,7 +160,7 @@ class Pbx:
             shadow.shadow = None
             self.fire(shadow, T.DROP)
         dev = call.device
-        if dev.is_station and not dev.live_calls():
+        if dev.is_station and not dev.live_calls() and self.fault("desk_stays_off_hook") is None:
             dev.speaker_on = False
         if not call.handles:
             self.machine.remove_model(call)
@@ -202,6 +203,30 @@ class Pbx:
         if rule == "withheld":
             return PartyId(blocked=True)
         return PartyId(original.number, original.name, original.blocked)
+
+    def redirecting_shown(self, station: Device, caller: LineCall, target: Device) -> PartyId:
+        """The redirecting party a forward destination is shown (the station, unless a fault says otherwise)."""
+        wrong = self.fault("wrong_redirecting_id")
+        if wrong is None:
+            return self.party_of(station)
+        if wrong.shows == "withheld":
+            return PartyId(blocked=True)
+        if wrong.shows == "caller":
+            return PartyId(caller.caller.number, caller.caller.name)
+        return PartyId(target.number, target.name)
+
+    def connected_shown(self, call: LineCall) -> str:
+        """The connected number a transfer target is shown (its real far party unless a fault says otherwise)."""
+        peer = call.peer
+        real = peer.device.number if peer is not None else ""
+        wrong = self.fault("wrong_connected_id")
+        if wrong is None or call.reason != LineCallReason.TRANSFER or not real:
+            return real
+        station = next((s for s in self.stations if s.number == call.redirecting.number
+                        or s.business_number == call.redirecting.number), None)
+        if wrong.shows == "withheld" or station is None:
+            return ""
+        return station.business_number if wrong.shows == "business" else station.number
 
     @staticmethod
     def party_of(device: Device) -> PartyId:
@@ -288,6 +313,9 @@ class Pbx:
     # ----- forwarding ---------------------------------------------------------------------------
     def _forward_entry(self, station: Device, kind: str) -> Any:
         mode = LineForwardMode[kind]
+        ignored = self.fault("forward_not_routed")
+        if ignored is not None and (not ignored.modes or kind in ignored.modes):
+            return None   # stored and reported, but not applied to routing
         for entry in station.forwarding:
             if entry.forward_mode & mode and entry.dest_address:
                 return entry
@@ -338,12 +366,17 @@ class Pbx:
     def _forward(self, caller: LineCall, station: Device, dest: str, reason: int,
                  called: PartyId) -> LineCall | None:
         target, trunk = self.resolve(station, dest)
-        if target is None or (trunk and not self.trunk_free()):
-            self.fire(caller, T.BUSY, LineBusyMode.TRUNK if trunk else LineBusyMode.UNKNOWN)
+        if target is None:
+            self.fire(caller, T.BUSY, LineBusyMode.UNKNOWN)
+            return None
+        if trunk and not self.trunk_free():
+            self._congestion(caller)
             return None
         shown = self.presented("forwarded", station, caller.caller)
+        if self.fault("wrong_reason") is not None:
+            reason = LineCallReason.DIRECT
         far = self.offer(caller, target, trunk=trunk, shown=shown, reason=reason, called=called,
-                         redirecting=self.party_of(station))
+                         redirecting=self.redirecting_shown(station, caller, target))
         if far is None:
             self.fire(caller, T.BUSY, LineBusyMode.STATION)
         return far
@@ -407,7 +440,8 @@ class Pbx:
         call.peer = None
         if remote is not None:
             remote.peer = None
-        self.fire(call, T.TRANSFERRED)
+        if self.fault("desk_call_lingers", route="blind") is None:
+            self.fire(call, T.TRANSFERRED)
         if remote is None or target is None or never is not None:
             return
         # The transferred party's own number ("remote"/"caller" rules), not the caller ID it was shown.
@@ -418,6 +452,30 @@ class Pbx:
                          called=PartyId(target.number, target.name), redirecting=self.party_of(call.device))
         if far is None:
             self.fire(remote, T.DISCONNECT, LineDisconnectMode.BUSY)
+            return
+        self._after_transfer("blind", remote, far, call.device)
+
+    def _after_transfer(self, route: str, remote: LineCall, far: LineCall, station: Device) -> None:
+        """Transfer faults that act once the target is alerted: the remote leg is lost, or it recalls."""
+        if self.fault("transfer_drops_remote", route=route) is not None:
+            remote.peer = None   # the target still rings and answers, but into nobody
+            self.fire(remote, T.DROP)
+        recall = self.fault("transfer_recall", route=route)
+        if recall is not None:
+            self.later(far, recall.seconds, self._recall, far, station)
+
+    def _recall(self, far: LineCall, station: Device) -> None:
+        """The transfer target did not answer in time: the call comes back to the desk phone."""
+        if far.state_name not in ("OFFERING", "ACCEPTED"):
+            return
+        remote = far.peer
+        far.peer = None
+        self.fire(far, T.DROP)
+        if remote is not None and remote.live:
+            remote.peer = None
+            self.offer(remote, station, trunk=False, shown=remote.caller if remote.caller.number else
+                       self.party_of(remote.device), reason=LineCallReason.TRANSFER,
+                       called=PartyId(station.number, station.name))
 
     def setup_transfer(self, call: LineCall) -> LineCall:
         """Put ``call`` on consultation hold and make a consultation leg (not yet reported)."""
@@ -451,11 +509,14 @@ class Pbx:
                                     | LineCallInfoState.REASON)
             if target.state_name == "CONNECTED":
                 remote.connected = PartyId(target.device.number, target.device.name)
+            else:
+                self._after_transfer("consult", remote, target, call.device)
         elif target is not None:
             target.peer = None
             self._far_end_left(target)
-        self.fire(consult, T.TRANSFERRED)
-        self.fire(call, T.TRANSFERRED)
+        if self.fault("desk_call_lingers", route="consult") is None:
+            self.fire(consult, T.TRANSFERRED)
+            self.fire(call, T.TRANSFERRED)
         if remote is not None and target is None:
             remote.peer = None
             self._far_end_left(remote)

@@ -69,9 +69,11 @@ EXTRA_PROBLEMS = {"duplicate-key": 1}
 
 
 def _problems(path: Path) -> tuple[ProfileProblem, ...]:
+    """The problems of ``path``; the fixtures are minimal files that state no claims, so the 'missing
+    claim' problems that would follow are left out here (tests/test_profile_claims.py checks them)."""
     with pytest.raises(ProfileError) as info:
         load_profile(path)
-    return info.value.problems
+    return tuple(p for p in info.value.problems if not p.message.startswith("missing claim"))
 
 
 def test_every_fixture_has_a_case() -> None:
@@ -144,6 +146,6 @@ capabilities:
 def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(ProfileError) as info:
         load_profile_text(THREE_MISTAKES, "three.yaml")
-    found = {(p.line, p.key_path) for p in info.value.problems}
+    found = {(p.line, p.key_path) for p in info.value.problems if not p.message.startswith("missing claim")}
     assert found == {(7, "trunks.channels"), (9, "pixit.desk"), (14, "capabilities.transfer.teleport")}
-    assert str(info.value).count("three.yaml:") == 3
+    assert str(info.value).count("three.yaml:") == len(info.value.problems)

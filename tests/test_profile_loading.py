@@ -51,7 +51,9 @@ def test_validate_command_exits_4_and_prints_problems(capsys: pytest.CaptureFixt
     assert main(["validate", str(SHIPPED[0]), str(bad)]) == 4
     out = capsys.readouterr()
     assert out.out == f"OK {SHIPPED[0]} ({SHIPPED[0].stem})\n"
-    assert out.err == f"{bad}:13: trunks.channels: 0 is less than the minimum of 1\n"
+    first, *rest = out.err.splitlines()
+    assert first == f"{bad}:13: trunks.channels: 0 is less than the minimum of 1"
+    assert all("missing claim" in line for line in rest)   # the fixture states no claims
 
 
 def test_reference_values() -> None:
@@ -88,8 +90,40 @@ pixit: {desk: "201", remote_office: "01711234567", target: "0301234567", caller:
 """
 
 
+CLAIMS = """\
+trunks: {channels: 2}
+capabilities:
+  forwarding: {modes: [UNCOND], query: true, status_events: true, max_entries: 1, clear: true}
+  origination: auto
+  transfer: {blind: true, consultation: true, complete_in: [connected, ringback, proceeding]}
+  native_remote_office: {mechanism: none}
+  caller_id: {direct: business, blind_transfer: business, consult_transfer: business, forwarded: caller}
+"""
+
+
+def test_a_profile_without_claims_is_refused_naming_each_missing_claim() -> None:
+    with pytest.raises(ProfileError) as info:
+        load_profile_text(MINIMAL, "minimal.yaml")
+    missing = {p.key_path for p in info.value.problems}
+    assert all(p.message.startswith("missing claim") for p in info.value.problems)
+    assert missing == {"trunks.channels", "capabilities.forwarding", "capabilities.origination",
+                       "capabilities.transfer.blind", "capabilities.transfer.consultation",
+                       "capabilities.transfer.complete_in", "capabilities.native_remote_office.mechanism",
+                       *(f"capabilities.caller_id.{p}" for p in ("direct", "blind_transfer", "consult_transfer",
+                                                                   "forwarded"))}
+
+
+def test_a_missing_forwarding_claim_is_named_and_null_states_no_forwarding() -> None:
+    text = MINIMAL + CLAIMS.replace(" clear: true", "")
+    with pytest.raises(ProfileError, match=r"capabilities\.forwarding\.clear: missing claim"):
+        load_profile_text(text, "noclear.yaml")
+    profile = load_profile_text(MINIMAL + CLAIMS.replace(
+        "{modes: [UNCOND], query: true, status_events: true, max_entries: 1, clear: true}", "null"), "nofwd.yaml")
+    assert profile.capabilities.forwarding is None
+
+
 def test_minimal_profile_takes_the_model_defaults() -> None:
-    profile = load_profile_text(MINIMAL, "minimal.yaml")
+    profile = load_profile_text(MINIMAL + CLAIMS, "minimal.yaml")
     assert profile.trunks == 2
     assert profile.capabilities == type(profile.capabilities)()
     assert profile.simulation == type(profile.simulation)()
@@ -98,9 +132,8 @@ def test_minimal_profile_takes_the_model_defaults() -> None:
 
 
 def test_faults_become_tapi_values() -> None:
-    text = MINIMAL + """\
-capabilities:
-  forwarding: null
+    text = MINIMAL + CLAIMS.replace(
+        "{modes: [UNCOND], query: true, status_events: true, max_entries: 1, clear: true}", "null") + """\
 simulation:
   faults:
     - {kind: reply_error, function: lineCompleteTransfer, error: LINEERR_OPERATIONFAILED}

@@ -89,7 +89,8 @@ def test_matrix_html_rows_cells_links_and_escaping() -> None:
     rows = list(root.iter("tbody").__next__())
     ref, evil, broken = rows
     ref_cells = ["".join(td.itertext()) for td in ref.findall("td")]
-    assert ref_cells == ["✘", "✔", "✔", "✔", "✔", "✔", "✔", "✔", "compatible", "blind", "0"]
+    assert ref_cells == ["○", "✔", "✔", "✔", "✔", "✔", "✔", "✔", "compatible", "blind", "0"]
+    assert ref.findall("td")[0].get("class") == "no"       # native: declared unsupported, not a fail
     assert ref.find("th/a").get("href") == "reference/report.html"  # type: ignore[union-attr]
     evil_cells = evil.findall("td")
     assert "".join(evil.find("th").itertext()) == EVIL  # type: ignore[union-attr]
@@ -105,7 +106,7 @@ def test_matrix_markdown_is_a_table_and_cannot_inject() -> None:
     lines = [line for line in md.splitlines() if line.startswith("|")]
     assert len(lines) == 2 + 3
     assert all(line.count(" | ") == lines[0].count(" | ") for line in lines[2:])  # pipes were escaped
-    assert lines[2].startswith("| [reference](reference/report.html) | ✘ | ✔")
+    assert lines[2].startswith("| [reference](reference/report.html) | ○ | ✔")
     assert lines[2].endswith("| compatible | blind | 0 |")
     assert "<script>" not in md and "&lt;script&gt;" in md
     assert lines[4] == "| broken | — | — | — | — | — | — | — | — | error | — | 4 |"

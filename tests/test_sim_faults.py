@@ -187,7 +187,8 @@ def test_out_of_service_after_n_requests(make_sim: MakeSim) -> None:
 
 def test_reinit_after_n_requests_reaches_every_application(make_sim: MakeSim) -> None:
     sim = make_sim(faults=[Fault("reinit", after_requests=2)])
-    a, b = DeskSession(sim, "a"), DeskSession(sim, "b")     # two lineInitializeEx = two requests
+    a, b = DeskSession(sim, "a"), DeskSession(sim, "b")     # request 1 of each application
+    a.open("desk", status=False)                              # a's request 2: the provider reinitialises
     for s in (a, b):
         s.pump(1.0)
         assert [m.param1 for m in s.messages(LineMsg.LINEDEVSTATE)] == [LineDevState.REINIT]

@@ -32,7 +32,7 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], Any, dict[str, str], str, int]
         {"RO-BLIND-01": "fail", "RO-E2E-01": "fail"}, "compatible", 2),
     "forward-query-empty": (
         "reference", [{"kind": "forward_query_empty"}], None,
-        {"RO-FWD-02": "fail", "RO-FWD-05": "fail"}, "not-compatible", 2),
+        {"RO-FWD-02": "fail", "RO-FWD-05": "inconclusive"}, "not-compatible", 2),
     "blind-shows-remote": (
         "reference", [{"kind": "wrong_caller_id", "path": "blind_transfer", "shows": "remote"}], None,
         {"RO-BLIND-01": "fail", "RO-E2E-01": "fail"}, "compatible", 2),

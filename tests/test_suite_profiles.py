@@ -54,10 +54,26 @@ def test_shipped_profile_verdict(pytester: pytest.Pytester, name: str) -> None:
     assert all(t["records"] or t["outcome"] == "not-applicable" for t in results["tests"])
 
 
-def test_not_compatible_names_the_failed_clause_with_tests(pytester: pytest.Pytester) -> None:
+def test_an_honest_limit_is_unsupported_never_failed(pytester: pytest.Pytester) -> None:
+    """single-trunk: trunks is declared unsupported by trunks.channels; fwd_set (whose RO-FWD-06 needs two
+    trunks) is not judged, never "does not hold"; nothing is listed as tried and failed."""
     _, results = run_suite(pytester, PROFILES / "single-trunk.yaml")
-    failed = {c["clause"]: c for c in results["remote_office"]["failed_clauses"]}
-    assert failed["trunks"]["tests"] == ["RO-TRUNK-01"]
-    assert failed["trunks"]["value"] is False
+    ro = results["remote_office"]
+    assert ro["failed_clauses"] == []
+    unsupported = {c["clause"]: c for c in ro["unsupported_clauses"]}
+    assert unsupported["trunks"]["tests"] == ["RO-TRUNK-01"]
+    assert unsupported["trunks"]["value"] is False
+    assert "trunks.channels = 1" in unsupported["trunks"]["reasons"]["RO-TRUNK-01"]
+    assert "fwd_set" not in unsupported and ro["clause_status"]["fwd_set"] == "undetermined"
+    assert {"blind", "consult_in_ringing"} <= {c["clause"] for c in ro["undetermined_clauses"]}
     reason = next(t["reason"] for t in results["tests"] if t["id"] == "RO-TRUNK-01")
     assert "trunks.channels = 1" in reason
+
+
+def test_no_forward_query_is_fwd_query_not_fwd_clear(pytester: pytest.Pytester) -> None:
+    _, results = run_suite(pytester, PROFILES / "forward-no-query.yaml")
+    ro = results["remote_office"]
+    assert ro["failed_clauses"] == []
+    assert [c["clause"] for c in ro["unsupported_clauses"]] == ["native", "fwd_query"]
+    assert ro["clause_status"]["fwd_clear"] == "undetermined"      # RO-FWD-05 needs the query: not judged
+    assert results["exit_status"] == 1

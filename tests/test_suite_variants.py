@@ -103,3 +103,17 @@ def test_a_party_that_is_busy_or_refuses_is_never_blamed_on_the_pbx(
     assert "fail" not in got.values(), {k: v for k, v in got.items() if v == "fail"}
     assert "inconclusive" in got.values()
     assert results["exit_status"] == 3
+
+
+def test_an_honest_pbx_without_uncond_forwarding_names_only_forwarding(pytester: pytest.Pytester) -> None:
+    """Forwarding offered for BUSY only: every forwarding clause is declared unsupported; trunks, whose
+    RO-TRUNK-01 needs UNCOND forwarding to build two external legs, is not judged - never "does not hold"."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["capabilities"]["forwarding"]["modes"] = ["BUSY"]
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "no-uncond", mutate=mutate))
+    ro = results["remote_office"]
+    assert ro["verdict"] == "not-compatible" and results["exit_status"] == 1
+    assert ro["failed_clauses"] == []
+    assert {c["clause"] for c in ro["unsupported_clauses"]} == {"native", "fwd_set", "fwd_clear", "fwd_query"}
+    assert ro["clause_status"]["trunks"] == "undetermined"
+    assert ro["clauses"]["trunks"] is None

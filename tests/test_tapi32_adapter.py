@@ -17,6 +17,7 @@ from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._codec import message_from_struct
 from conformance.backends.tapi32._dll import FUNCTION_NAMES, PROTOTYPES, errcheck_for, function_type
 from conformance.backends.tapi32._emulated import EmulatedTapi32
+from conformance.backends.tapi32._operator import ScriptedOperator
 from conformance.backends.tapi32._structs import layouts
 from simulator._constants import LineCallReason, LineCallState, LineErr, LineMsg
 from simulator._errors import BackendUnavailable, LineError
@@ -82,7 +83,7 @@ class Desk:
 def test_prototypes_use_w_exports_where_tapi_has_them() -> None:
     with_variants = {"lineMakeCall", "lineDial", "lineBlindTransfer", "lineRedirect", "lineForward",
                      "lineSetupTransfer", "lineOpen", "lineGetDevCaps", "lineGetAddressCaps",
-                     "lineGetAddressStatus", "lineGetCallInfo", "lineInitializeEx"}
+                     "lineGetAddressStatus", "lineGetCallInfo", "lineInitializeEx", "lineTranslateAddress"}
     for name in FUNCTION_NAMES:
         base = name[:-1] if name.endswith("W") else name
         assert (base in with_variants) == name.endswith("W"), name
@@ -179,7 +180,10 @@ def test_every_export_is_exercised_by_a_round_trip(make: Callable[..., Tapi32Bac
     b.line_close(dev)
     backend.parties.call("caller", "201")
     offer = desk.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.param1 == LineCallState.OFFERING)
+    b.line_set_call_privilege(offer.device, 4)
+    desk.reply(b.line_accept(offer.device))
     desk.reply(b.line_answer(offer.device))
+    assert b.line_translate_address(desk.app, 0, V22, "+49 89 1234-201") == "+49891234201"
     with pytest.raises(LineError) as info:            # this profile claims no blind transfer
         b.line_blind_transfer(offer.device, "00301234567")
     assert info.value.code == LineErr.OPERATIONUNAVAIL
@@ -211,14 +215,14 @@ def test_kept_handles_are_released_at_reply_and_by_close(make: Callable[..., Tap
     backend = make()
     desk = Desk(backend)
     request = backend.line_make_call(desk.line, "00301234567")
-    assert request in backend._pending
+    assert (desk.app, request) in backend._pending
     reply = desk.reply(request)
-    assert reply.new_call and request not in backend._pending
+    assert reply.new_call and (desk.app, request) not in backend._pending
     assert desk.b.line_get_call_info(reply.new_call).line == desk.line
     pending = backend.line_forward(desk.line, False, 0, (LineForward(forward_mode=1, dest_address="0"),))
-    assert pending in backend._pending
+    assert (desk.app, pending) in backend._pending
     backend.line_close(desk.line)                       # cancelled: no reply, nothing kept
-    assert pending not in backend._pending
+    assert (desk.app, pending) not in backend._pending
     while (m := backend.line_get_message(desk.app, 5)) is not None:
         assert not (m.msg == LineMsg.REPLY and m.request_id == pending)
 
@@ -287,22 +291,20 @@ def test_auto_answer_can_be_turned_off_and_reject_drops(make: Callable[..., Tapi
 
 def test_without_party_lines_the_operator_is_asked_and_silence_is_inconclusive(
         make: Callable[..., Tapi32Backend]) -> None:
-    asked: list[str] = []
-
-    def nobody(text: str, timeout: float) -> bool:
-        asked.append(text)
-        return False
+    nobody = ScriptedOperator([])
+    asked = nobody.transcript
 
     backend = make()
     assert backend.profile is not None
     pixit = dataclasses.replace(backend.profile.pixit, party_lines={
         "remote_office": "No such line", "target": "No such line", "caller": "No such line"})
     profile = dataclasses.replace(backend.profile, pixit=pixit)
-    lonely = Tapi32Backend(backend.fn, profile=profile, prompt=nobody)
+    lonely = Tapi32Backend(backend.fn, profile=profile, operator=nobody)
     try:
         assert lonely.parties.wait_for("remote_office", frozenset({"connected"}), 5) is None
         lonely.parties.call("caller", "201")
-        assert len(asked) == 2 and "201" in asked[1]
+        questions = [t for t in asked if t.startswith("?")]
+        assert len(questions) == 2 and "201" in questions[1]
         assert lonely.parties.observe("target").state == "unknown"
     finally:
         lonely.close()
@@ -315,12 +317,8 @@ def test_desk_is_only_monitored(make: Callable[..., Tapi32Backend]) -> None:
     desk.state(h_call, LineCallState.CONNECTED)
     assert backend.parties.observe("desk").state == "connected"
     assert backend.line_get_call_status(h_call).call_privilege == 4      # the suite's app stays owner
-    asked: list[str] = []
-
-    def nobody(text: str, timeout: float) -> bool:
-        asked.append(text)
-        return False
-
-    backend.parties._prompt = nobody
+    nobody = ScriptedOperator([])
+    asked = nobody.transcript
+    backend.parties.operator = nobody
     backend.parties.hang_up("desk")
     assert asked and backend.parties.observe("desk").state == "connected"

@@ -6,8 +6,15 @@ transport failure (refused, closed, timed out, garbled) as ``BridgeError`` - nev
 Every wait is bounded: the connect timeout, the per-call timeout, and for waits their own timeout plus
 that margin.
 
-Spec: ``bridge://HOST:PORT`` or ``bridge://HOST:PORT?token=SECRET&timeout=30`` (``[::1]:PORT`` for IPv6).
-The token may also come from the environment variable ``RO_CONFORMANCE_TOKEN``.
+Spec: ``bridge://HOST:PORT[?timeout=30&session=fresh|shared]`` (``[::1]:PORT`` for IPv6). The token
+comes from ``$RO_CONFORMANCE_TOKEN``, from the file named by ``$RO_CONFORMANCE_TOKEN_FILE`` (first line),
+or, least private (it shows in process lists and reports), ``?token=SECRET`` in the spec.
+
+``session=fresh`` (the default of ``from_spec``, i.e. of the suite) asks the server for a PBX of this
+connection's own (``session.reset``): every test sees the state a fresh in-process backend has.
+``session=shared`` joins the server's shared PBX (other clients' calls are visible through monitor lines).
+When the server plays another profile file than the run's ``--profile`` (SHA-256 of the bytes), a
+warning says so on stderr, once per process, before anything runs.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -25,6 +33,7 @@ from conformance.bridge import protocol as P
 from conformance.bridge.transport import SyncWebSocket
 from simulator._errors import BridgeError, LineError, TapiError
 from simulator._messages import LineMessage
+from simulator._partyview import Presentation
 from simulator._profile_model import Profile
 from simulator._structs import (
     LineAddressCaps,
@@ -39,6 +48,30 @@ from simulator._structs import (
 __all__ = ["BridgeBackend", "BridgeParties", "parse_target"]
 
 TOKEN_ENV = "RO_CONFORMANCE_TOKEN"
+TOKEN_FILE_ENV = "RO_CONFORMANCE_TOKEN_FILE"
+_warned: set[tuple[str, str, str]] = set()   # (url, served sha, run sha): warn once per process
+
+
+def read_token_file(path: str) -> str:
+    """The first line of ``path``, stripped; ``BridgeError`` naming the file (never the token) if unusable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            token = fh.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BridgeError(f"bridge: cannot read the token file {path!r}: {exc}") from None
+    if not token:
+        raise BridgeError(f"bridge: the token file {path!r} is empty")
+    return token
+
+
+def token_from(options: dict[str, str]) -> str | None:
+    """``?token=`` in the spec, else ``$RO_CONFORMANCE_TOKEN``, else ``$RO_CONFORMANCE_TOKEN_FILE``."""
+    if options.get("token"):
+        return options["token"]
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV]
+    path = options.get("token_file") or os.environ.get(TOKEN_FILE_ENV)
+    return read_token_file(path) if path else None
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode   # built once; compact frames
 
 
@@ -84,6 +117,12 @@ class BridgeParties:
         return None if result is None else _party_view(result)
 
 
+def _presentation(value: Any) -> Presentation:
+    if value not in ("shown", "withheld", "unavailable", "unknown"):
+        raise ValueError(f"presentation {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
 def _party_view(obj: Any) -> PartyView:
     try:
         return PartyView(role=str(obj["role"]), state=obj["state"],
@@ -91,7 +130,8 @@ def _party_view(obj: Any) -> PartyView:
                          reason=int(obj.get("reason", 0)),
                          redirecting_number=str(obj.get("redirecting_number", "")),
                          connected_number=str(obj.get("connected_number", "")),
-                         off_hook=bool(obj.get("off_hook", False)))
+                         off_hook=bool(obj.get("off_hook", False)),
+                         presentation=_presentation(obj.get("presentation", "unknown")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BridgeError(f"bridge: malformed PartyView {obj!r:.200}") from exc
 
@@ -102,7 +142,9 @@ class BridgeBackend:
     name = "bridge"
 
     def __init__(self, url: str, *, token: str | None = None, connect_timeout: float = 10.0,
-                 call_timeout: float = 30.0, max_frame: int = 1 << 22) -> None:
+                 call_timeout: float = 30.0, max_frame: int = 1 << 22, session: str = "shared") -> None:
+        if session not in ("shared", "fresh"):
+            raise BridgeError(f"bridge: session must be 'fresh' or 'shared', got {session!r}")
         self.url = url
         self.call_timeout = call_timeout
         self._ids = itertools.count(1)
@@ -110,14 +152,47 @@ class BridgeBackend:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self._ws = SyncWebSocket(url, headers=headers, open_timeout=connect_timeout, max_size=max_frame)
         self.parties = BridgeParties(self)
+        self.session = session
+        if session == "fresh":
+            try:
+                self.call("session.reset")
+            except BaseException:
+                self._ws.close()
+                raise
 
     @classmethod
     def from_spec(cls, target: str, profile: Profile | None) -> BridgeBackend:
-        """``HOST:PORT[?token=T&timeout=S]``; the profile is the server's business (it serves its own)."""
+        """``HOST:PORT[?timeout=S&session=fresh|shared&token=T]``; the server plays its own profile."""
         url, options = parse_target(target)
-        token = options.get("token") or os.environ.get(TOKEN_ENV) or None
-        timeout = float(options.get("timeout", 30.0))
-        return cls(url, token=token, call_timeout=timeout)
+        try:
+            timeout = float(options.get("timeout", 30.0))
+        except ValueError:
+            raise BridgeError(f"bridge: timeout must be a number of seconds, got {options['timeout']!r}") from None
+        backend = cls(url, token=token_from(options), call_timeout=timeout,
+                      session=options.get("session", "fresh"))
+        if profile is not None and profile.path:
+            try:
+                backend.check_profile(profile)
+            except BaseException:
+                backend.close()
+                raise
+        return backend
+
+    def check_profile(self, profile: Profile) -> bool:
+        """False (and a warning on stderr, once per process) when the server plays another profile file."""
+        served = self.call("info")
+        served_sha = str(served.get("profile_sha256", "")) if isinstance(served, dict) else ""
+        run_sha = P.file_sha256(profile.path)
+        if not served_sha or not run_sha or served_sha == run_sha:
+            return True
+        key = (self.url, served_sha, run_sha)
+        if key not in _warned:
+            _warned.add(key)
+            print(f"ro-conformance: warning: the bridge {self.url} serves profile "
+                  f"{served.get('profile', '?')!r} (sha256 {served_sha[:12]}...), not the run's --profile "
+                  f"{profile.path} (sha256 {run_sha[:12]}...): the PBX under test plays the served profile "
+                  f"while the verdict judges the claims of {profile.path}", file=sys.stderr, flush=True)
+        return False
 
     # ----- the one primitive -------------------------------------------------------------------------
     def call(self, method: str, wait: float = 0.0, **params: Any) -> Any:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -54,6 +56,7 @@ __all__ = [
     "decode_message",
     "decode_struct",
     "encode",
+    "file_sha256",
     "parse_params",
 ]
 
@@ -64,12 +67,14 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603     # a bug in the served backend; the server logs it and carries on
 LINE_ERROR = -32000         # the TAPI function failed: data.lineerr is the LINEERR code
 TAPI_ERROR = -32001         # any other deliberate error of the backend (e.g. an unknown party role)
-LIMIT_EXCEEDED = -32005     # a per-connection limit (waiting requests, applications) was reached
+LIMIT_EXCEEDED = -32005     # a server limit (lines, waits, queued messages, applications) was reached
 
 MAX_WAIT = 3600.0           # longest timeout a wait may ask for, in seconds
 MAX_STR = 4096              # longest string parameter
 MAX_LIST = 64               # longest forward list / state set
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+DWORD_MAX = 2**32 - 1       # DWORD parameters (flags, ids, counts, versions): 0..0xFFFFFFFF
+PTR_MAX = 2**64 - 1         # DWORD_PTR and handles (callback instance, HLINEAPP/HLINE/HCALL): 0..2**64-1
 
 
 class RpcError(Exception):
@@ -93,9 +98,15 @@ def _bad(name: str, what: str) -> RpcError:
     return RpcError(INVALID_PARAMS, f"invalid params: {name!r} must be {what}")
 
 
-def _int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not INT_MIN <= v <= INT_MAX:
-        raise _bad(name, "an integer")
+def _dword(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= DWORD_MAX:
+        raise _bad(name, "a DWORD: an integer in [0, 4294967295]")
+    return v
+
+
+def _ptr(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= PTR_MAX:
+        raise _bad(name, "a handle or DWORD_PTR: an integer in [0, 2**64-1]")
     return v
 
 
@@ -136,7 +147,7 @@ def _float(name: str, v: Any) -> float:
     return float(v)
 
 
-_FIELD: dict[str, Callable[[str, Any], Any]] = {"int": _int, "str": _str, "bytes": _bytes, "bool": _bool,
+_FIELD: dict[str, Callable[[str, Any], Any]] = {"int": _dword, "str": _str, "bytes": _bytes, "bool": _bool,
                                                 "float": _float}
 
 
@@ -184,9 +195,12 @@ _REQUIRED: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class Param:
+    """One parameter; ``owned`` names the handle kind the caller must own (the server checks it)."""
+
     name: str
     convert: Callable[[str, Any], Any]
     default: Any = _REQUIRED
+    owned: str = ""             # "app" | "line" | "call" | "consult" | "call_or_0" | ""
 
     @property
     def required(self) -> bool:
@@ -200,24 +214,24 @@ class Method:
     name: str
     target: str                 # "line_open" or "parties.answer": attribute path on the backend
     params: tuple[Param, ...]
-    tapi: str = ""              # TAPI function name, for LINEERR_INVALAPPHANDLE raised by the bridge
+    tapi: str = ""              # TAPI function name, for the LINEERR of a handle the caller does not own
     waits: bool = False         # its last param is a timeout the server may wait out asynchronously
 
 
 def _m(name: str, *params: Param, waits: bool = False, target: str = "") -> Method:
-    # A method whose first argument is an hLineApp is checked against the connection's own apps, and a
-    # stranger's handle is refused as that TAPI function would refuse it (LINEERR_INVALAPPHANDLE).
-    tapi = TAPI_NAMES.get(name, "") if params[:1] == (_APP,) else ""
-    return Method(name, target or name, params, tapi, waits)
+    # Handle params (``owned``) are checked against what the connection was given, and a stranger's
+    # handle is refused as that TAPI function refuses a bad one (LINEERR_INVAL*HANDLE).
+    return Method(name, target or name, params, TAPI_NAMES.get(name, ""), waits)
 
 
-_APP = Param("h_line_app", _int)
-_LINE = Param("h_line", _int)
-_CALL = Param("h_call", _int)
-_DEV = Param("device_id", _int)
+_APP = Param("h_line_app", _ptr, owned="app")
+_LINE = Param("h_line", _ptr, owned="line")
+_CALL = Param("h_call", _ptr, owned="call")
+_DEV = Param("device_id", _dword)
 _ROLE = Param("role", _str)
-_CC = Param("country_code", _int, 0)
-_EXT0 = Param("ext_version", _int, 0)
+_CC = Param("country_code", _dword, 0)
+_EXT0 = Param("ext_version", _dword, 0)
+_API = Param("api_version", _dword)
 
 
 def _party(name: str, *params: Param, waits: bool = False) -> Method:
@@ -227,19 +241,19 @@ def _party(name: str, *params: Param, waits: bool = False) -> Method:
 METHODS: dict[str, Method] = {m.name: m for m in (
     _m("info"),
     _m("now"),
-    _m("line_initialize_ex", Param("app_name", _str), Param("api_version", _int, DEFAULT_API_VERSION)),
+    Method("session.reset", "", ()),   # served by the server itself: a fresh PBX for this connection
+    _m("line_initialize_ex", Param("app_name", _str), Param("api_version", _dword, DEFAULT_API_VERSION)),
     _m("line_shutdown", _APP),
-    _m("line_negotiate_api_version", _APP, _DEV, Param("low", _int), Param("high", _int)),
-    _m("line_negotiate_ext_version", _APP, _DEV, Param("api_version", _int), Param("low", _int),
-       Param("high", _int)),
-    _m("line_get_dev_caps", _APP, _DEV, Param("api_version", _int), _EXT0),
-    _m("line_get_address_caps", _APP, _DEV, Param("address_id", _int), Param("api_version", _int), _EXT0),
-    _m("line_open", _APP, _DEV, Param("api_version", _int), _EXT0, Param("callback_instance", _int, 0),
-       Param("privileges", _int, OWNER_MONITOR), Param("media_modes", _int, INTERACTIVEVOICE)),
+    _m("line_negotiate_api_version", _APP, _DEV, Param("low", _dword), Param("high", _dword)),
+    _m("line_negotiate_ext_version", _APP, _DEV, _API, Param("low", _dword), Param("high", _dword)),
+    _m("line_get_dev_caps", _APP, _DEV, _API, _EXT0),
+    _m("line_get_address_caps", _APP, _DEV, Param("address_id", _dword), _API, _EXT0),
+    _m("line_open", _APP, _DEV, _API, _EXT0, Param("callback_instance", _ptr, 0),
+       Param("privileges", _dword, OWNER_MONITOR), Param("media_modes", _dword, INTERACTIVEVOICE)),
     _m("line_close", _LINE),
-    _m("line_set_status_messages", _LINE, Param("line_states", _int), Param("address_states", _int)),
+    _m("line_set_status_messages", _LINE, Param("line_states", _dword), Param("address_states", _dword)),
     _m("line_get_message", _APP, Param("timeout", _timeout), waits=True),
-    _m("line_get_address_status", _LINE, Param("address_id", _int)),
+    _m("line_get_address_status", _LINE, Param("address_id", _dword)),
     _m("line_get_call_info", _CALL),
     _m("line_get_call_status", _CALL),
     _m("line_deallocate_call", _CALL),
@@ -249,14 +263,16 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _m("line_drop", _CALL),
     _m("line_hold", _CALL),
     _m("line_unhold", _CALL),
-    _m("line_swap_hold", Param("h_active_call", _int), Param("h_held_call", _int)),
+    _m("line_swap_hold", Param("h_active_call", _ptr, owned="call"), Param("h_held_call", _ptr, owned="call")),
     _m("line_blind_transfer", _CALL, Param("dest_address", _str), _CC),
     _m("line_setup_transfer", _CALL, Param("call_params", _call_params, None)),
-    _m("line_complete_transfer", _CALL, Param("h_consult_call", _int), Param("transfer_mode", _int)),
+    _m("line_complete_transfer", _CALL, Param("h_consult_call", _ptr, owned="consult"),
+       Param("transfer_mode", _dword)),
     _m("line_redirect", _CALL, Param("dest_address", _str), _CC),
-    _m("line_forward", _LINE, Param("all_addresses", _bool), Param("address_id", _int),
-       Param("forward_list", _forward_list), Param("num_rings_no_answer", _int, 0)),
-    _m("line_dev_specific", _LINE, Param("address_id", _int), _CALL, Param("params", _bytes)),
+    _m("line_forward", _LINE, Param("all_addresses", _bool), Param("address_id", _dword),
+       Param("forward_list", _forward_list), Param("num_rings_no_answer", _dword, 0)),
+    _m("line_dev_specific", _LINE, Param("address_id", _dword), Param("h_call", _ptr, owned="call_or_0"),
+       Param("params", _bytes)),
     _party("answer"),
     _party("reject"),
     _party("hang_up"),
@@ -290,6 +306,15 @@ def parse_params(method: Method, params: Any) -> list[Any]:
         else:
             args.append(p.default)
     return args
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes ("" when it cannot be read): which profile a server plays."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return ""
 
 
 # ----- results: Python value -> JSON ----------------------------------------------------------------

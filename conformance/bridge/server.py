@@ -5,28 +5,37 @@ simulator needs no locks. Three ways of waiting (``mode``):
 
 * ``virtual`` - calls go straight to the backend; a wait moves the simulator's virtual clock at once
   (deterministic and fast; what CI uses to run the suite through the bridge).
-* ``wall``    - the simulator on a ``WallClock``: a driver task fires timers as they fall due, and a
-  wait is served by polling with timeout 0 between wake-ups, so one client's wait never blocks another.
+* ``wall``    - the simulator on a wall clock: a driver task fires timers as they fall due; a wait is
+  parked until something that can satisfy it happens (a message for its application, a call change
+  at its party), so one client's wait never blocks or slows another.
 * ``poll``    - any other backend (e.g. tapi32): waits poll it with timeout 0 every ``poll_interval``.
 
-Hardening: token check at the handshake, frame size limit, a cap on clients, on waiting requests and on
-applications per connection; malformed input always gets a JSON-RPC error, never a crash; when a
-connection closes, its waits are cancelled and its hLineApps are shut down (lineShutdown drops the calls
-it solely owns), so a vanished client leaves nothing behind.
+Isolation: every connection is one TAPI "process". It may only name the hLineApps, hLines and hCalls
+it was given (by its own lineInitializeEx / lineOpen, or in its own messages); another's handle is
+refused with the LINEERR that TAPI gives for a bad handle. By default connections share one PBX; a
+connection that calls ``session.reset`` gets a fresh PBX of its own (docs/bridge.md, "Sessions").
+
+Hardening: token check at the handshake, frame size limit, caps on clients and (``Limits``) on
+applications, lines, parked waits and unread messages per application and per connection; malformed
+input always gets a JSON-RPC error, never a crash; when a connection closes, its waits are cancelled
+(cancellation-safe: ``asyncio.timeout``, never ``wait_for``) and its hLineApps are shut down
+(lineShutdown drops the calls it solely owns), so a vanished client leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import http
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -34,14 +43,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from conformance.backends.sim import SimBackend
 from conformance.bridge import protocol as P
-from simulator._clock import Clock, WallClock
-from simulator._constants import LineErr
+from conformance.bridge.world import Mode, NotifyingWallClock, World
+from simulator._clock import VirtualClock
+from simulator._constants import LineErr, LineMsg
 from simulator._errors import LineError, TapiError
+from simulator._messages import LineMessage
 
-__all__ = ["BridgeServer", "Mode", "NotifyingWallClock", "ServerThread"]
+__all__ = ["BridgeServer", "Limits", "Mode", "NotifyingWallClock", "ServerThread"]
 
-Mode = Literal["virtual", "wall", "poll"]
 log = logging.getLogger("ro_conformance.bridge")
 
 
@@ -52,64 +63,125 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)   # built once: json.loads(**kw) builds one per call
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Caps per connection and per application; a request beyond one gets -32005 naming the limit.
+
+    ``messages_*`` count unread messages in the simulator's queues: an application that lets more
+    pile up is shut down by the server (its lines close, calls it alone owns drop), and its next use
+    gets -32005 saying so - a client that never reads cannot grow the server without bound.
+    """
+
+    apps_per_connection: int = 64
+    lines_per_app: int = 64
+    lines_per_connection: int = 256
+    waits_per_app: int = 8
+    waits_per_connection: int = 16
+    messages_per_app: int = 4096
+    messages_per_connection: int = 16384
+
+
+def _limit(name: str, value: int, what: str) -> P.RpcError:
+    return P.RpcError(P.LIMIT_EXCEEDED, f"limit {name}={value} reached: {what}", {"limit": name, "max": value})
+
+
+# messages whose ``device`` is an hCall: the connection learns its call handles from them
+_CALL_MSGS = frozenset({LineMsg.CALLSTATE, LineMsg.CALLINFO, LineMsg.MONITORDIGITS, LineMsg.MONITORMEDIA,
+                        LineMsg.MONITORTONE, LineMsg.GATHERDIGITS, LineMsg.GENERATE})
+_BAD_HANDLE = {"app": (LineErr.INVALAPPHANDLE, "no application"), "line": (LineErr.INVALLINEHANDLE, "no open line"),
+               "call": (LineErr.INVALCALLHANDLE, "no call"), "call_or_0": (LineErr.INVALCALLHANDLE, "no call"),
+               "consult": (LineErr.INVALCONSULTCALLHANDLE, "no call")}
+
+
 @dataclass(eq=False)
 class _Conn:
     ws: ServerConnection
+    world: World
     apps: set[int] = field(default_factory=set)
+    lines: dict[int, int] = field(default_factory=dict)     # hLine -> its hLineApp
+    calls: set[int] = field(default_factory=set)            # hCalls this connection was given
     waits: set[asyncio.Task[None]] = field(default_factory=set)
+    app_waits: Counter[int] = field(default_factory=Counter)
+    evicted: dict[int, str] = field(default_factory=dict)   # hLineApp the server shut down -> why
+    evicting: set[int] = field(default_factory=set)
+
+    def handles_of(self, kind: str) -> Any:
+        return self.apps if kind == "app" else self.lines if kind == "line" else self.calls
+
+    def forget_app(self, h_line_app: int) -> None:
+        self.apps.discard(h_line_app)
+        for h_line in [ln for ln, app in self.lines.items() if app == h_line_app]:
+            del self.lines[h_line]
+
+
+def _sim_factory(backend: Any, mode: Mode) -> Callable[[], Any] | None:
+    """A fresh simulator on the same profile and kind of clock; None for other backends."""
+    if not isinstance(backend, SimBackend):
+        return None
+    profile = backend.profile
+    return lambda: SimBackend(profile, NotifyingWallClock() if mode == "wall" else VirtualClock())
 
 
 class BridgeServer:
-    """Serves ``backend``; ``start()`` inside a running loop, or use ``ServerThread`` from sync code."""
+    """Serves ``backend``; ``start()`` inside a running loop, or use ``ServerThread`` from sync code.
+
+    ``factory`` makes the fresh backend a ``session.reset`` asks for (default: a new simulator on the
+    same profile when ``backend`` is one; else ``session.reset`` is refused). ``profile_sha256`` is
+    reported by ``info`` so clients can tell which profile is served (default: the simulator's file).
+    """
 
     def __init__(self, backend: Any, *, mode: Mode = "virtual", token: str | None = None,
-                 max_frame: int = 1 << 20, max_clients: int = 32, max_waits: int = 16, max_apps: int = 64,
+                 max_frame: int = 1 << 20, max_clients: int = 32, max_waits: int | None = None,
+                 max_apps: int | None = None, limits: Limits | None = None,
+                 factory: Callable[[], Any] | None = None, profile_sha256: str = "",
                  poll_interval: float = 0.02, close_timeout: float = 2.0) -> None:
         self.backend = backend
         self.mode = mode
         self.token = token or None
         self.max_frame = max_frame
         self.max_clients = max_clients
-        self.max_waits = max_waits
-        self.max_apps = max_apps
+        limits = limits or Limits()
+        if max_waits is not None:
+            limits = dataclasses.replace(limits, waits_per_connection=max_waits)
+        if max_apps is not None:
+            limits = dataclasses.replace(limits, apps_per_connection=max_apps)
+        self.limits = limits
+        self.factory = factory or _sim_factory(backend, mode)
+        profile = getattr(backend, "profile", None)
+        self.profile_sha256 = profile_sha256 or (P.file_sha256(profile.path) if profile is not None else "")
         self.poll_interval = poll_interval
         self.close_timeout = close_timeout   # how long stop() waits for each client's close reply
+        self.shared = World(backend, mode, on_post=self._posted)
         self._clients: set[_Conn] = set()
-        self._changed: asyncio.Event | None = None
         self._server: Server | None = None
-        self._driver: asyncio.Task[None] | None = None
-        self._hooked = False     # wall mode: the clock tells us when timers fire (else waits poll)
 
     # ----- life cycle ----------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 7755) -> tuple[str, int]:
         """Listen; returns the bound (host, port) (port 0 picks a free one)."""
-        self._changed = asyncio.Event()
         self._server = await serve(self._handle, host, port, max_size=self.max_frame, max_queue=16,
                                    compression=None, process_request=self._check_request,
                                    ping_interval=20, ping_timeout=20,
                                    close_timeout=self.close_timeout)
-        if self.mode == "wall":
-            clock = self.backend.clock
-            if isinstance(clock, NotifyingWallClock):
-                clock.on_fire = self._signal
-                self._hooked = True
-            self._driver = asyncio.get_running_loop().create_task(self._drive_clock())
+        self.shared.start()
         sock = next(iter(self._server.sockets))
         bound = sock.getsockname()
         return str(bound[0]), int(bound[1])
 
     async def stop(self) -> None:
-        if self._driver is not None:
-            self._driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._driver
+        """Close every connection (each is cleaned up as on a disconnect), then the shared world."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await self.shared.close()
 
     @property
     def connections(self) -> int:
         return len(self._clients)
+
+    def parked(self) -> int:
+        """Waits parked in every world (introspection for tests and the soak)."""
+        worlds = {self.shared, *(c.world for c in self._clients)}
+        return sum(w.parked for w in worlds)
 
     # ----- handshake: token and client cap -----------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -131,36 +203,73 @@ class BridgeServer:
 
     # ----- one connection ----------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = _Conn(ws)
+        conn = _Conn(ws, self.shared)
         self._clients.add(conn)
         try:
             async for frame in ws:
                 reply = self._on_frame(conn, frame)
+                if isinstance(reply, _Reset):
+                    reply = await self._reset(conn, reply.req_id)
                 if reply is not None and not _send_now(ws, reply):
                     await ws.send(reply)
         except ConnectionClosed:
             pass
         finally:
             self._clients.discard(conn)
-            await self._cleanup(conn)
+            await self._release(conn)
+            if conn.world.private:
+                await conn.world.close()
 
-    async def _cleanup(self, conn: _Conn) -> None:
-        for task in list(conn.waits):
+    async def _release(self, conn: _Conn) -> None:
+        """Cancel the connection's waits and shut down its applications (disconnect, session.reset)."""
+        tasks = list(conn.waits)
+        for task in tasks:
             task.cancel()
-        for task in list(conn.waits):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:   # bounded: a wait that ignored its cancellation must not keep the apps alive
+            _, stuck = await asyncio.wait(tasks, timeout=self.close_timeout)
+            if stuck:
+                log.error("bridge: %d wait(s) did not end when cancelled", len(stuck))
+        conn.waits.clear()
+        conn.app_waits.clear()
+        world = conn.world
         for app in sorted(conn.apps):
+            world.owners.pop(app, None)
             try:
-                self.backend.line_shutdown(app)
+                world.backend.line_shutdown(app)
             except TapiError:
                 pass  # the app was already gone (e.g. the backend shut it down itself)
             except Exception:  # a backend bug must not keep the other apps alive
                 log.exception("bridge: line_shutdown(0x%08X) on disconnect failed", app)
+            world.wake_app(app, everyone=True)
         conn.apps.clear()
-        self._signal()
+        conn.lines.clear()
+        conn.calls.clear()
+        world.kick()
 
-    def _on_frame(self, conn: _Conn, frame: str | bytes) -> str | None:
+    async def _reset(self, conn: _Conn, req_id: Any) -> str | None:
+        """``session.reset``: drop what the connection had; give it a fresh PBX of its own."""
+        if self.factory is None:
+            err = P.RpcError(P.TAPI_ERROR, "session.reset: this server serves one backend instance and "
+                                           "cannot make a fresh one", {"type": "TapiError"})
+            return None if req_id is _NOTIFY else _error_reply(req_id, err)
+        await self._release(conn)
+        if conn.world.private:
+            await conn.world.close()
+            conn.world = self.shared
+        try:
+            backend = self.factory()
+        except Exception as exc:
+            log.exception("bridge: session.reset could not make a backend")
+            err = P.RpcError(P.INTERNAL_ERROR, f"internal error: session.reset: {type(exc).__name__}: {exc}")
+            return None if req_id is _NOTIFY else _error_reply(req_id, err)
+        world = World(backend, self.mode, private=True, on_post=self._posted)
+        world.start()
+        conn.world = world
+        profile = getattr(backend, "profile", None)
+        result = {"scope": "private", "profile": getattr(profile, "name", ""), "profile_sha256": self.profile_sha256}
+        return None if req_id is _NOTIFY else _result_reply(req_id, result)
+
+    def _on_frame(self, conn: _Conn, frame: str | bytes) -> str | _Reset | None:
         """Handle one frame; returns the reply text, or None (notification, or a wait now in a task)."""
         try:
             text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
@@ -173,6 +282,8 @@ class BridgeServer:
             req_id, method, args = self._validate(conn, request)
         except _WithId as err:
             return None if err.req_id is _NOTIFY else _error_reply(err.req_id, err)
+        if method.name == "session.reset":
+            return _Reset(req_id)
         try:
             if method.waits and self.mode != "virtual":
                 self._start_wait(conn, req_id, method, args)
@@ -202,26 +313,41 @@ class BridgeServer:
             if method is None:
                 raise P.RpcError(P.METHOD_NOT_FOUND, f"method not found: {name[:80]!r}")
             args = P.parse_params(method, request.get("params"))
-            self._check_app(conn, method, args)
+            self._check_owned(conn, method, args)
+            self._check_limits(conn, method, args)
         except P.RpcError as err:
             raise _WithId(req_id, err) from None
         return req_id, method, args
 
-    def _check_app(self, conn: _Conn, method: P.Method, args: list[Any]) -> None:
-        """Each connection is one TAPI 'process': it only sees the hLineApps it initialized."""
-        if method.tapi and args[0] not in conn.apps:
-            raise _line_rpc(LineError(LineErr.INVALAPPHANDLE, method.tapi, f"no application 0x{args[0]:08X}"))
-        if method.name == "line_initialize_ex" and len(conn.apps) >= self.max_apps:
-            raise P.RpcError(P.LIMIT_EXCEEDED, f"limit: at most {self.max_apps} applications per connection")
+    def _check_owned(self, conn: _Conn, method: P.Method, args: list[Any]) -> None:
+        """Each connection is one TAPI 'process': it may only name the handles it was given."""
+        for param, value in zip(method.params, args, strict=True):
+            kind = param.owned
+            if not kind or value in conn.handles_of(kind) or (kind == "call_or_0" and value == 0):
+                continue
+            if kind == "app" and value in conn.evicted:
+                reason = conn.evicted[value]
+                raise P.RpcError(P.LIMIT_EXCEEDED, reason, {"limit": reason.split("=")[0].split()[-1]})
+            code, what = _BAD_HANDLE[kind]
+            raise _line_rpc(LineError(code, method.tapi, f"{what} 0x{value:08X}"))
+
+    def _check_limits(self, conn: _Conn, method: P.Method, args: list[Any]) -> None:
+        lim = self.limits
+        if method.name == "line_initialize_ex" and len(conn.apps) >= lim.apps_per_connection:
+            raise _limit("apps_per_connection", lim.apps_per_connection, "lineInitializeEx refused")
+        if method.name == "line_open":
+            if len(conn.lines) >= lim.lines_per_connection:
+                raise _limit("lines_per_connection", lim.lines_per_connection, "lineOpen refused")
+            if sum(1 for app in conn.lines.values() if app == args[0]) >= lim.lines_per_app:
+                raise _limit("lines_per_app", lim.lines_per_app, f"lineOpen on application 0x{args[0]:08X} refused")
 
     def _dispatch(self, conn: _Conn, method: P.Method, args: list[Any], *, probe: bool = False) -> Any:
         """Run one backend call on this (the loop) thread; TAPI errors become JSON-RPC errors.
 
-        Any call but a wait's probe may change state at once (or schedule timers): wake waiters and the
-        clock driver. A probe that fires timers wakes them through the clock's hook instead; signalling
-        every probe would make two waiters wake each other forever.
+        Anything but a wait's probe may schedule timers: kick the clock driver (wall mode).
         """
-        target: Any = self.backend
+        world = conn.world
+        target: Any = world.backend
         for part in method.target.split("."):
             target = getattr(target, part)
         try:
@@ -235,29 +361,97 @@ class BridgeServer:
             raise P.RpcError(P.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}") from None
         finally:
             if not probe:
-                self._signal()
-        if method.name == "line_initialize_ex":
+                world.kick()
+        return self._after(conn, method, args, result)
+
+    def _after(self, conn: _Conn, method: P.Method, args: list[Any], result: Any) -> Any:
+        """Book-keeping of the handles the connection now holds; the JSON result."""
+        name = method.name
+        if name == "line_get_message":
+            if result is not None:
+                _learn(conn, result)
+        elif name == "line_initialize_ex":
             conn.apps.add(int(result[0]))
+            conn.world.owners[int(result[0])] = conn
             return {"h_line_app": result[0], "num_devs": result[1], "api_version": result[2]}
-        if method.name == "line_shutdown":
-            conn.apps.discard(args[0])
+        elif name == "line_open":
+            conn.lines[int(result)] = args[0]
+        elif name == "line_close":
+            conn.lines.pop(args[0], None)
+        elif name == "line_deallocate_call":
+            conn.calls.discard(args[0])
+        elif name == "line_shutdown":
+            conn.forget_app(args[0])
+            conn.world.owners.pop(args[0], None)
+            conn.world.wake_app(args[0], everyone=True)
+        elif name == "info" and isinstance(result, dict):
+            result = {**result, "profile_sha256": self.profile_sha256,
+                      "session": "private" if conn.world.private else "shared"}
         return P.encode(result)
+
+    # ----- unread messages (the simulator tells us each one it queues) ------------------------------
+    def _posted(self, world: World, h_line_app: int) -> None:
+        conn = world.owners.get(h_line_app)
+        apps = getattr(world.backend, "apps", None)
+        if conn is None or apps is None or h_line_app in conn.evicting:
+            return
+        lim = self.limits
+        queued = len(apps[h_line_app].queue)
+        if queued > lim.messages_per_app:
+            why = (f"limit messages_per_app={lim.messages_per_app} reached: application 0x{h_line_app:08X} "
+                   "left more messages unread and was shut down")
+        elif queued > lim.messages_per_connection // lim.apps_per_connection and sum(
+                len(apps[a].queue) for a in conn.apps if a in apps) > lim.messages_per_connection:
+            why = (f"limit messages_per_connection={lim.messages_per_connection} reached: application "
+                   f"0x{h_line_app:08X} left more messages unread and was shut down")
+        else:
+            return
+        conn.evicting.add(h_line_app)
+        asyncio.get_running_loop().call_soon(self._evict, conn, world, h_line_app, why)
+
+    def _evict(self, conn: _Conn, world: World, h_line_app: int, why: str) -> None:
+        conn.evicting.discard(h_line_app)
+        if h_line_app not in conn.apps or conn.world is not world:
+            return
+        log.warning("bridge: %s", why)
+        with contextlib.suppress(TapiError):
+            world.backend.line_shutdown(h_line_app)
+        conn.forget_app(h_line_app)
+        world.owners.pop(h_line_app, None)
+        if len(conn.evicted) < 64:
+            conn.evicted[h_line_app] = why
+        world.wake_app(h_line_app, everyone=True)
 
     # ----- asynchronous waits (wall / poll modes) ----------------------------------------------------
     def _start_wait(self, conn: _Conn, req_id: Any, method: P.Method, args: list[Any]) -> None:
-        if len(conn.waits) >= self.max_waits:
-            raise _WithId(req_id, P.RpcError(P.LIMIT_EXCEEDED,
-                                             f"limit: at most {self.max_waits} waiting requests per connection"))
+        lim = self.limits
+        if len(conn.waits) >= lim.waits_per_connection:
+            raise _limit("waits_per_connection", lim.waits_per_connection,
+                         f"{method.name} refused: too many waiting requests on this connection")
+        app = args[0] if method.name == "line_get_message" else None
+        if app is not None and conn.app_waits[app] >= lim.waits_per_app:
+            raise _limit("waits_per_app", lim.waits_per_app,
+                         f"line_get_message refused: too many waiting requests on application 0x{app:08X}")
         task = asyncio.get_running_loop().create_task(self._wait(conn, req_id, method, args))
         conn.waits.add(task)
-        task.add_done_callback(conn.waits.discard)
+        if app is not None:
+            conn.app_waits[app] += 1
+
+        def done(t: asyncio.Task[None]) -> None:
+            conn.waits.discard(t)
+            if app is not None and conn.app_waits[app] > 0:
+                conn.app_waits[app] -= 1
+                if not conn.app_waits[app]:
+                    del conn.app_waits[app]
+        task.add_done_callback(done)
 
     async def _wait(self, conn: _Conn, req_id: Any, method: P.Method, args: list[Any]) -> None:
+        world = conn.world
         loop = asyncio.get_running_loop()
         deadline = loop.time() + args[-1]
         probe_args = [*args[:-1], 0.0]
+        key = world.wait_key(method.name, args)
         while True:
-            changed = self._changed
             try:
                 result = self._dispatch(conn, method, probe_args, probe=True)
             except P.RpcError as err:
@@ -267,36 +461,39 @@ class BridgeServer:
             if result is not None or remaining <= 0:
                 reply = _result_reply(req_id, result)
                 break
-            if not self._hooked or changed is None:
+            if key is None:
                 await asyncio.sleep(min(remaining, self.poll_interval))
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), remaining)
+                continue
+            fut = world.park(key)
+            try:
+                async with asyncio.timeout(remaining):   # cancellation-safe, unlike wait_for on 3.11
+                    await fut
+            except TimeoutError:
+                pass
+            finally:
+                world.unpark(key, fut)
         if req_id is not _NOTIFY:
             with contextlib.suppress(ConnectionClosed):
                 await conn.ws.send(reply)
 
-    def _signal(self) -> None:
-        """Something may have changed (a call ran, a timer fired): wake waiters and the clock driver."""
-        if self._changed is not None and self.mode == "wall":
-            self._changed.set()
-            self._changed = asyncio.Event()
 
-    async def _drive_clock(self) -> None:
-        """Wall mode: fire the simulator's timers as they fall due, sleeping in between."""
-        clock: Clock = self.backend.clock
-        while True:
-            clock.now()
-            if clock.run_due() and not self._hooked:
-                self._signal()
-            due = clock.next_due()
-            delay = 1.0 if due is None else max(0.0, due - clock.now())
-            changed = self._changed
-            if delay > 0 and changed is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), min(delay, 1.0))
-            else:
-                await asyncio.sleep(0)
+def _learn(conn: _Conn, msg: LineMessage) -> None:
+    """A message delivered to this connection hands it call handles (TAPI's only way to learn one)."""
+    kind = msg.msg
+    if kind == LineMsg.REPLY:
+        if msg.new_call:
+            conn.calls.add(msg.new_call)
+    elif kind == LineMsg.APPNEWCALL:
+        conn.calls.add(msg.param2)
+    elif kind in _CALL_MSGS:
+        conn.calls.add(msg.device)
+    elif kind == LineMsg.CLOSE:
+        conn.lines.pop(msg.device, None)
+
+
+@dataclass(frozen=True)
+class _Reset:
+    req_id: Any
 
 
 def _send_now(ws: ServerConnection, reply: str) -> bool:
@@ -343,24 +540,6 @@ def _error_reply(req_id: Any, err: P.RpcError) -> str:
 
 def _result_reply(req_id: Any, result: Any) -> str:
     return _encode_json({"jsonrpc": "2.0", "id": req_id, "result": result})
-
-
-class NotifyingWallClock(WallClock):
-    """A WallClock for the server: never sleeps on the loop thread, and reports every timer it fires.
-
-    The server only ever asks the simulator to wait 0 seconds (it waits with asyncio instead), and it
-    must wake its waiters whenever a timer fires, whoever ran it (the driver task or a wait's probe).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(sleep=lambda _s: None)
-        self.on_fire: Callable[[], None] | None = None
-
-    def run_due(self) -> int:
-        fired = super().run_due()
-        if fired and self.on_fire is not None:
-            self.on_fire()
-        return fired
 
 
 # ----- running a server from synchronous code (tests, CI, the benchmark) ------------------------------

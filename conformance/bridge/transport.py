@@ -134,5 +134,7 @@ class SyncWebSocket:
             raise BridgeError(f"bridge: connection to {self.url} failed: {exc}") from None
 
     def _closed(self) -> BridgeError:
-        exc = self._protocol.close_exc
-        return BridgeError(f"bridge: connection to {self.url} closed: {exc}")
+        # close_exc is only defined once the protocol is CLOSED; a CLOSE frame may arrive before that
+        rcvd = self._protocol.close_rcvd
+        why = self._protocol.close_exc if self._protocol.state is State.CLOSED else (rcvd or "closing")
+        return BridgeError(f"bridge: connection to {self.url} closed: {why}")

@@ -186,13 +186,15 @@ def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
         ro = data["remote_office"]
         outcomes = {t["id"]: t["outcome"] for t in data["tests"]}
         print(f"Remote Office verdict: {ro['verdict']}   route: {ro.get('route') or 'none'}", file=out)
-        if ro.get("failed_clauses"):
-            aside = " (not needed for this verdict)" if ro["verdict"] == "compatible" else ""
-            print(f"clauses that do not hold{aside}:", file=out)
-        for entry in ro.get("failed_clauses", []):
-            tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
-            value = {False: "does not hold", None: "undetermined"}.get(entry["value"], str(entry["value"]))
-            print(f"  {entry['clause']}: {value} -- {tests}", file=out)
+        aside = " (not needed for this verdict)" if ro["verdict"] == "compatible" else ""
+        for key, heading in (("failed_clauses", "clauses tried that do not hold"),
+                             ("unsupported_clauses", "clauses the profile declares unsupported"),
+                             ("undetermined_clauses", "clauses not judged")):
+            if ro.get(key):
+                print(f"{heading}{aside}:", file=out)
+            for entry in ro.get(key, []):
+                tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
+                print(f"  {entry['clause']}: {tests}", file=out)
     print(f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}", file=out)
     for name in ("report.html", "results.json", "junit.xml"):
         path = outcome.out_dir / name

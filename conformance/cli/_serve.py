@@ -1,8 +1,9 @@
 """``ro-conformance serve``: serve a backend over the network bridge (JSON-RPC 2.0 over WebSocket).
 
 By default the simulator on ``--profile`` following the wall clock, on 127.0.0.1:7755. Any address
-that is not loopback requires ``--token`` (or ``RO_CONFORMANCE_TOKEN``); the server refuses to start
-without one (exit 4). See docs/bridge.md for the protocol.
+that is not loopback requires a token (``$RO_CONFORMANCE_TOKEN``, ``--token-file PATH`` or, visible in
+process lists, ``--token``); the server refuses to start without one (exit 4) and never prints it.
+See docs/bridge.md for the protocol.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import ipaddress
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from conformance._registry import open_backend, split_spec
-from conformance.backends.bridge import TOKEN_ENV
+from conformance.backends.bridge import TOKEN_ENV, TOKEN_FILE_ENV, read_token_file
 from conformance.backends.sim import SimBackend
+from conformance.bridge.protocol import file_sha256
 from conformance.bridge.server import BridgeServer, Mode, NotifyingWallClock
 from conformance.report._results import EXIT_USAGE
 from simulator._clock import VirtualClock
-from simulator._errors import TapiError
+from simulator._errors import BridgeError, TapiError
 from simulator._profile import load_profile
 
 __all__ = ["add_arguments", "is_loopback", "parse_listen", "run"]
@@ -38,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default="127.0.0.1:7755", metavar="HOST:PORT",
                         help="address to listen on (default 127.0.0.1:7755; non-loopback needs --token)")
     parser.add_argument("--token", default=None,
-                        help=f"shared secret clients must present (default: ${TOKEN_ENV})")
+                        help=f"shared secret clients must present (default: ${TOKEN_ENV}; prefer that or "
+                             "--token-file: a command line is visible to other local users)")
+    parser.add_argument("--token-file", default=None, metavar="PATH",
+                        help=f"read the token from the first line of PATH (default: ${TOKEN_FILE_ENV})")
     parser.add_argument("--clock", choices=("wall", "virtual"), default="wall",
                         help="sim: follow real time (default) or move time only when a client waits")
     parser.add_argument("--max-frame", type=int, default=1 << 20, metavar="BYTES",
@@ -66,14 +72,31 @@ def is_loopback(host: str) -> bool:
         return False  # a host name, "" or "0.0.0.0"-like wildcard: treat as reachable from outside
 
 
-def _backend(args: argparse.Namespace) -> tuple[Any, Mode]:
+def _backend(args: argparse.Namespace) -> tuple[Any, Mode, Callable[[], Any] | None, str]:
+    """The served backend, its mode, a factory of fresh ones (session.reset) and its profile's SHA-256."""
     name, target = split_spec(args.backend)
     if name == "sim":
-        profile = load_profile(target or args.profile)
+        path = target or args.profile
+        profile = load_profile(path)
         clock = VirtualClock() if args.clock == "virtual" else NotifyingWallClock()
-        return SimBackend(profile, clock), ("virtual" if args.clock == "virtual" else "wall")
-    other = load_profile(args.profile) if args.profile and os.path.exists(args.profile) else None
-    return open_backend(args.backend, other), ("virtual" if args.clock == "virtual" else "poll")
+        mode: Mode = "virtual" if args.clock == "virtual" else "wall"
+        return SimBackend(profile, clock), mode, None, file_sha256(path)
+    has_profile = bool(args.profile) and os.path.exists(args.profile)
+    other = load_profile(args.profile) if has_profile else None
+    mode = "virtual" if args.clock == "virtual" else "poll"
+    return (open_backend(args.backend, other), mode, lambda: open_backend(args.backend, other),
+            file_sha256(args.profile) if has_profile else "")
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token:
+        print("ro-conformance serve: note: a token on the command line is visible to other local users; "
+              f"prefer ${TOKEN_ENV} or --token-file", file=sys.stderr)
+        return str(args.token)
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV]
+    path = args.token_file or os.environ.get(TOKEN_FILE_ENV)
+    return read_token_file(path) if path else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,21 +105,25 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ro-conformance serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        token = _token(args)
+    except BridgeError as exc:
+        print(f"ro-conformance serve: {str(exc).removeprefix('bridge: ')}", file=sys.stderr)
+        return EXIT_USAGE
     if not is_loopback(host) and not token:
         print(f"ro-conformance serve: refusing to listen on {host!r} without a token: a non-loopback "
-              f"address needs --token or ${TOKEN_ENV}", file=sys.stderr)
+              f"address needs ${TOKEN_ENV}, --token-file or --token", file=sys.stderr)
         return EXIT_USAGE
     if args.max_frame < 1024:
         print("ro-conformance serve: --max-frame must be at least 1024", file=sys.stderr)
         return EXIT_USAGE
     try:
-        backend, mode = _backend(args)
+        backend, mode, factory, sha = _backend(args)
     except (TapiError, OSError) as exc:
         print(f"ro-conformance serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     server = BridgeServer(backend, mode=mode, token=token, max_frame=args.max_frame,
-                          max_clients=args.max_clients)
+                          max_clients=args.max_clients, factory=factory, profile_sha256=sha)
     try:
         asyncio.run(_serve(server, host, port))
     except OSError as exc:

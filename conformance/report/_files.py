@@ -111,8 +111,22 @@ class MatrixRow:
     problem: str = ""        # why there are no results (profile error, backend unavailable, ...)
 
 
-_CELL: Final = {True: ("pass", "✔"), False: ("fail", "✘"), None: ("open", "?")}
+# clause status -> (css class, symbol); results written before clause_status existed fall back to the value
+_CELL: Final = {"holds": ("pass", "✔"), "fails": ("fail", "✘"), "unsupported": ("no", "○"),
+                "undetermined": ("open", "?")}
+_FROM_VALUE: Final = {True: "holds", False: "fails", None: "undetermined"}
 _VERDICT_CLASS: Final = {"compatible": "pass", "not-compatible": "fail", "undetermined": "open"}
+_STATUS_WORD: Final = {"holds": "holds", "fails": "does not hold (tried)", "unsupported": "not offered (profile)",
+                       "undetermined": "not judged"}
+
+
+def _clause_entries(ro: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """clause -> its entry in failed / unsupported / undetermined_clauses."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for key in ("failed_clauses", "unsupported_clauses", "undetermined_clauses"):
+        for entry in ro.get(key, []):
+            out.setdefault(str(entry.get("clause")), entry)
+    return out
 
 
 def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str]]:
@@ -121,18 +135,19 @@ def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str]]:
         return [("none", "—", row.problem) for _ in MATRIX_CLAUSES]
     ro = row.results["remote_office"]
     clauses: Mapping[str, Any] = ro.get("clauses", {})
-    failed = {f["clause"]: f for f in ro.get("failed_clauses", [])}
+    status: Mapping[str, str] = ro.get("clause_status", {})
+    entries = _clause_entries(ro)
     cells = []
     for clause in MATRIX_CLAUSES:
         value = clauses.get(clause)
-        css, sym = _CELL[value if value in (True, False) else None]
-        detail = failed.get(clause)
-        if detail is None:
-            tip = f"{clause}: holds"
-        else:
+        state = status.get(clause) or _FROM_VALUE[value if value in (True, False) else None]
+        css, sym = _CELL.get(state, _CELL["undetermined"])
+        detail = entries.get(clause)
+        tip = f"{clause}: {_STATUS_WORD.get(state, state)}"
+        if detail is not None:
             tests = ", ".join(detail.get("tests", [])) or "no test ran"
             outcomes = "/".join(detail.get("outcomes", []))
-            tip = f"{clause}: {tests}" + (f" ({outcomes})" if outcomes else "")
+            tip += f" -- {tests}" + (f" ({outcomes})" if outcomes else "")
         cells.append((css, sym, tip))
     return cells
 
@@ -191,7 +206,8 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
         syms = [sym for _, sym, _ in _clause_cells(row)]
         name = f"[{_md(row.profile)}]({row.report_dir}/report.html)" if row.results is not None else _md(row.profile)
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
-    lines += ["", "✔ holds · ✘ fails or not offered · ? undetermined · — no results", ""]
+    lines += ["", "✔ holds · ✘ tried and does not hold · ○ not offered (the profile says so) · ? not judged · "
+                  "— no results", ""]
     lines += [f"- {_md(row.profile)}: {_md(row.problem)}" for row in rows if row.problem]
     return "\n".join(lines) + "\n"
 
@@ -203,5 +219,5 @@ _MATRIX_CSS: Final = (
     "table.matrix th[scope=row]{text-align:left}"
     "td a{color:inherit;text-decoration:none;display:block}"
     ".pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}"
-    ".open{background:#fef9c3;color:#854d0e}.none,.error{background:#e5e7eb;color:#374151}"
+    ".open{background:#fef9c3;color:#854d0e}.no{background:#f3f4f6;color:#4b5563}.none,.error{background:#e5e7eb;color:#374151}"
     ".verdict{font-weight:bold}.problem{font-size:smaller;color:#991b1b;font-weight:normal}")

@@ -69,9 +69,14 @@ def _outcome_span(outcome: str) -> str:
 # --- the verdict box ---------------------------------------------------------------------------------
 
 
-def _failed_clause_rows(ro: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> str:
+_CLAUSE_LISTS: Final = (("failed_clauses", "Clauses tried that do not hold"),
+                         ("unsupported_clauses", "Clauses the profile declares unsupported"),
+                         ("undetermined_clauses", "Clauses not judged"))
+
+
+def _clause_rows(entries: Sequence[Mapping[str, Any]], by_id: Mapping[str, Mapping[str, Any]]) -> str:
     rows = []
-    for entry in ro.get("failed_clauses", []):
+    for entry in entries:
         tests = []
         for tid in entry.get("tests", []):
             test = by_id.get(tid, {})
@@ -84,16 +89,23 @@ def _failed_clause_rows(ro: Mapping[str, Any], by_id: Mapping[str, Mapping[str, 
     return "".join(rows)
 
 
+def _clause_tables(ro: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> str:
+    """One table per list that has entries: tried and failed, declared unsupported, not judged."""
+    out = []
+    for key, heading in _CLAUSE_LISTS:
+        rows = _clause_rows(ro.get(key, []), by_id)
+        if rows:
+            out.append(f'<h3>{_esc(heading)}</h3><table class="ro-failed ro-{_css_token(key)}"><thead><tr>'
+                       f"<th>clause</th><th>value</th><th>requirements</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "".join(out) or "<h3>Clauses</h3><p>Every clause holds.</p>"
+
+
 def verdict_box_html(data: Mapping[str, Any]) -> str:
     """The verdict box from a results.json mapping (``RunResults.to_jsonable()``)."""
     ro: Mapping[str, Any] = data.get("remote_office", {})
     verdict = str(ro.get("verdict", "undetermined"))
     status = status_of(data)
     by_id = {str(t.get("id")): t for t in data.get("tests", [])}
-    failed = _failed_clause_rows(ro, by_id)
-    failed_table = (
-        '<table class="ro-failed"><thead><tr><th>clause</th><th>value</th><th>requirements</th></tr></thead>'
-        f"<tbody>{failed}</tbody></table>" if failed else "<p>Every clause holds.</p>")
     empty = "" if by_id else '<p class="ro-warning">No requirement ran: nothing was proven.</p>'
     return (
         f'<section id="ro-verdict" class="ro-verdict ro-v-{_css_token(verdict)}">'
@@ -101,7 +113,7 @@ def verdict_box_html(data: Mapping[str, Any]) -> str:
         f"</span></h2>{empty}"
         f'<p><b>Route:</b> {_esc(ro.get("route") or "none")} &#183; '
         f"<b>Exit status:</b> {status} ({_esc(EXIT_MEANINGS.get(status, '?'))})</p>"
-        f"<h3>Clauses that do not hold</h3>{failed_table}"
+        f"{_clause_tables(ro, by_id)}"
         f'<p class="ro-formula"><b>Formula:</b> <code>{_esc(ro.get("formula", ""))}</code></p>'
         "</section>")
 

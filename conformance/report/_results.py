@@ -7,10 +7,20 @@ The verdict is the clause tree of the design (design.md §6)::
     native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND (blind OR consult_in_ringing)
                AND trunks)
 
-evaluated in three-valued logic: a clause is True when every requirement mapped to it passed, False when
-one failed or is not applicable (the PBX does not offer it), and unknown (None) when a requirement
-errored or was inconclusive and nothing made the clause False. Unknown that could change the result
-makes the verdict "undetermined".
+evaluated in three-valued logic. Each requirement says one of four things about its clause:
+
+    pass                                       holds
+    fail                                       tried and does not hold          -> clause False ("fails")
+    not-applicable for one of the clause's     the profile declares the clause  -> clause False ("unsupported")
+      own claims (``CLAUSE_CLAIMS``)             unsupported (an honest "no")
+    error, inconclusive, or not-applicable     not judged                       -> clause unknown (None)
+      for another clause's claim
+
+A clause is True when every requirement mapped to it passed, False when one failed or declared it
+unsupported, and unknown otherwise (also when none ran). A requirement that is not applicable only
+because the PBX lacks something *another* clause needs (RO-TRUNK-01 on a PBX without UNCOND forwarding,
+RO-FWD-06 on a single-trunk PBX) says nothing about its own clause: that clause is not judged, and the
+other clause carries the "no". Unknown that could change the result makes the verdict "undetermined".
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from typing import Any, Final, Literal
 
 __all__ = [
     "CLAUSES",
+    "CLAUSE_CLAIMS",
     "EMULATION_CLAUSES",
     "EXIT_COMPATIBLE",
     "EXIT_ERRORS",
@@ -32,6 +43,7 @@ __all__ = [
     "REQUIREMENT_CLAUSES",
     "RunResults",
     "TestOutcome",
+    "clause_status",
     "evaluate_clauses",
     "exit_status",
     "ro_verdict",
@@ -79,6 +91,24 @@ REQUIREMENT_CLAUSES: Mapping[str, str | None] = {
 }
 
 
+# clause -> the profile claims (``tapi_requires`` names, ``trunks>=N`` as "trunks") that declare the clause
+# itself. A requirement not applicable for one of these makes the clause "unsupported"; not applicable for
+# any other claim it is "not judged" (the claim's own clause says no). Native Remote Office needs two
+# external legs as much as the emulation does, and has no trunks clause of its own.
+CLAUSE_CLAIMS: Mapping[str, frozenset[str]] = {
+    "native": frozenset({"native", "business_number_on_direct", "trunks"}),
+    "fwd_set": frozenset({"forwarding"}),
+    "fwd_clear": frozenset({"forwarding", "forwarding_clear"}),
+    "fwd_query": frozenset({"forwarding", "forwarding_query"}),
+    "auto_dial": frozenset({"auto_origination"}),
+    "blind": frozenset({"blind_transfer", "business_number_on_blind"}),
+    "consult_in_ringing": frozenset({"consultation_in_ringing", "business_number_on_consult"}),
+    "trunks": frozenset({"trunks"}),
+}
+
+ClauseStatus = Literal["holds", "fails", "unsupported", "undetermined"]
+
+
 @dataclass
 class TestOutcome:
     """One requirement's result with its evidence."""
@@ -92,6 +122,8 @@ class TestOutcome:
     duration: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
     failed_seq: int | None = None
+    # not-applicable: the ``tapi_requires`` claims the profile does not make (empty: the test body decided)
+    unmet_claims: list[str] = field(default_factory=list)
 
     def to_jsonable(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,23 +153,55 @@ class RunResults:
         }
 
 
-def _clause_value(outcomes: Sequence[Outcome]) -> bool | None:
-    if not outcomes:
-        return None
-    if any(o in ("fail", "not-applicable") for o in outcomes):
-        return False
-    if all(o == "pass" for o in outcomes):
-        return True
-    return None
+def _claim_name(claim: str) -> str:
+    return "trunks" if claim.replace(" ", "").startswith("trunks>=") else claim
+
+
+def judgement(test: TestOutcome, clause: str) -> ClauseStatus:
+    """What one requirement's outcome says about ``clause`` (see the module docstring)."""
+    if test.outcome == "pass":
+        return "holds"
+    if test.outcome == "fail":
+        return "fails"
+    if test.outcome == "not-applicable":
+        own = CLAUSE_CLAIMS.get(clause, frozenset())
+        unmet = {_claim_name(c) for c in test.unmet_claims}
+        # no claim named: the test body found the profile does not offer it (a declaration, too)
+        return "unsupported" if not unmet or unmet & own else "undetermined"
+    return "undetermined"
+
+
+def _clause_of(test: TestOutcome) -> str | None:
+    return test.clause if test.clause is not None else REQUIREMENT_CLAUSES.get(test.id)
+
+
+def clause_status(tests: Iterable[TestOutcome]) -> dict[str, ClauseStatus]:
+    """clause -> holds / fails (a requirement tried, did not hold) / unsupported (declared) / undetermined."""
+    seen: dict[str, list[ClauseStatus]] = {c: [] for c in CLAUSES}
+    for t in tests:
+        clause = _clause_of(t)
+        if clause in seen:
+            seen[clause].append(judgement(t, clause))
+    out: dict[str, ClauseStatus] = {}
+    for clause, judged in seen.items():
+        if "fails" in judged:
+            out[clause] = "fails"
+        elif "unsupported" in judged:
+            out[clause] = "unsupported"
+        elif judged and all(j == "holds" for j in judged):
+            out[clause] = "holds"
+        else:
+            out[clause] = "undetermined"
+    return out
+
+
+_VALUE: Mapping[ClauseStatus, bool | None] = {"holds": True, "fails": False, "unsupported": False,
+                                              "undetermined": None}
 
 
 def evaluate_clauses(tests: Iterable[TestOutcome]) -> dict[str, bool | None]:
-    by_clause: dict[str, list[Outcome]] = {c: [] for c in CLAUSES}
-    for t in tests:
-        clause = t.clause if t.clause is not None else REQUIREMENT_CLAUSES.get(t.id)
-        if clause in by_clause:
-            by_clause[clause].append(t.outcome)
-    return {c: _clause_value(v) for c, v in by_clause.items()}
+    """clause -> True / False / None (unknown), as the formula reads it."""
+    return {c: _VALUE[v] for c, v in clause_status(tests).items()}
 
 
 def _and(values: Iterable[bool | None]) -> bool | None:
@@ -155,7 +219,10 @@ def _or(values: Iterable[bool | None]) -> bool | None:
 
 
 def ro_verdict(tests: Sequence[TestOutcome]) -> dict[str, Any]:
-    """The Remote Office verdict, the route that carries it, and every clause that failed (with tests)."""
+    """The Remote Office verdict, the route that carries it, and every clause that does not hold, in three
+    lists: ``failed_clauses`` (a requirement was tried and did not hold), ``unsupported_clauses`` (the
+    profile declares it), ``undetermined_clauses`` (could not be judged). Each entry: ``clause``, ``value``,
+    ``tests`` (ids), ``outcomes``, ``reasons`` (id -> reason)."""
     clauses = evaluate_clauses(tests)
     transfer = _or([clauses["blind"], clauses["consult_in_ringing"]])
     emulated = _and([*(clauses[c] for c in EMULATION_CLAUSES), transfer])
@@ -166,14 +233,21 @@ def ro_verdict(tests: Sequence[TestOutcome]) -> dict[str, Any]:
     elif emulated is True:
         route = "blind" if clauses["blind"] is True else "consult"
     verdict = {True: "compatible", False: "not-compatible", None: "undetermined"}[overall]
-    failed = []
-    for clause, value in clauses.items():
-        if value is not True:
-            ids = [t.id for t in tests if (t.clause or REQUIREMENT_CLAUSES.get(t.id)) == clause
-                   and t.outcome != "pass"]
-            failed.append({"clause": clause, "value": value, "tests": sorted(ids),
-                           "outcomes": sorted({t.outcome for t in tests if t.id in ids})})
-    return {"verdict": verdict, "route": route, "failed_clauses": failed,
+    status = clause_status(tests)
+    lists: dict[str, list[dict[str, Any]]] = {"fails": [], "unsupported": [], "undetermined": []}
+    for clause, state in status.items():
+        if state == "holds":
+            continue
+        mine = [t for t in tests if _clause_of(t) == clause and judgement(t, clause) == state]
+        if state == "undetermined":      # also the requirements that were not judged for another reason
+            mine = [t for t in tests if _clause_of(t) == clause and t.outcome != "pass"]
+        mine.sort(key=lambda t: t.id)
+        lists[state].append({"clause": clause, "value": _VALUE[state], "tests": [t.id for t in mine],
+                             "outcomes": sorted({t.outcome for t in mine}),
+                             "reasons": {t.id: t.reason for t in mine}})
+    return {"verdict": verdict, "route": route,
+            "failed_clauses": lists["fails"], "unsupported_clauses": lists["unsupported"],
+            "undetermined_clauses": lists["undetermined"], "clause_status": status,
             "clauses": clauses, "formula": "native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
                                            "(blind OR consult_in_ringing) AND trunks)"}
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from simulator._profile_model import Profile
 
-__all__ = ["CLAIMS", "check_claim", "unmet_claims"]
+__all__ = ["CLAIMS", "check_claim", "unmet", "unmet_claims"]
 
 _Check = Callable[[Profile], bool]
 
@@ -67,4 +67,9 @@ def check_claim(profile: Profile, claim: str) -> tuple[bool, str]:
 
 def unmet_claims(profile: Profile, claims: Iterable[str]) -> list[str]:
     """The reasons of every claim the profile does not make (empty: the test applies)."""
-    return [reason for met, reason in (check_claim(profile, c) for c in claims) if not met]
+    return [reason for _, reason in unmet(profile, claims)]
+
+
+def unmet(profile: Profile, claims: Iterable[str]) -> list[tuple[str, str]]:
+    """(claim, reason) of every claim the profile does not make, in the order given."""
+    return [(c, reason) for c in claims for met, reason in [check_claim(profile, c)] if not met]

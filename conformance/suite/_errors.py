@@ -48,6 +48,7 @@ class NotApplicable(pytest.skip.Exception):  # type: ignore[name-defined,misc]
     A subclass of pytest's skip exception so that plain pytest counts it as skipped.
     """
 
-    def __init__(self, msg: str) -> None:
+    def __init__(self, msg: str, claims: tuple[str, ...] = ()) -> None:
         super().__init__(msg=f"not applicable: {msg}", allow_module_level=False)
         self.reason = msg
+        self.claims = claims     # the tapi_requires claims the profile does not make (empty: not from claims)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from conformance.backend import PartyView
 from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
-from conformance.suite._session import LineSession
+from conformance.suite._session import TRUNK_REQUIREMENT, LineSession
 from simulator._constants import LineCallParamFlags, LineCallState, LineForwardMode, LineMsg, LineTransferMode
 from simulator._errors import LineError
 from simulator._structs import LineCallParams, LineForward
@@ -21,12 +21,14 @@ __all__ = [
     "ENDED",
     "blind_flow",
     "business_number",
+    "check_forward_listed",
     "check_presented",
     "clear_forwarding",
     "consult_flow",
     "desk_idle",
     "dial",
     "forward_to_ro",
+    "forwarded_call_rings_ro",
     "forwarded_to_ro",
     "make_ro_leg",
     "native_flow",
@@ -75,12 +77,18 @@ def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> Non
     number, label = _expected(s, path)
     shown = view.presented_number
     claim = f"capabilities.caller_id.{path} = {getattr(s.profile.capabilities.caller_id, path)}"
+    seen = view.presentation      # shown / withheld / unavailable / unknown: different observations
     if not number:
-        if shown:
+        if seen == "shown":
             raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
+        if seen != "withheld":
+            raise Inconclusive(f"{who}: the caller ID was {seen}, not seen withheld ({claim})")
         return
-    if not shown:
-        raise Inconclusive(f"{who}: the presented number is not observable on this backend ({claim})")
+    if seen == "withheld":
+        raise s.verdict("fail", f"{who} was shown no number (caller ID withheld) instead of {label} {number!r} "
+                                f"({claim})")
+    if seen != "shown":
+        raise s.verdict("inconclusive", f"{who}: the presented number is {seen} on this backend ({claim})")
     if not numbers_match(shown, number):
         raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})")
 
@@ -123,11 +131,50 @@ def clear_forwarding(s: LineSession) -> None:
         s.do("lineForward: clear (NULL list)", "line_forward", s.line.h_line, False, 0, None, 0)
 
 
+def check_forward_listed(s: LineSession) -> None:
+    """lineGetAddressStatus lists UNCOND -> RO number within pixit.state_timeout (RO-FWD-02 judges it)."""
+    s.step("lineGetAddressStatus shows UNCOND -> RO number")
+    with judged_by(s, "RO-FWD-02"):
+        if not poll(s, lambda: forwarded_to_ro(s), s.pixit.state_timeout):
+            shown = s.backend.line_get_address_status(s.line.h_line, 0).forward
+            raise s.verdict("fail", f"lineGetAddressStatus forward list is {list(shown)!r} "
+                                    f"{s.pixit.state_timeout:g} s after lineForward, not UNCOND -> RO number")
+
+
 def forwarded_to_ro(s: LineSession) -> bool:
     status = s.backend.line_get_address_status(s.line.h_line, 0)
     return any(e.forward_mode & LineForwardMode.UNCOND and
                (e.dest_address == dial(s, "remote_office") or numbers_match(e.dest_address, s.pixit.remote_office))
                for e in status.forward)
+
+
+def forwarded_call_rings_ro(s: LineSession) -> PartyView:
+    """The caller dials the business number and the forwarded call alerts the RO phone (RO-FWD-06 judges
+    that); returns the RO phone's view.
+
+    When the RO phone stays silent the evidence says whose fault it is: a call still ringing at the desk
+    was not forwarded (RO-FWD-06's fail); a caller left busy or idle means the PBX found no channel for
+    the second external leg (a trunk shortage: RO-TRUNK-01's fail). Any other requirement cannot be judged
+    on either. A silent RO phone with no such sign stays RO-FWD-06's.
+    """
+    mark = s.mark()
+    s.step("the caller calls the business number")
+    s.backend.parties.call("caller", business_number(s))
+    try:
+        return s.party_wait("remote_office", ALERTED, "the forwarded call alerts the RO phone")
+    except NotHonoured as exc:
+        if any(s.state_of(h) & (S.OFFERING | S.ACCEPTED) for h in s.new_calls(mark)):
+            owner, why = "RO-FWD-06", "the call to the business number rings at the desk line: it was not forwarded"
+        else:
+            caller = s.observed("caller", "why the RO phone never rang")
+            if caller.state in ("idle", "busy"):
+                owner, why = TRUNK_REQUIREMENT, (f"the caller's leg is {caller.state}: the PBX did not put the "
+                                                 f"second external leg up (trunks.channels = {s.profile.trunks})")
+            else:
+                owner, why = "RO-FWD-06", "the forwarded call never reached the RO phone"
+        if s.requirement == owner or (owner == "RO-FWD-06" and s.requirement.startswith("RO-E2E")):
+            raise s.verdict("fail", f"{why} ({exc})") from exc
+        raise s.verdict("inconclusive", f"cannot be judged: the prerequisite {owner} does not hold - {why}") from exc
 
 
 # ----- the RO leg and the transfers -------------------------------------------------------------
@@ -166,7 +213,7 @@ def target_connected_to_ro(s: LineSession, path: str) -> None:
     check_presented(s, view, path, "the target")
     view = s.party_wait("target", frozenset({"connected"}), "the target answers",
                         timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
-    ro = s.backend.parties.observe("remote_office")
+    ro = s.observed("remote_office", "the RO phone is connected to the target")
     if ro.state != "connected":
         raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}, not connected to it")
     if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
@@ -212,7 +259,7 @@ def desk_idle(s: LineSession) -> None:
     calls = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
     if calls:
         raise s.verdict("fail", f"the desk line still has {calls} call(s) after the hand-over")
-    desk = s.backend.parties.observe("desk")
+    desk = s.observed("desk", "the desk phone is idle and on-hook after the hand-over")
     if desk.state in ("alerting", "connected", "calling"):
         raise s.verdict("fail", f"the desk phone is still {desk.state} after the hand-over")
     if desk.off_hook:
@@ -237,7 +284,7 @@ def native_flow(s: LineSession, *, answer: bool) -> int:
     h_call = s.do("lineMakeCall to the target on the native line", "line_make_call", s.line.h_line,
                   dial(s, "target"), 0, None).new_call
     ro = s.party_wait("remote_office", ALERTED, "the PBX rings the RO phone first")
-    target = s.backend.parties.observe("target")
+    target = s.observed("target", "the target is not called before the RO phone answers")
     if target.state != "idle":
         raise s.verdict("fail", f"the target is {target.state} before the RO phone answered")
     check_presented(s, ro, "direct", "the RO phone")
@@ -250,7 +297,7 @@ def native_flow(s: LineSession, *, answer: bool) -> int:
                             timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
         if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
             raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone")
-        ro = s.backend.parties.observe("remote_office")
+        ro = s.observed("remote_office", "the RO phone is connected to the target")
         if ro.state != "connected":
             raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}")
     s.do("lineDevSpecific: deactivate native Remote Office", "line_dev_specific", s.line.h_line, 0, 0,

@@ -1,6 +1,6 @@
 """The desk line under test and the bounded waits every conformance test is made of.
 
-``open_desk_line`` does the TAPI start-up of tapi-reference.md §2.8 for the PIXIT's desk extension;
+``open_desk_line`` (``_desk``) does the TAPI start-up of tapi-reference.md §2.8 for the PIXIT's desk extension;
 ``LineSession`` pumps ``lineGetMessage`` and keeps what it saw (replies by request id, call states by
 handle) so that a test can say "wait for the reply of this request" or "wait until this call rings
 back" without losing messages that arrive in another order (§3: reply and state events of an existing
@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, TAPI_NAMES, Backend, PartyView
+from conformance.backend import TAPI_NAMES, Backend, PartyView
+from conformance.suite._desk import API_HIGH, API_LOW, DeskLine, open_desk_line
 from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
-from simulator._constants import ApiVersion, LineCallState, LineDevState, LineDisconnectMode, LineErr, LineMsg
+from simulator._constants import (
+    LineBusyMode,
+    LineCallState,
+    LineDevState,
+    LineDisconnectMode,
+    LineErr,
+    LineMsg,
+)
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
-from simulator._structs import LineAddressCaps, LineDevCaps, LineForward
+from simulator._structs import LineForward
 
 __all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "open_desk_line", "state_names"]
 
-# tapi-reference §2.8 / §13: negotiate 1.3 .. 2.2 (any provider the schema admits); nothing in the suite
-# needs 3.x fields, and 2.2 keeps the 24-byte LINEFORWARD entries every TSP understands.
-API_LOW, API_HIGH = int(ApiVersion.V1_3), int(ApiVersion.V2_2)
 PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
 _VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
@@ -43,6 +47,16 @@ _BUSY = int(LineCallState.BUSY)
 # The far party, not the PBX, ended the attempt: the PIXIT party is busy, refused or never answered.
 # The PBX cannot be judged on what it would have done next (inconclusive, never fail).
 _PARTY_DISCONNECTS = int(LineDisconnectMode.BUSY | LineDisconnectMode.NOANSWER | LineDisconnectMode.REJECT)
+# The PBX ran out of channels: BUSY with LINEBUSYMODE_TRUNK / UNAVAIL (MS docs "LINEBUSYMODE_ Constants":
+# "the busy signal indicates that a trunk or circuit is busy" / "cannot be determined") or
+# DISCONNECTED with LINEDISCONNECTMODE_CONGESTION. The trunks clause (RO-TRUNK-01) owns that; any other
+# requirement cannot be judged on it, and it is never "the far party is busy".
+_TRUNK_BUSY = int(LineBusyMode.TRUNK | LineBusyMode.UNAVAIL)
+_TRUNK_DISCONNECTS = int(LineDisconnectMode.CONGESTION)
+TRUNK_REQUIREMENT = "RO-TRUNK-01"
+# Requests that may need a new external channel (LINEERR_RESOURCEUNAVAIL = the PBX had none).
+_NEEDS_A_CHANNEL = frozenset({"lineMakeCall", "lineDial", "lineBlindTransfer", "lineCompleteTransfer",
+                              "lineRedirect", "lineSetupTransfer"})
 # Up-front / reply errors that mean the line or the application is gone, not that a claim failed.
 DEAD_LINK_ERRORS = frozenset({int(LineErr.INVALLINEHANDLE), int(LineErr.INVALAPPHANDLE), int(LineErr.REINIT)})
 _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application to re-initialise "
@@ -53,67 +67,6 @@ _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application t
 
 def state_names(mask: int) -> str:
     return "/".join(s.name or "?" for s in LineCallState if s & mask) or f"0x{mask:X}"
-
-
-@dataclass
-class DeskLine:
-    """An opened desk line: the handles and the caps read while opening it."""
-
-    h_line_app: int
-    h_line: int
-    device_id: int
-    api_version: int
-    ext_version: int
-    dev_caps: LineDevCaps
-    addr_caps: LineAddressCaps
-
-
-def _find_desk(backend: Backend, profile: Profile, h_app: int, devices: int) -> tuple[int, int]:
-    """(device id, API version) of the line whose address is the desk extension (or its PIXIT line name)."""
-    desk, wanted_name = profile.pixit.desk, profile.pixit.party_lines.get("desk", "")
-    seen = []
-    for device_id in range(devices):
-        try:
-            api = backend.line_negotiate_api_version(h_app, device_id, API_LOW, API_HIGH)
-        except LineError as exc:
-            seen.append(f"device {device_id}: {exc.name}")
-            continue
-        address = backend.line_get_address_caps(h_app, device_id, 0, api).address
-        name = backend.line_get_dev_caps(h_app, device_id, api).line_name
-        if address == desk or (wanted_name and name == wanted_name):
-            return device_id, api
-        seen.append(address or name)
-    raise HarnessError(f"no line device has the desk address {desk!r} (pixit.desk) among {devices} devices: "
-                       f"{', '.join(seen) or 'none'}")
-
-
-def open_desk_line(backend: Backend, profile: Profile, ext_version: int = 0, reuse: DeskLine | None = None
-                   ) -> DeskLine:
-    """lineInitializeEx, negotiate, find the desk device, lineOpen OWNER|MONITOR, enable status messages.
-
-    With ``reuse`` the application and device of an earlier (closed) desk line are used again, e.g. to
-    reopen the line with a provider extension version (native Remote Office).
-    """
-    if reuse is None:
-        h_line_app, devices, _ = backend.line_initialize_ex("ro-conformance", DEFAULT_API_VERSION)
-    else:
-        h_line_app = reuse.h_line_app
-    try:
-        if reuse is None:
-            device_id, api = _find_desk(backend, profile, h_line_app, devices)
-        else:
-            device_id, api = reuse.device_id, reuse.api_version
-        if ext_version:
-            ext_version = backend.line_negotiate_ext_version(h_line_app, device_id, api, ext_version, ext_version)
-        dev_caps = backend.line_get_dev_caps(h_line_app, device_id, api, ext_version)
-        addr_caps = backend.line_get_address_caps(h_line_app, device_id, 0, api, ext_version)
-        h_line = backend.line_open(h_line_app, device_id, api, ext_version, 0, OWNER_MONITOR, INTERACTIVEVOICE)
-        backend.line_set_status_messages(h_line, dev_caps.line_states, addr_caps.address_states)
-    except BaseException:
-        if reuse is None:
-            backend.line_shutdown(h_line_app)
-        raise
-    return DeskLine(h_line_app, h_line, device_id, api, ext_version, dev_caps, addr_caps)
 
 
 class LineSession:
@@ -151,16 +104,20 @@ class LineSession:
         if note is not None:
             note(f"step: {name}")
 
-    def verdict(self, kind: OnTimeout, text: str) -> Exception:
-        """The exception for verdict ``kind``; the log marks it as the failing step.
+    def verdict(self, kind: OnTimeout, text: str, cause: LineMessage | None = None) -> Exception:
+        """The exception for verdict ``kind``; the log marks the failing step: the record of ``cause`` (the
+        message judged) where there is one, else a note with ``text``.
 
         After a dead link nothing is judged: the verdict is an error that says what died first.
         """
         if self.check_link():
-            kind, text = "error", self._with_link(text)
+            kind, text, cause = "error", self._with_link(text), None
         mark = getattr(self.backend, "mark_failure", None)
         if mark is not None:
-            mark(text)
+            if cause is None:
+                mark(text)
+            else:
+                mark(text, cause)
         return _VERDICT[kind](text)
 
     # ----- the link ---------------------------------------------------------------------------
@@ -275,7 +232,14 @@ class LineSession:
         if expect_ok and reply.result != 0:
             err = reply.error
             name = err.tapi_name if err is not None else f"0x{reply.param2:08X}"
-            raise self.verdict("fail", f"{step}: {function} (request {req}) was answered {name}")
+            text = f"{step}: {function} (request {req}) was answered {name}"
+            if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL \
+                    and self.requirement != TRUNK_REQUIREMENT:
+                # the reply-error form of a trunk shortage (simulation.trunk_exhaustion: reply_error)
+                raise self.verdict("inconclusive", f"{text} - no free resource (trunk channel?); cannot be "
+                                                   f"judged here, the trunks clause ({TRUNK_REQUIREMENT}) owns it",
+                                   cause=reply)
+            raise self.verdict("fail", text, cause=reply)
         return reply
 
     def do(self, step: str, method: str, *args: Any) -> LineMessage:
@@ -288,16 +252,18 @@ class LineSession:
         return seen[-1] if seen else 0
 
     def wait_state(self, h_call: int, states: int, step: str | None = None, *, timeout: float | None = None,
-                   on_timeout: OnTimeout = "fail") -> int:
+                   on_timeout: OnTimeout = "fail", since: int | None = None) -> int:
         """Wait until ``h_call`` is (or passes through) one of ``states``; returns that state.
 
-        The current state counts. A call that ends (IDLE / DISCONNECTED) without reaching a wanted
-        state ends the wait at once with the same verdict as a timeout.
+        The current state counts, unless ``since`` (a length of ``history[h_call]``) says to consider only
+        the states reported after that point (e.g. after a lineDrop). A call that ends (IDLE /
+        DISCONNECTED) or goes BUSY without reaching a wanted state ends the wait at once with the same
+        verdict as a timeout.
         """
         step = step or self.current_step
         timeout = self.pixit.state_timeout if timeout is None else timeout
         seen = self.history.setdefault(h_call, [])
-        start = max(len(seen) - 1, 0)
+        start = max(len(seen) - 1, 0) if since is None else since
         found: list[int] = []
         # DISCONNECTED is on the way to IDLE: it ends the wait only when IDLE is not what we want.
         ended = (0 if states & LineCallState.IDLE else _ENDED) | (0 if states & _BUSY else _BUSY)
@@ -316,22 +282,40 @@ class LineSession:
         if reached and found[0] & states:
             return found[0]
         if reached:
-            party = self._far_party_declined(h_call, found[0])
-            raise self.verdict("inconclusive" if party else on_timeout,
-                               f"{step}: call 0x{h_call:08X} went {state_names(found[0])} instead of reaching "
-                               f"{want}{party}")
+            kind, why = self._why_ended(h_call, found[0], on_timeout)
+            raise self.verdict(kind, f"{step}: call 0x{h_call:08X} went {state_names(found[0])} instead of reaching "
+                                     f"{want}{why}", cause=self.state_message(h_call, found[0]))
         now = state_names(self.state_of(h_call)) if self.state_of(h_call) else "no state yet"
         raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} did not reach {want} within {timeout:g} s "
                                        f"(still {now})")
 
-    def _far_party_declined(self, h_call: int, state: int) -> str:
-        """A note when ``state`` (BUSY, or DISCONNECTED busy / no answer / reject) is the far party's doing."""
-        mode = next((m.param2 for m in reversed(self.messages)
-                     if m.msg == LineMsg.CALLSTATE and m.device == h_call and m.param1 == state), 0)
-        if state & _BUSY or (state & LineCallState.DISCONNECTED and mode & _PARTY_DISCONNECTS):
-            return (" - the far party is busy, refused or did not answer; the PIXIT party must be free and "
-                    "answer for this requirement to be judged")
-        return ""
+    def state_message(self, h_call: int, state: int) -> LineMessage | None:
+        """The latest LINE_CALLSTATE that put ``h_call`` into ``state`` (the evidence of a verdict)."""
+        return next((m for m in reversed(self.messages)
+                     if m.msg == LineMsg.CALLSTATE and m.device == h_call and m.param1 == state), None)
+
+    def _why_ended(self, h_call: int, state: int, on_timeout: OnTimeout) -> tuple[OnTimeout, str]:
+        """(verdict, note) for a call that went ``state`` (BUSY / DISCONNECTED) instead of progressing.
+
+        The far party busy, refusing or not answering: inconclusive (the PIXIT party must play along).
+        A trunk shortage (LINEBUSYMODE_TRUNK / UNAVAIL, LINEDISCONNECTMODE_CONGESTION) is the PBX's fault
+        and belongs to the trunks clause: a fail in RO-TRUNK-01, inconclusive anywhere else.
+        """
+        msg = self.state_message(h_call, state)
+        mode = msg.param2 if msg is not None else 0
+        busy = bool(state & _BUSY)
+        if (busy and mode & _TRUNK_BUSY) or (not busy and state & LineCallState.DISCONNECTED
+                                              and mode & _TRUNK_DISCONNECTS):
+            name = (f"LINEBUSYMODE_{LineBusyMode(mode & _TRUNK_BUSY).name}" if busy
+                    else "LINEDISCONNECTMODE_CONGESTION")
+            if self.requirement == TRUNK_REQUIREMENT:
+                return "fail", f" - {name}: the PBX has no free trunk channel (trunks.channels = {self.profile.trunks})"
+            return "inconclusive", (f" - {name}: the PBX ran out of trunk channels; cannot be judged here, "
+                                    f"the trunks clause ({TRUNK_REQUIREMENT}) owns it")
+        if busy or (state & LineCallState.DISCONNECTED and mode & _PARTY_DISCONNECTS):
+            return "inconclusive", (" - the far party is busy, refused or did not answer; the PIXIT party must "
+                                    "be free and answer for this requirement to be judged")
+        return on_timeout, ""
 
     def wait_message(self, pred: Callable[[LineMessage], bool], what: str, step: str | None = None, *,
                      since: int = 0, timeout: float | None = None, on_timeout: OnTimeout = "fail"
@@ -358,6 +342,18 @@ class LineSession:
         return out
 
     # ----- parties ----------------------------------------------------------------------------
+    def observed(self, role: str, what: str) -> PartyView:
+        """``observe(role)``, or ``Inconclusive`` naming ``what`` when the backend cannot see that party.
+
+        Every check on a party's state goes through here, so an unobservable party is handled the same
+        way everywhere: never a pass, never a fail.
+        """
+        view = self.backend.parties.observe(role)
+        if view.state == "unknown":
+            raise self.verdict("inconclusive", f"{what}: the {role} party is not observable on this backend "
+                                               f"(pixit.party_lines.{role}), so this cannot be judged")
+        return view
+
     def party_wait(self, role: str, states: frozenset[str], step: str | None = None, *,
                    timeout: float | None = None, on_timeout: OnTimeout = "fail") -> PartyView:
         step = step or self.current_step
@@ -434,9 +430,12 @@ class LineSession:
                 continue    # already deallocated
             if state != LineCallState.IDLE:
                 try:
+                    self.drain()
+                    before = len(self.history.setdefault(h_call, []))
                     req = self.backend.line_drop(h_call)
                     self.wait_reply(req, "lineDrop", expect_ok=False)
-                    self.wait_state(h_call, int(LineCallState.IDLE), on_timeout="error")
+                    # only what the call does after the drop: a BUSY or DISCONNECTED from the test is history
+                    self.wait_state(h_call, int(LineCallState.IDLE), on_timeout="error", since=before)
                 except LineError as exc:
                     if exc.code not in (LineErr.INVALCALLSTATE, LineErr.NOTOWNER):
                         raise

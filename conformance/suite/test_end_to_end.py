@@ -7,13 +7,12 @@ import pytest
 from conformance.suite._claims import check_claim
 from conformance.suite._errors import NotApplicable
 from conformance.suite._flows import (
-    ALERTED,
     blind_flow,
-    business_number,
     clear_forwarding,
     consult_flow,
     desk_idle,
     forward_to_ro,
+    forwarded_call_rings_ro,
     native_flow,
     target_connected_to_ro,
 )
@@ -57,9 +56,7 @@ def test_ro_e2e_02_inbound(tapi_session: LineSession) -> None:
     afterwards (§5.6, §12.1)."""
     s = tapi_session
     forward_to_ro(s)
-    s.step("the caller calls the business number")
-    s.backend.parties.call("caller", business_number(s))
-    s.party_wait("remote_office", ALERTED, "the RO phone rings")
+    forwarded_call_rings_ro(s)
     s.party_wait("remote_office", frozenset({"connected"}), "the RO phone answers",
                  timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
     s.party_wait("caller", frozenset({"connected"}), "the caller is connected to the RO phone")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 
 from conformance.suite._flows import (
-    ALERTED,
     business_number,
+    check_forward_listed,
     check_presented,
     clear_forwarding,
     forward_to_ro,
-    forwarded_to_ro,
+    forwarded_call_rings_ro,
     numbers_match,
     poll,
 )
@@ -40,11 +40,7 @@ def test_ro_fwd_02_query_shows_forwarding(tapi_session: LineSession) -> None:
     """After forwarding, lineGetAddressStatus lists the UNCOND entry with the RO number (§5.6, FWDSTATUSVALID)."""
     s = tapi_session
     forward_to_ro(s)
-    s.step("lineGetAddressStatus shows UNCOND -> RO number")
-    if not poll(s, lambda: forwarded_to_ro(s), s.pixit.state_timeout):
-        shown = s.backend.line_get_address_status(s.line.h_line, 0).forward
-        raise s.verdict("fail", f"lineGetAddressStatus forward list is {list(shown)!r} "
-                                f"{s.pixit.state_timeout:g} s after lineForward, not UNCOND -> RO number")
+    check_forward_listed(s)
 
 
 @pytest.mark.requirement("RO-FWD-03")
@@ -73,9 +69,7 @@ def test_ro_fwd_05_query_shows_cleared(tapi_session: LineSession) -> None:
     """After clearing, lineGetAddressStatus reports no forward entry (dwForwardNumEntries = 0) (§5.6)."""
     s = tapi_session
     forward_to_ro(s)
-    s.step("lineGetAddressStatus shows the entry before clearing")
-    if not poll(s, lambda: forwarded_to_ro(s), s.pixit.state_timeout):
-        raise s.verdict("fail", "forwarding never showed in lineGetAddressStatus, so clearing cannot be judged")
+    check_forward_listed(s)          # RO-FWD-02's to judge: if it never shows, clearing cannot be judged
     clear_forwarding(s)
     s.step("lineGetAddressStatus shows no entry")
     if not poll(s, lambda: not s.backend.line_get_address_status(s.line.h_line, 0).forward,
@@ -91,9 +85,7 @@ def test_ro_fwd_06_call_reaches_remote_office(tapi_session: LineSession) -> None
     the business phone, and the RO phone is shown what capabilities.caller_id.forwarded claims (§5.6)."""
     s = tapi_session
     forward_to_ro(s)
-    s.step("the caller calls the business number")
-    s.backend.parties.call("caller", business_number(s))
-    view = s.party_wait("remote_office", ALERTED, "the forwarded call alerts the RO phone")
+    view = forwarded_call_rings_ro(s)
     if view.reason and not view.reason & LineCallReason.FWDUNCOND:
         raise s.verdict("fail", f"the RO phone's call has reason 0x{view.reason:X}, not LINECALLREASON_FWDUNCOND")
     redirecting = view.redirecting_number

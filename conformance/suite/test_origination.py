@@ -29,4 +29,4 @@ def test_ro_orig_01_make_call_hands_free(tapi_session: LineSession) -> None:
     state = s.wait_state(h_call, PROGRESS | PROMPT, "the call progresses without the desk user")
     if state & PROMPT:
         raise s.verdict("fail", f"the new call came up {S(state).name}: the PBX prompts the desk phone "
-                                f"instead of dialling hands-free")
+                                f"instead of dialling hands-free", cause=s.state_message(h_call, state))

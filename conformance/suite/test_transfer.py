@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from conformance.suite._flows import (
-    ALERTED,
     blind_flow,
-    business_number,
     consult_flow,
     desk_idle,
     forward_to_ro,
+    forwarded_call_rings_ro,
     target_connected_to_ro,
 )
 from conformance.suite._session import LineSession
@@ -50,10 +49,8 @@ def test_ro_trunk_01_two_external_legs(tapi_session: LineSession) -> None:
     A profile declaring one channel is not applicable here and fails the trunks clause of the verdict."""
     s = tapi_session
     forward_to_ro(s)
-    s.step("the caller calls the business number (incoming external leg)")
-    s.backend.parties.call("caller", business_number(s))
-    s.party_wait("remote_office", ALERTED, "the RO phone rings on a second external leg")
-    caller = s.backend.parties.observe("caller")
+    forwarded_call_rings_ro(s)
+    caller = s.observed("caller", "the caller's leg is still up while the RO leg rings")
     if caller.state in ("idle", "busy"):
         raise s.verdict("fail", f"the caller's leg is {caller.state} while the RO leg rings: "
                                 f"the two external legs were not up together")

@@ -5,10 +5,17 @@ How it uses TAPI (tapi-reference §2.8, §3, §6.1, §13):
 * ``lineInitializeExW`` in USEEVENT mode; one dedicated message thread per hLineApp loops on
   ``lineGetMessage`` and feeds a queue that ``line_get_message(timeout)`` reads.
 * Output handles (``lphCall``, ``lphConsultCall``, ``lphConfCall``) and lineDevSpecific buffers are
-  kept per request id until that request's LINE_REPLY, whose ``LineMessage`` is then enriched with
-  ``new_call`` / ``data`` read from them; lineClose / lineShutdown drop what they cancel.
+  kept per (hLineApp, request id) - request ids are only unique per application (docs/tapi.md §3) -
+  until that request's LINE_REPLY, whose ``LineMessage`` is then enriched with ``new_call`` / ``data``
+  read from them; lineClose / lineShutdown / lineDeallocateCall of the call drop what they cancel.
 * Variable-size structures are fetched with the grow-and-retry loop: STRUCTURETOOSMALL below the fixed
-  part -> grow; ``dwNeededSize > dwTotalSize`` -> reallocate to dwNeededSize and call again.
+  part -> grow; ``dwNeededSize > dwTotalSize`` -> reallocate to dwNeededSize and call again. Still
+  truncated after the last round is ``LINEERR_STRUCTURETOOSMALL``, never half the data.
+* Provider-initiated messages update the adapter's state before anyone reads them (docs/tapi.md §7):
+  LINE_CLOSE forgets the line, LINE_LINEDEVSTATE(REINIT) marks the application as needing
+  re-initialisation, LINE_CREATE raises the device count, LINE_REMOVE marks the device removed and
+  forgets its open lines.
+* ``line_shutdown`` closes the application's open lines first (lineClose before lineShutdown).
 * Every prototype's errcheck turns a negative LONG into ``LineError``; LINE_REPLY results stay the DWORD
   TAPI wrote and ``LineMessage.result`` reads them back signed.
 
@@ -32,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from conformance.backend import INTERACTIVEVOICE, OWNER_MONITOR
+from conformance.backends.tapi32._buffers import decode_string
 from conformance.backends.tapi32._codec import (
     build_call_params,
     build_forward_list,
@@ -39,6 +47,8 @@ from conformance.backends.tapi32._codec import (
     read_struct,
 )
 from conformance.backends.tapi32._dll import FunctionTable, bind, load_tapi32
+from conformance.backends.tapi32._operator import Operator
+from conformance.backends.tapi32._parties import Tapi32Parties
 from conformance.backends.tapi32._structs import (
     LINEADDRESSCAPS,
     LINEADDRESSSTATUS,
@@ -50,9 +60,17 @@ from conformance.backends.tapi32._structs import (
     LINEFORWARDLIST,
     LINEINITIALIZEEXPARAMS,
     LINEMESSAGE,
+    LINETRANSLATEOUTPUT,
     fixed_size,
 )
-from simulator._constants import ApiVersion, LineErr, LineInitializeExOption, LineMsg, LineTransferMode
+from simulator._constants import (
+    ApiVersion,
+    LineDevState,
+    LineErr,
+    LineInitializeExOption,
+    LineMsg,
+    LineTransferMode,
+)
 from simulator._errors import BackendUnavailable, LineError
 from simulator._messages import LineMessage
 from simulator._profile_model import Profile
@@ -102,6 +120,7 @@ class _Pending:
 
     app: int
     line: int
+    call: int = 0                             # the call the request acts on (0 for line requests)
     handle: ctypes.c_uint32 | None = None
     buffer: Any = None                        # lineDevSpecific lpParams (a ctypes char array)
     inputs: tuple[Any, ...] = ()              # input structures, kept for the request's lifetime
@@ -114,6 +133,8 @@ class _App:
     listener: Callable[[LineMessage], None] | None = None
     thread: threading.Thread | None = None
     stopping: bool = False
+    num_devs: int = 0                         # lineInitializeEx's count, raised by LINE_CREATE
+    reinit: bool = False                      # LINE_LINEDEVSTATE(REINIT) seen: shut down and start again
 
 
 class Tapi32Backend:
@@ -122,25 +143,26 @@ class Tapi32Backend:
     name = "tapi32"
 
     def __init__(self, functions: FunctionTable, *, profile: Profile | None = None,
-                 prompt: Callable[[str, float], bool] | None = None, open_parties: bool = True) -> None:
-        from conformance.backends.tapi32._parties import Tapi32Parties
-
+                 operator: Operator | None = None, open_parties: bool = True) -> None:
         self.fn = functions
         source = functions.source
         self._time: Any = source if hasattr(source, "run_until") else _RealTime()
         self._pump_timeout: int = getattr(source, "PUMP_TIMEOUT_MS", REAL_PUMP_TIMEOUT_MS)
         self._lock = threading.RLock()
+        self.request_lock = self._lock     # held across a request so its reply cannot overtake it
         self._apps: dict[int, _App] = {}
-        self._lines: dict[int, tuple[int, int]] = {}       # hLine -> (hLineApp, negotiated version)
+        self._lines: dict[int, tuple[int, int, int]] = {}  # hLine -> (hLineApp, negotiated version, device)
         self._call_line: dict[int, int] = {}               # hCall -> hLine, when known
-        self._pending: dict[int, _Pending] = {}            # request id -> kept buffers
+        self._call_app: dict[int, int] = {}                # hCall -> hLineApp whose handle it is
+        self._pending: dict[tuple[int, int], _Pending] = {}   # (hLineApp, request id) -> kept buffers
+        self.removed_devices: set[int] = set()             # LINE_REMOVE
         self.initial_size: int | None = None               # buffer size of the first try (None: fixed+1024)
         self.errors: list[str] = []                         # message-thread faults
         # Set by the trace (conformance._trace) while it records a call: gets each variable-size
         # structure the DLL filled, as (struct name, API version, the bytes up to dwUsedSize).
         self.raw_sink: Callable[[str, int | None, bytes], None] | None = None
         self.profile = profile
-        self.parties = Tapi32Parties(self, profile.pixit if profile else None, prompt=prompt)
+        self.parties = Tapi32Parties(self, profile.pixit if profile else None, operator)
         if open_parties:
             self.parties.open()
 
@@ -177,14 +199,15 @@ class Tapi32Backend:
         return now
 
     def close(self) -> None:
+        """Close the party lines and every application (each: lineClose of its lines, then lineShutdown)."""
         self.parties.close()
         for h_app in list(self._apps):
             with contextlib.suppress(LineError):
                 self.line_shutdown(h_app)
 
     # ----- the message threads --------------------------------------------------------------
-    def _start_app(self, h_app: int, listener: Callable[[LineMessage], None] | None) -> None:
-        app = _App(h_app, listener=listener)
+    def _start_app(self, h_app: int, listener: Callable[[LineMessage], None] | None, num_devs: int) -> None:
+        app = _App(h_app, listener=listener, num_devs=num_devs)
         app.thread = threading.Thread(target=self._pump, args=(app,), name=f"tapi32-msg-{h_app:08X}",
                                       daemon=True)
         with self._lock:
@@ -201,7 +224,7 @@ class Tapi32Backend:
                 if exc.code == LineErr.OPERATIONFAILED and not app.stopping:
                     continue                       # timeout: look at the stop flag, wait again
                 break                              # INVALAPPHANDLE: lineShutdown ran
-            message = self._enrich(message_from_struct(raw))
+            message = self._enrich(message_from_struct(raw), app)
             if app.listener is not None:
                 try:
                     app.listener(message)
@@ -217,22 +240,59 @@ class Tapi32Backend:
         if notify is not None:
             notify()
 
-    def _enrich(self, message: LineMessage) -> LineMessage:
-        """Attach what TAPI wrote into the request's buffers when it generated this LINE_REPLY."""
+    def _enrich(self, message: LineMessage, app: _App) -> LineMessage:
+        """Update the adapter's state from ``message`` and attach what TAPI wrote into the request's
+        buffers when it generated a LINE_REPLY."""
         with self._lock:
             message = dataclasses.replace(message, time=self.now())
             if message.msg == LineMsg.APPNEWCALL:
                 self._call_line[message.param2] = message.device
+                self._call_app[message.param2] = app.handle
+            elif message.msg == LineMsg.CALLSTATE:
+                self._call_app.setdefault(message.device, app.handle)
+            elif message.msg in (LineMsg.CLOSE, LineMsg.LINEDEVSTATE, LineMsg.CREATE, LineMsg.REMOVE):
+                self._provider_event(message, app)
             if message.msg != LineMsg.REPLY:
                 return message
-            pending = self._pending.pop(message.request_id, None)
+            pending = self._pending.pop((app.handle, message.request_id), None)
             if pending is None or message.result != 0:
                 return message
             new_call = pending.handle.value if pending.handle is not None else 0
             data = bytes(pending.buffer.raw) if pending.buffer is not None else b""
             if new_call and pending.line:
                 self._call_line[new_call] = pending.line
+            if new_call:
+                self._call_app[new_call] = app.handle
             return dataclasses.replace(message, new_call=new_call, data=data)
+
+    def _provider_event(self, message: LineMessage, app: _App) -> None:
+        """LINE_CLOSE / LINE_LINEDEVSTATE(REINIT) / LINE_CREATE / LINE_REMOVE (docs/tapi.md §7), lock held."""
+        if message.msg == LineMsg.CLOSE:
+            self._forget_line(message.device)            # the handle is invalid from now on
+        elif message.msg == LineMsg.LINEDEVSTATE:
+            if message.param1 & LineDevState.REINIT:
+                app.reinit = True
+        elif message.msg == LineMsg.CREATE:
+            app.num_devs = max(app.num_devs, message.param1 + 1)     # dwParam1 = the new device id
+            self.removed_devices.discard(message.param1)
+        elif message.msg == LineMsg.REMOVE:
+            self.removed_devices.add(message.param1)                  # dwParam1 = the removed device id
+            for h_line in [h for h, (a, _v, d) in self._lines.items() if a == app.handle and d == message.param1]:
+                self._forget_line(h_line)
+
+    def device_count(self, h_line_app: int) -> int:
+        """Line devices of ``h_line_app``: lineInitializeEx's count, raised by every LINE_CREATE."""
+        app = self._apps.get(h_line_app)
+        return app.num_devs if app is not None else 0
+
+    def needs_reinit(self, h_line_app: int) -> bool:
+        """True after LINE_LINEDEVSTATE(REINIT) for ``h_line_app``: only lineShutdown is useful now."""
+        app = self._apps.get(h_line_app)
+        return app is not None and app.reinit
+
+    def is_open(self, h_line: int) -> bool:
+        """False once the line was closed by us, by LINE_CLOSE or by LINE_REMOVE of its device."""
+        return h_line in self._lines
 
     def app_listener(self, app_name: str, listener: Callable[[LineMessage], None],
                      api_version: int = ApiVersion.V2_2) -> tuple[int, int, int]:
@@ -253,20 +313,28 @@ class Tapi32Backend:
         params.dwOptions = LineInitializeExOption.USEEVENT
         self.fn.lineInitializeExW(ctypes.byref(h_app), None, None, app_name, ctypes.byref(num_devs),
                                   ctypes.byref(version), ctypes.byref(params))
-        self._start_app(h_app.value, listener)
+        self._start_app(h_app.value, listener, num_devs.value)
         return h_app.value, num_devs.value, version.value
 
     def line_initialize_ex(self, app_name: str, api_version: int = ApiVersion.V2_2) -> tuple[int, int, int]:
         return self._initialize(app_name, api_version, None)
 
     def line_shutdown(self, h_line_app: int) -> None:
+        """lineClose every line the application still has open, then lineShutdown (docs/tapi.md §2.6)."""
+        with self._lock:
+            still_open = [h for h, (a, _v, _d) in self._lines.items() if a == h_line_app]
+        for h_line in still_open:
+            with contextlib.suppress(LineError):      # already gone at the provider: nothing to close
+                self.line_close(h_line)
         self.fn.lineShutdown(h_line_app)
         with self._lock:
             app = self._apps.pop(h_line_app, None)
-            for request in [r for r, p in self._pending.items() if p.app == h_line_app]:
-                del self._pending[request]
-            for h_line in [h for h, (a, _v) in self._lines.items() if a == h_line_app]:
+            for key in [k for k in self._pending if k[0] == h_line_app]:
+                del self._pending[key]
+            for h_line in [h for h, (a, _v, _d) in self._lines.items() if a == h_line_app]:
                 self._forget_line(h_line)
+            for h_call in [c for c, a in self._call_app.items() if a == h_line_app]:
+                self._forget_call(h_call)
         if app is not None:
             app.stopping = True
             if app.thread is not None and app.thread is not threading.current_thread():
@@ -304,21 +372,30 @@ class Tapi32Backend:
         self.fn.lineOpenW(h_line_app, device_id, ctypes.byref(h_line), api_version, ext_version,
                           callback_instance, privileges, media_modes, None)
         with self._lock:
-            self._lines[h_line.value] = (h_line_app, api_version)
+            self._lines[h_line.value] = (h_line_app, api_version, device_id)
         return h_line.value
 
     def line_close(self, h_line: int) -> None:
-        self.fn.lineClose(h_line)
-        with self._lock:
-            self._forget_line(h_line)
+        try:
+            self.fn.lineClose(h_line)
+        finally:            # also when TAPI says the handle is already invalid (LINE_CLOSE raced us)
+            with self._lock:
+                self._forget_line(h_line)
 
     def _forget_line(self, h_line: int) -> None:
-        """After lineClose: its pending requests get no reply, its call handles are gone."""
+        """After lineClose / LINE_CLOSE: its pending requests get no reply, its call handles are gone."""
         self._lines.pop(h_line, None)
-        for request in [r for r, p in self._pending.items() if p.line == h_line]:
-            del self._pending[request]
+        for key in [k for k, p in self._pending.items() if p.line == h_line]:
+            del self._pending[key]
         for h_call in [c for c, ln in self._call_line.items() if ln == h_line]:
-            del self._call_line[h_call]
+            self._forget_call(h_call)
+
+    def _forget_call(self, h_call: int) -> None:
+        """After lineDeallocateCall (or its line's end): requests on the call will never be answered."""
+        self._call_line.pop(h_call, None)
+        self._call_app.pop(h_call, None)
+        for key in [k for k, p in self._pending.items() if p.call == h_call]:
+            del self._pending[key]
 
     def line_set_status_messages(self, h_line: int, line_states: int, address_states: int) -> None:
         self.fn.lineSetStatusMessages(h_line, line_states, address_states)
@@ -340,8 +417,19 @@ class Tapi32Backend:
             fixed = fixed_size(name, version or ApiVersion.V3_1)
         except ValueError:      # a version TAPI never negotiates: the DLL says so (INCOMPATIBLEAPIVERSION)
             fixed = fixed_size(name, ApiVersion.V3_1)
+        raw = self._fetch(name, fixed, struct_cls, call)
+        if self.raw_sink is not None:
+            self.raw_sink(name, version, raw[:int.from_bytes(raw[8:12], "little")])   # up to dwUsedSize
+        return read_struct(value_cls, raw, api_version=version)
+
+    def _fetch(self, name: str, fixed: int, struct_cls: type[ctypes.Structure], call: Callable[[Any], int]
+               ) -> bytes:
+        """The complete image of one variable-size structure, or ``LineError(STRUCTURETOOSMALL)``.
+
+        A buffer whose ``dwNeededSize`` still exceeds ``dwTotalSize`` after the last round is an error:
+        the variable part is incomplete (docs/tapi.md §6.1), and reading it would report absent strings.
+        """
         size = self.initial_size or fixed + 1024
-        buf = None
         for _attempt in range(MAX_ATTEMPTS):
             buf = ctypes.create_string_buffer(size)
             DWORD.from_buffer(buf).value = size
@@ -351,21 +439,28 @@ class Tapi32Backend:
                 if exc.code != LineErr.STRUCTURETOOSMALL:
                     raise
                 size = max(size * 2, fixed)
-                buf = None
                 continue
             needed = DWORD.from_buffer(buf, 4).value
             if needed <= size:
-                break
+                return buf.raw
             size = needed
-        if buf is None:
-            raise LineError(LineErr.STRUCTURETOOSMALL, name, f"still too small at {size} bytes")
-        if self.raw_sink is not None:
-            self.raw_sink(name, version, buf.raw[:DWORD.from_buffer(buf, 8).value])   # dwUsedSize
-        return read_struct(value_cls, buf.raw, api_version=version)
+        raise LineError(LineErr.STRUCTURETOOSMALL, name,
+                        f"still truncated after {MAX_ATTEMPTS} grow-and-retry rounds (last dwTotalSize {size})")
 
     def _line_version(self, h_line: int) -> int | None:
         entry = self._lines.get(h_line)
         return entry[1] if entry else None
+
+    def line_translate_address(self, h_line_app: int, device_id: int, api_version: int, address: str) -> str:
+        """lineTranslateAddressW: the DialableString for canonical ``address`` (docs/tapi.md §4)."""
+        fixed = fixed_size("LINETRANSLATEOUTPUT", api_version)
+        raw = self._fetch("LINETRANSLATEOUTPUT", fixed, LINETRANSLATEOUTPUT, lambda p: self.fn.lineTranslateAddressW(
+            h_line_app, device_id, api_version, address, 0, 0, p))
+        out = LINETRANSLATEOUTPUT.from_buffer_copy(raw[:ctypes.sizeof(LINETRANSLATEOUTPUT)])
+        size, offset = out.dwDialableStringSize, out.dwDialableStringOffset
+        if not size or offset < fixed or offset + size > len(raw):
+            raise LineError(LineErr.OPERATIONFAILED, "lineTranslateAddress", f"no DialableString for {address!r}")
+        return decode_string(raw[offset:offset + size], "utf-16-le")
 
     def _call_version(self, h_call: int) -> int | None:
         return self._line_version(self._call_line.get(h_call, 0))
@@ -393,11 +488,11 @@ class Tapi32Backend:
     def line_deallocate_call(self, h_call: int) -> None:
         self.fn.lineDeallocateCall(h_call)
         with self._lock:
-            self._call_line.pop(h_call, None)
+            self._forget_call(h_call)
 
     # ----- call control (async) ---------------------------------------------------------------
-    def _request(self, call: Callable[..., int], *, line: int = 0, handle: bool = False, buffer: Any = None,
-                 inputs: tuple[Any, ...] = ()) -> int:
+    def _request(self, call: Callable[..., int], *, line: int = 0, on_call: int = 0, handle: bool = False,
+                 buffer: Any = None, inputs: tuple[Any, ...] = ()) -> int:
         """Issue one async request, keeping its output buffers until LINE_REPLY (§0.6, §13).
 
         The lock is held across the call so the message thread cannot see the reply before the
@@ -407,8 +502,10 @@ class Tapi32Backend:
         with self._lock:
             request: int = call(ctypes.byref(out) if out is not None else None)
             if out is not None or buffer is not None or inputs:
-                app = self._lines.get(line, (0, 0))[0]
-                self._pending[request] = _Pending(app, line, out, buffer, inputs)
+                app = self._lines[line][0] if line in self._lines else self._call_app.get(on_call, 0)
+                if not app and len(self._apps) == 1:
+                    app = next(iter(self._apps))
+                self._pending[(app, request)] = _Pending(app, line, on_call, out, buffer, inputs)
         return request
 
     def _call_params(self, params: LineCallParams | None, version: int | None) -> Any:
@@ -436,6 +533,15 @@ class Tapi32Backend:
         request: int = self.fn.lineAnswer(h_call, None, 0)
         return request
 
+    def line_accept(self, h_call: int) -> int:
+        """lineAccept (async): claim an OFFERING call before answering it (some TSPs require it)."""
+        request: int = self.fn.lineAccept(h_call, None, 0)
+        return request
+
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        """lineSetCallPrivilege (sync): become OWNER (or MONITOR) of a call another app owns."""
+        self.fn.lineSetCallPrivilege(h_call, privilege)
+
     def line_drop(self, h_call: int) -> int:
         request: int = self.fn.lineDrop(h_call, None, 0)
         return request
@@ -460,12 +566,12 @@ class Tapi32Backend:
         h_line = self._call_line.get(h_call, 0)
         params = self._call_params(call_params, self._line_version(h_line))
         return self._request(lambda out: self.fn.lineSetupTransferW(h_call, out, self._as(params, LINECALLPARAMS)),
-                             line=h_line, handle=True, inputs=(params,))
+                             line=h_line, on_call=h_call, handle=True, inputs=(params,))
 
     def line_complete_transfer(self, h_call: int, h_consult_call: int, transfer_mode: int) -> int:
         conference = transfer_mode == LineTransferMode.CONFERENCE
         return self._request(lambda out: self.fn.lineCompleteTransfer(h_call, h_consult_call, out, transfer_mode),
-                             line=self._call_line.get(h_call, 0), handle=conference)
+                             line=self._call_line.get(h_call, 0), on_call=h_call, handle=conference)
 
     def line_redirect(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
         request: int = self.fn.lineRedirectW(h_call, dest_address, country_code)

@@ -29,6 +29,7 @@ from conformance.backends.tapi32._structs import (
     LINEFORWARDLIST,
     LINEINITIALIZEEXPARAMS,
     LINEMESSAGE,
+    LINETRANSLATEOUTPUT,
 )
 from simulator._errors import BackendUnavailable, LineError
 
@@ -79,6 +80,9 @@ PROTOTYPES: Final[dict[str, tuple[Any, ...]]] = {
     "lineRedirectW": (DWORD, LPCWSTR, DWORD),
     "lineForwardW": (DWORD, DWORD, DWORD, _ptr(LINEFORWARDLIST), DWORD, LPDWORD, _ptr(LINECALLPARAMS)),
     "lineDevSpecific": (DWORD, DWORD, DWORD, LPVOID, DWORD),
+    "lineAccept": (DWORD, LPCSTR, DWORD),
+    "lineSetCallPrivilege": (DWORD, DWORD),
+    "lineTranslateAddressW": (DWORD, DWORD, DWORD, LPCWSTR, DWORD, DWORD, _ptr(LINETRANSLATEOUTPUT)),
 }
 FUNCTION_NAMES: Final = tuple(PROTOTYPES)
 

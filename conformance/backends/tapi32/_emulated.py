@@ -42,7 +42,14 @@ from conformance.backends.tapi32._codec import (
 from conformance.backends.tapi32._dll import FUNCTION_NAMES, function_type
 from conformance.backends.tapi32._structs import LINEINITIALIZEEXPARAMS, LINEMESSAGE, fixed_size
 from simulator._clock import Clock, VirtualClock
-from simulator._constants import LineErr, LineInitializeExOption, LineMsg, LineTransferMode
+from simulator._constants import (
+    LineCallPrivilege,
+    LineCallState,
+    LineErr,
+    LineInitializeExOption,
+    LineMsg,
+    LineTransferMode,
+)
 from simulator._errors import LineError
 from simulator._messages import signed_long
 from simulator._profile_model import Profile
@@ -99,7 +106,8 @@ class _Kept:
 
 
 class _Provider(Provider):
-    """The simulator provider with one hook: every posted message goes through the emulator."""
+    """The simulator provider with one hook (every posted message goes through the emulator) and the
+    functions the simulator itself has no use for: lineAccept, lineSetCallPrivilege."""
 
     def __init__(self, profile: Profile, clock: Clock, emulator: EmulatedTapi32) -> None:
         super().__init__(profile, clock)
@@ -108,8 +116,22 @@ class _Provider(Provider):
     def post(self, app: App, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0, *,
              instance: int = 0, new_call: int = 0, data: bytes = b"") -> None:
         if msg == LineMsg.REPLY and app.handle in self.apps:
-            self._emulator.reply_generated(p1, signed_long(p2), new_call, data)
+            self._emulator.reply_generated(app.handle, p1, signed_long(p2), new_call, data)
         super().post(app, msg, device, p1, p2, p3, instance=instance, new_call=new_call, data=data)
+
+    def line_accept(self, h_call: int) -> int:
+        """lineAccept: an owner of an OFFERING call claims it; the reply is all the simulator shows."""
+        h = self._owned(h_call, "lineAccept")
+        call = h.call
+        return self.request(h.line, h.line.app, "lineAccept",
+                            self._state_work(call, (LineCallState.OFFERING, LineCallState.ACCEPTED), lambda: None))
+
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        """lineSetCallPrivilege (sync): OWNER or MONITOR for this application's handle."""
+        h = self.handle(h_call, "lineSetCallPrivilege")
+        if privilege not in (LineCallPrivilege.OWNER, LineCallPrivilege.MONITOR):
+            raise LineError(LineErr.INVALCALLPRIVILEGE, "lineSetCallPrivilege", f"0x{privilege:08X}")
+        h.call.handles[h_call] = int(privilege)
 
 
 class EmulatedTapi32:
@@ -126,6 +148,14 @@ class EmulatedTapi32:
         self._pumped: set[int] = set()
         self.errors: list[str] = []            # internal faults (a bug here, never a TAPI result)
         self.calls: Counter[str] = Counter()   # export name -> times called (for tests and reports)
+        self.sequence: list[tuple[str, int]] = []   # (export, first argument) in call order (for tests)
+        self.dialled: list[str] = []          # every lpszDestAddress lineMakeCallW received
+        self.made_with: list[LineCallParams | None] = []   # and its LINECALLPARAMS, parsed
+        # What lineTranslateAddressW makes of a canonical address (the "location" of this machine); an
+        # address not listed becomes its canonical digits with "+", which is what the simulated network
+        # routes from a party line. ``refuse_privilege``: a LINEERR lineSetCallPrivilege returns (tests).
+        self.translations: dict[str, str] = {}
+        self.refuse_privilege = 0
         self._exports: dict[str, Any] = {}
         for name in FUNCTION_NAMES:
             export = function_type(name)(self._guarded(name, getattr(self, f"_{name}")))
@@ -143,6 +173,7 @@ class EmulatedTapi32:
         def export(*args: Any) -> int:
             with self._cond:
                 self.calls[name] += 1
+                self.sequence.append((name, args[0] if args and isinstance(args[0], int) else 0))
                 try:
                     result = impl(*args)
                 except LineError as exc:
@@ -197,10 +228,19 @@ class EmulatedTapi32:
             self.errors.append(f"message thread of 0x{stuck[0] if stuck else 0:08X} did not come back")
             self._pumped.difference_update(stuck)
 
+    def inject(self, h_line_app: int, msg: LineMsg, device: int, p1: int = 0, p2: int = 0, p3: int = 0) -> None:
+        """Queue a message the provider would send on its own (LINE_CREATE, LINE_REMOVE, LINE_CLOSE, ...)."""
+        with self._cond:
+            self.provider.post(self.provider.app(h_line_app, "inject"), msg, device, p1, p2, p3)
+            self._cond.notify_all()
+
     # ----- request buffers --------------------------------------------------------------------
-    def reply_generated(self, request: int, result: int, new_call: int, data: bytes) -> None:
-        kept = self._kept.pop(request, None)
-        if kept is None or result != 0:
+    def reply_generated(self, h_line_app: int, request: int, result: int, new_call: int, data: bytes) -> None:
+        kept = self._kept.get(request)
+        if kept is None or kept.app != h_line_app:
+            return                              # another application's request of the same id
+        del self._kept[request]
+        if result != 0:
             return                              # a failed request never makes its handle valid
         if kept.handle_at:
             _put(kept.handle_at, new_call)
@@ -375,6 +415,8 @@ class EmulatedTapi32:
         fn = "lineMakeCall"
         at = _required(lph_call, fn, "lphCall")
         call_params = self._call_params(params, self._line_version(h_line), fn)
+        self.dialled.append(dest or "")
+        self.made_with.append(call_params)
         request = self.provider.line_make_call(h_line, dest, country, call_params)
         return self._keep(request, self._app_of_line(h_line), handle_at=at)
 
@@ -390,6 +432,43 @@ class EmulatedTapi32:
     def _lineAnswer(self, h_call: int, uui: bytes | None, size: int) -> int:
         self._uui(uui, size, "lineAnswer")
         return self.provider.line_answer(h_call)
+
+    def _lineAccept(self, h_call: int, uui: bytes | None, size: int) -> int:
+        self._uui(uui, size, "lineAccept")
+        return self.provider.line_accept(h_call)
+
+    def _lineSetCallPrivilege(self, h_call: int, privilege: int) -> int:
+        if self.refuse_privilege:
+            raise LineError(self.refuse_privilege, "lineSetCallPrivilege", "refused (test)")
+        self.provider.line_set_call_privilege(h_call, privilege)
+        return 0
+
+    def _lineTranslateAddressW(self, h_app: int, device: int, api: int, address: str | None, card: int,
+                               options: int, output: Any) -> int:
+        fn = "lineTranslateAddress"
+        at = _required(output, fn, "lpTranslateOutput")
+        self.provider.app(h_app, fn)
+        self.provider.device_for(device, fn)
+        if not address:
+            raise LineError(LineErr.INVALADDRESS, fn, "empty lpszAddressIn")
+        digits = "".join(ch for ch in address if ch.isdigit())
+        dialable = self.translations.get(address) or (("+" if address.startswith("+") else "") + digits)
+        strings = [(dialable + "\0").encode("utf-16-le"), (address + "\0").encode("utf-16-le")]
+        fixed = fixed_size("LINETRANSLATEOUTPUT", api)
+        needed = fixed + sum(len(x) for x in strings)
+        total = DWORD.from_address(at).value
+        if total < fixed:
+            raise LineError(LineErr.STRUCTURETOOSMALL, fn, f"dwTotalSize {total}")
+        head = [total, needed, fixed, 0, 0, 0, 0, 49, 49, 0]
+        if needed <= total:
+            offset = fixed
+            for index, data in enumerate(strings):
+                head[3 + 2 * index], head[4 + 2 * index] = len(data), offset
+                ctypes.memmove(at + offset, data, len(data))
+                offset += len(data)
+            head[2] = needed
+        ctypes.memmove(at, b"".join(v.to_bytes(4, "little") for v in head), fixed)
+        return 0
 
     def _lineDrop(self, h_call: int, uui: bytes | None, size: int) -> int:
         self._uui(uui, size, "lineDrop")

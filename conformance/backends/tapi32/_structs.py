@@ -41,6 +41,7 @@ __all__ = [
     "LINEFORWARDLIST",
     "LINEINITIALIZEEXPARAMS",
     "LINEMESSAGE",
+    "LINETRANSLATEOUTPUT",
     "NATIVE_POINTER_SIZE",
     "STRUCT_NAMES",
     "SYSTEMTIME",
@@ -82,6 +83,9 @@ _SPECS: Final[dict[str, list[tuple[str, str]]]] = {
                                ("dwCompletionKey", "DWORD")],
     "VARSTRING": [*_HEAD, ("dwStringFormat", "DWORD"), *_size_offset("String")],
     "LINECALLLIST": [*_HEAD, ("dwCallsNumEntries", "DWORD"), *_size_offset("Calls")],
+    "LINETRANSLATEOUTPUT": [*_HEAD, *_size_offset("DialableString"), *_size_offset("DisplayableString"),
+                            ("dwCurrentCountry", "DWORD"), ("dwDestCountry", "DWORD"),
+                            ("dwTranslateResults", "DWORD")],
     "LINEFORWARD": [("dwForwardMode", "DWORD"), *_size_offset("CallerAddress"),
                     ("dwDestCountryCode", "DWORD"), *_size_offset("DestAddress"),
                     *_dwords("dwCallerAddressType", "dwDestAddressType")],
@@ -190,6 +194,7 @@ class Layouts:
     LINEINITIALIZEEXPARAMS: type[ctypes.Structure]
     VARSTRING: type[ctypes.Structure]
     LINECALLLIST: type[ctypes.Structure]
+    LINETRANSLATEOUTPUT: type[ctypes.Structure]
     LINEFORWARD: type[ctypes.Structure]
     LINEFORWARDLIST: type[ctypes.Structure]
     LINEADDRESSSTATUS: type[ctypes.Structure]
@@ -292,6 +297,15 @@ class VARSTRING(ctypes.Structure):
 
 
 _NATIVE["VARSTRING"] = VARSTRING
+
+
+class LINETRANSLATEOUTPUT(ctypes.Structure):
+    _pack_ = 1
+    _layout_ = "ms"
+    _fields_ = _native_fields("LINETRANSLATEOUTPUT")
+
+
+_NATIVE["LINETRANSLATEOUTPUT"] = LINETRANSLATEOUTPUT
 
 
 class LINECALLLIST(ctypes.Structure):
@@ -408,6 +422,7 @@ FIXED_SIZES: Final[dict[str, dict[int, int]]] = {
     "LINEFORWARDLIST": _per_version(*[8] * 7),
     "LINECALLLIST": _per_version(*[24] * 7),
     "VARSTRING": _per_version(*[24] * 7),
+    "LINETRANSLATEOUTPUT": _per_version(*[40] * 7),
 }
 
 

@@ -1,0 +1,108 @@
+"""The catalogue of behaviours a profile can give the simulated PBX where it differs from its claims.
+
+A profile's ``capabilities`` are what the vendor claims (PICS); ``simulation.faults`` lists, one entry
+each, where the PBX *does* something else. This module is data only (the loader checks profiles
+against it, the provider and the switch act on it): which TAPI functions exist and whether they are
+asynchronous, and for each fault kind the fields it needs and the fields it may take. A field a kind
+does not use is refused by ``validate``, so no knob is ever accepted and then ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from simulator._constants import LineAddrCapFlags, LineAddressState, LineFeature, LineForwardMode, LineTransferMode
+
+__all__ = ["ASYNC_FUNCTIONS", "CAPS_FLAG_FAMILIES", "FAULT_FIELDS", "FUNCTIONS", "GROWING", "OCCURS",
+           "PARTY_APP_NAME", "UNCOUNTED_FUNCTIONS", "caps_flag"]
+
+# TAPI function -> asynchronous (returns a request id and later one LINE_REPLY) or synchronous.
+FUNCTIONS: Final[Mapping[str, bool]] = {
+    "lineInitializeEx": False, "lineShutdown": False, "lineNegotiateAPIVersion": False,
+    "lineNegotiateExtVersion": False, "lineGetDevCaps": False, "lineGetAddressCaps": False,
+    "lineOpen": False, "lineClose": False, "lineSetStatusMessages": False, "lineGetMessage": False,
+    "lineGetAddressStatus": False, "lineGetCallInfo": False, "lineGetCallStatus": False,
+    "lineDeallocateCall": False,
+    "lineMakeCall": True, "lineDial": True, "lineAnswer": True, "lineDrop": True, "lineHold": True,
+    "lineUnhold": True, "lineSwapHold": True, "lineBlindTransfer": True, "lineSetupTransfer": True,
+    "lineCompleteTransfer": True, "lineRedirect": True, "lineForward": True, "lineDevSpecific": True,
+}
+ASYNC_FUNCTIONS: Final = frozenset(f for f, asynchronous in FUNCTIONS.items() if asynchronous)
+
+# Functions that fill a variable-size structure (needed_size_grows)
+GROWING: Final = ("lineGetDevCaps", "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo",
+                  "lineGetCallStatus")
+
+# caps_omit: constant families that LINEADDRESSCAPS / LINEDEVCAPS carry and a profile may leave out
+_CAPS_FAMILIES: Final = {"LINEADDRCAPFLAGS_": LineAddrCapFlags, "LINEADDRESSSTATE_": LineAddressState,
+                         "LINEFORWARDMODE_": LineForwardMode, "LINETRANSFERMODE_": LineTransferMode,
+                         "LINEFEATURE_": LineFeature}
+CAPS_FLAG_FAMILIES: Final = tuple(_CAPS_FAMILIES)
+
+
+def caps_flag(name: str) -> tuple[str, int] | None:
+    """(family prefix, value) of a caps_omit flag such as ``LINEADDRCAPFLAGS_ORIGOFFHOOK``; None if unknown."""
+    for prefix, family in _CAPS_FAMILIES.items():
+        if name.startswith(prefix) and name[len(prefix):] in family.__members__:
+            return prefix, int(family[name[len(prefix):]])
+    return None
+
+
+# Not counted by ``after_requests``: waiting for messages and the queries, which a backend may repeat
+# (tapi32 sizes a variable structure by calling twice; the bridge polls lineGetMessage), so counting
+# them would make the same profile fire at a different moment on each backend.
+UNCOUNTED_FUNCTIONS: Final = frozenset({
+    "lineGetMessage", "lineNegotiateAPIVersion", "lineNegotiateExtVersion", "lineGetDevCaps",
+    "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo", "lineGetCallStatus"})
+
+# The application name of the helper that plays the PIXIT parties through TAPI party lines (tapi32
+# backend). Its requests are the test harness's, not the application's under test: never counted.
+PARTY_APP_NAME: Final = "RO conformance parties"
+
+OCCURS: Final = ("always", "once", "every_nth")
+
+_ERR = ("occurs", "nth")
+# kind -> (required fields, optional fields); "kind" itself is implied.
+FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    # TAPI errors and replies
+    "reply_error": (("function", "error"), _ERR),
+    "lost_reply": (("function",), _ERR),
+    "reply_latency": (("seconds",), ("function",)),
+    "events_first": ((), ()),
+    "new_call_events_first": ((), ("function",)),
+    "duplicate_call_handle": ((), ()),
+    "call_never_idle": ((), ()),
+    "needed_size_grows": (("function",), ()),
+    # spontaneous line events
+    "line_close": (("after_requests",), ()),
+    "out_of_service": ((), ("after_requests",)),
+    "reinit": (("after_requests",), ()),
+    # origination
+    "origination_differs": (("behaves",), ("seconds",)),
+    # forwarding
+    "forward_not_stored": ((), ()),
+    "forward_not_routed": ((), ("modes",)),
+    "forward_query_empty": ((), ()),
+    "no_forward_events": ((), ()),
+    "forward_clear_ignored": ((), ()),
+    # transfer
+    "transfer_never_completes": (("route",), ()),
+    "transfer_refused_in": (("states",), ()),
+    "transfer_drops_remote": (("route",), ()),
+    "desk_call_lingers": (("route",), ()),
+    "desk_stays_off_hook": ((), ()),
+    "transfer_recall": (("route", "seconds"), ()),
+    "native_target_first": ((), ()),
+    # presentation
+    "wrong_caller_id": (("path", "shows"), ()),
+    "wrong_connected_id": (("shows",), ()),
+    "wrong_redirecting_id": (("shows",), ()),
+    "wrong_reason": ((), ()),
+    # trunks
+    "fewer_trunks": (("channels",), ()),
+    # advertised capabilities
+    "caps_omit_call_features": (("features",), ()),
+    "call_status_omit": (("features",), ()),
+    "caps_omit": (("flags",), ()),
+}
