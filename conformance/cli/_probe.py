@@ -309,6 +309,14 @@ def _forwarding_claims(d: Draft, line: LineSeen, active: dict[str, Any]) -> None
               f"LINEADDRESSSTATE_FORWARD in dwAddressStates {_hex(caps.address_states)}", "advertised")
     d.add(f"{key}.max_entries", max(1, caps.max_forward_entries),
           f"LINEADDRESSCAPS.dwMaxForwardEntries = {caps.max_forward_entries}", "advertised")
+    if "forward_clear" in active:
+        cleared = active["forward_clear"] == "0" and bool(active.get("forward_cleared"))
+        d.add(f"{key}.clear", cleared, f"lineForward(NULL) was answered {active['forward_clear']} and "
+              f"lineGetAddressStatus then {'listed nothing' if active.get('forward_cleared') else 'still listed'} "
+              "(active probe)", "observed")
+    else:
+        d.add(f"{key}.clear", True, "lineForward with a NULL list is how TAPI cancels forwarding; no capability "
+              "says the PBX honours it (probe --active tries it)", "inferred")
     d.ask(f"{key}.desk_sees_forwarded_call", "nothing | offering_disconnected - what the desk line shows when "
           "a forwarded call arrives (no capability tells)")
 
