@@ -36,7 +36,7 @@ from conformance.backend import (
     PartyControl,
     PartyView,
 )
-from simulator._constants import LineMsg
+from simulator._constants import LineAddrFeature, LineCallParamFlags, LineForwardMode, LineMsg
 from simulator._errors import LineError
 from simulator._messages import LineMessage
 from simulator._structs import (
@@ -63,6 +63,10 @@ __all__ = [
 Kind = Literal["request", "return", "error", "message", "party", "timeout", "note"]
 
 _ARG_MAX: Final = 48
+# struct fields shown by flag name in the evidence
+_FLAG_FIELDS: Final[Mapping[str, type[enum.IntFlag]]] = {
+    "call_param_flags": LineCallParamFlags, "forward_mode": LineForwardMode,
+    "address_features": LineAddrFeature}
 _RESULT_MAX: Final = 96
 
 T = TypeVar("T")
@@ -141,6 +145,36 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def _fields(value: object) -> str:
+    """``Name(field=value, ...)`` with the fields that differ from their default, flags by TAPI name."""
+    shown = []
+    for f in dataclasses.fields(value):         # type: ignore[arg-type]
+        v = getattr(value, f.name)
+        if v == f.default:
+            continue
+        flag = _FLAG_FIELDS.get(f.name)
+        text = _flags(flag, v) if flag is not None and isinstance(v, int) else _judged(v) or repr(v)
+        shown.append(f"{f.name}={text}")
+    return f"{type(value).__name__}({', '.join(shown)})"
+
+
+def _flags(flag: type[enum.IntFlag], value: int) -> str:
+    names = [str(getattr(m, "tapi_name", m.name)) for m in flag if m.value and value & m.value == m.value]
+    rest = value & ~sum(m.value for m in flag if m.value and value & m.value == m.value)
+    return "|".join(names + ([f"0x{rest:X}"] if rest else [])) or "0"
+
+
+def _judged(value: object) -> str | None:
+    """The full text of a value the suite judges (forward list, LINECALLPARAMS, a number), else None."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, LineCallParams | LineForward):
+        return _fields(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, LineForward) for v in value):
+        return "(" + ", ".join(_fields(v) for v in value) + ")"
+    return None
+
+
 def _fmt_value(name: str, value: object) -> str:
     if type(value) is int:          # the common case first: this runs for every argument of every call
         hexadecimal = name.startswith("h_") or name.endswith("version")     # handles, API versions
@@ -149,7 +183,8 @@ def _fmt_value(name: str, value: object) -> str:
         return str(getattr(value, "tapi_name", value.name))
     if isinstance(value, bytes):
         return _short(value.hex(" "), _ARG_MAX)
-    return _short(repr(value), _ARG_MAX)
+    judged = _judged(value)      # what a verdict is about is never cut short
+    return judged if judged is not None else _short(repr(value), _ARG_MAX)
 
 
 def _fmt_args(kwargs: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
@@ -167,6 +202,8 @@ def _fmt_result(function: str, value: object) -> str:
         return f"hLineApp=0x{value[0]:08X}, devices={value[1]}, api=0x{value[2]:08X}"
     if function.startswith("lineNegotiate") and isinstance(value, int):
         return f"0x{value:08X}"
+    if isinstance(value, LineAddressStatus):     # the forward list is judged: in full
+        return _fields(value)
     return _short(repr(value), _RESULT_MAX)
 
 

@@ -423,7 +423,7 @@ class Pbx:
                              called=called)
         else:
             far = self.route_incoming(call, target, trunk)
-            if not call.live or call.state_name == "BUSY":
+            if not call.live or call.state_name in ("BUSY", "DISCONNECTED"):   # congestion already shown
                 return
         if far is None:
             if call.state_name != "BUSY":

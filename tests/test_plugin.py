@@ -243,6 +243,6 @@ def test_suite_runs_with_an_explicit_backend_spec(pytester: pytest.Pytester, tmp
     out = pytester.path / "r.json"
     run = _run(pytester, "--pyargs", "conformance.suite", "-k", "fwd_01 or blind_01",
                f"--tapi-profile={REFERENCE}", "--tapi-backend", f"sim:{other}", f"--tapi-results={out}")
-    run.assert_outcomes(passed=2, deselected=13)
+    run.assert_outcomes(passed=2, deselected=14)
     results = json.loads(out.read_text())
     assert results["backend"]["info"]["profile"] == "other"

@@ -45,7 +45,7 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], Any, dict[str, str], str, int]
         {"RO-CONS-01": "fail", "RO-CAPS-02": "fail", "RO-E2E-01": "fail"}, "not-compatible", 2),
     "blind-reply-lost": (
         "blind-only", [{"kind": "lost_reply", "function": "lineBlindTransfer"}], None,
-        {"RO-BLIND-01": "error", "RO-E2E-01": "error"}, "undetermined", 3),
+        {"RO-BLIND-01": "error", "RO-E2E-01": "error", "RO-CAPS-02": "error"}, "undetermined", 3),
     "target-never-answers": (
         "reference", [], _target_never_answers,
         {"RO-BLIND-01": "inconclusive", "RO-CONS-01": "inconclusive", "RO-E2E-01": "inconclusive"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from suite_runner import derived_profile, outcomes, reasons, run_suite
+from suite_runner import PROFILES, derived_profile, outcomes, reasons, run_suite
 from test_suite_profiles import NOT_PASSING
 
 from conformance.report._results import REQUIREMENT_CLAUSES
@@ -39,6 +39,17 @@ def pytest_configure(config):
     sw.Pbx.__init__ = _init
 def pytest_unconfigure(config):
     sw.Pbx.__init__ = _saved
+""",
+    # with reply_order events_first, also the requests that create a call commit before their reply
+    "lie_new_call_events_first": """
+import simulator._provider_core as pc
+_saved = pc.ProviderCore.request
+def _request(self, line, app, function, work, *, existing_call=True):
+    return _saved(self, line, app, function, work, existing_call=True)
+def pytest_configure(config):
+    pc.ProviderCore.request = _request
+def pytest_unconfigure(config):
+    pc.ProviderCore.request = _saved
 """,
 }
 
@@ -116,3 +127,75 @@ def test_the_failed_record_is_the_message_judged(pytester: pytest.Pytester) -> N
     assert [r["seq"] for r in test["records"] if r["failed"]] == [blamed["seq"]]
     note = next(r for r in test["records"] if r["kind"] == "note" and "was answered" in r["text"])
     assert not note["failed"] and note["seq"] > blamed["seq"]
+
+
+def test_new_call_states_before_the_reply_fail_ro_tapi_01_only(pytester: pytest.Pytester) -> None:
+    """lineMakeCall / lineSetupTransfer deliver the new call's LINE_CALLSTATE before its LINE_REPLY: the
+    advisory RO-TAPI-01 fails, naming both; the suite itself keeps working (every other test passes)."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["reply_order"] = "events_first"
+    path = derived_profile(pytester.path, "reference", "new-call-events-first", mutate=mutate)
+    _, results = run_suite(pytester, path, *_lie(pytester, "lie_new_call_events_first"))
+    got, why = outcomes(results), reasons(results)
+    assert got == {**_clean("reference"), "RO-TAPI-01": "fail"}, why
+    assert "came before the LINE_REPLY of lineMakeCall" in why["RO-TAPI-01"]
+    assert "came before the LINE_REPLY of lineSetupTransfer" in why["RO-TAPI-01"]
+    assert results["remote_office"]["verdict"] == "compatible" and results["exit_status"] == 2
+    blind = next(t for t in results["tests"] if t["id"] == "RO-BLIND-01")     # evidence everywhere
+    assert any(r["kind"] == "note" and r["text"].startswith("TAPI ordering:") for r in blind["records"])
+
+
+def test_existing_call_events_first_is_no_ordering_violation(pytester: pytest.Pytester) -> None:
+    """For an existing call TAPI allows either order (§3): reply_order events_first stays clean."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["reply_order"] = "events_first"
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "events-first", mutate=mutate))
+    assert outcomes(results) == _clean("reference"), reasons(results)
+
+
+def test_judged_values_are_recorded_in_full(pytester: pytest.Pytester) -> None:
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "full-values"), "-k",
+                           "fwd_02 or orig_01")
+    tests = {t["id"]: t for t in results["tests"]}
+    texts = [r["text"] for r in tests["RO-FWD-02"]["records"]]
+    assert any("forward_list=(LineForward(forward_mode=LINEFORWARDMODE_UNCOND, dest_address='001711234567'))"
+               in t for t in texts), texts
+    assert any(t.startswith("lineGetAddressStatus -> LineAddressStatus(") and
+               "forward=(LineForward(forward_mode=LINEFORWARDMODE_UNCOND, dest_address='001711234567'))" in t
+               for t in texts), texts
+    orig = [r["text"] for r in tests["RO-ORIG-01"]["records"] if r["kind"] == "request"]
+    assert any("dest_address='001711234567'" in t and
+               "call_params=LineCallParams(call_param_flags=LINECALLPARAMFLAGS_ORIGOFFHOOK)" in t for t in orig), orig
+
+
+def test_a_reply_still_missing_at_clean_up_is_recorded(pytester: pytest.Pytester) -> None:
+    """RO-TAPI-01 gives up on lineSetupTransfer's lost reply; the clean-up waits once more, then says so."""
+    path = derived_profile(pytester.path, "reference", "setup-lost", [{"kind": "lost_reply",
+                                                                       "function": "lineSetupTransfer"}])
+    _, results = run_suite(pytester, path, "-k", "tapi_01")
+    test = next(t for t in results["tests"] if t["id"] == "RO-TAPI-01")
+    assert test["outcome"] == "error"
+    assert "no LINE_REPLY for lineSetupTransfer (request 2) even 5 s into the clean-up" in test["reason"]
+    assert any(r["kind"] == "note" and r["text"].startswith("clean up: no LINE_REPLY for lineSetupTransfer")
+               for r in test["records"])
+
+
+@pytest.mark.parametrize(("function", "bit"), [("lineBlindTransfer", "BLINDTRANSFER on the connected RO leg"),
+                                               ("lineCompleteTransfer", "COMPLETETRANSF on the held call")])
+def test_caps_02_tries_the_operation_of_each_bit_it_judges(pytester: pytest.Pytester, function: str,
+                                                           bit: str) -> None:
+    """The bit is advertised and the claim made, but the operation is refused: RO-CAPS-02 sees it."""
+    path = derived_profile(pytester.path, "reference", f"refuses-{function.lower()}", [
+        {"kind": "reply_error", "function": function, "error": "LINEERR_OPERATIONFAILED"}])
+    _, results = run_suite(pytester, path, "-k", "caps_02")
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "fail"
+    assert f"{bit}" in test["reason"] and f"{function}" in test["reason"] and "was refused" in test["reason"]
+
+
+def test_caps_02_passes_an_honest_pbx_that_offers_less(pytester: pytest.Pytester) -> None:
+    _, results = run_suite(pytester, PROFILES / "consult-connected-only.yaml", "-k", "caps_02")
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "pass", test["reason"]
+    texts = [r["text"] for r in test["records"]]
+    assert any("lineCompleteTransfer" in t for t in texts) and any("lineBlindTransfer" in t for t in texts)

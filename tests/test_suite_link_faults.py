@@ -92,8 +92,8 @@ def assert_ended_with_the_link(test: dict[str, Any], death: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(DEATH))
 def test_dead_link_at_the_first_request_is_an_error_naming_what_died(tmp_path: Path, kind: str) -> None:
-    path = derived_profile(tmp_path, "reference", f"{kind}-3".replace("_", "-"),
-                           [{"kind": kind, "after_requests": 3}])
+    path = derived_profile(tmp_path, "reference", f"{kind}-4".replace("_", "-"),
+                           [{"kind": kind, "after_requests": 4}])
     results = run_suite(path, tmp_path)
     assert_never_fail(results)
     got = outcomes(results)
@@ -122,7 +122,7 @@ def test_dead_link_later_in_a_flow_or_in_clean_up_is_still_an_error(tmp_path: Pa
     results = run_suite(path, tmp_path)
     assert_never_fail(results)
     changed = {r: "error" for r in ("RO-CAPS-02", "RO-CONS-01", "RO-E2E-02", "RO-FWD-04", "RO-FWD-05",
-                                    "RO-FWD-06")}
+                                    "RO-FWD-06", "RO-TAPI-01")}
     assert outcomes(results) == {**CLEAN, **changed}, reasons(results)
     tests = by_id(results)
     cons = tests["RO-CONS-01"]["reason"]
@@ -139,7 +139,7 @@ def test_dead_link_later_in_a_flow_or_in_clean_up_is_still_an_error(tmp_path: Pa
 def test_dead_link_through_the_emulated_dll_is_an_error_too(tmp_path: Path) -> None:
     """The same LINE_CLOSE through tapi32:emulated (its message threads must not hang either). Party
     lines are TAPI lines there, so the fault counts their requests as well and fires earlier."""
-    path = derived_profile(tmp_path, "reference", "close-tapi32", [{"kind": "line_close", "after_requests": 3}])
+    path = derived_profile(tmp_path, "reference", "close-tapi32", [{"kind": "line_close", "after_requests": 4}])
     results = run_suite(path, tmp_path, backend=f"tapi32:emulated:{path}")
     assert_never_fail(results)
     errored = {r for r, o in outcomes(results).items() if o == "error"}
@@ -148,12 +148,13 @@ def test_dead_link_through_the_emulated_dll_is_an_error_too(tmp_path: Path) -> N
 
 
 def test_dead_link_through_the_bridge_hits_only_the_test_it_happens_in(tmp_path: Path) -> None:
-    """One served simulator for the whole run: 'after N requests' fires once, in one test; that test is
+    """One shared simulator for the whole run (``session=shared``; by default each test's connection gets
+    a fresh PBX, tests/test_bridge_suite.py): 'after N requests' fires once, in one test; that test is
     an error naming LINE_CLOSE, every later test gets a fresh line and its clean verdict."""
     path = derived_profile(tmp_path, "reference", "close-bridge", [{"kind": "line_close", "after_requests": 40}])
     served = SimBackend(path)
     with ServerThread(BridgeServer(served, mode="virtual")) as st:
-        results = run_suite(path, tmp_path, backend=f"bridge://{st.url}")
+        results = run_suite(path, tmp_path, backend=f"bridge://{st.url}?session=shared")
         leftovers = st.call(lambda: (len(served.apps), len(served.live_calls())))
     assert_never_fail(results)
     got = outcomes(results)
@@ -197,7 +198,7 @@ def test_latency_above_the_reply_timeout_is_an_error_naming_function_request_and
                            [{"kind": "reply_latency", "function": "lineMakeCall", "seconds": 9.0}])
     results = run_suite(path, tmp_path)
     assert_never_fail(results)
-    makes_calls = ("RO-BLIND-01", "RO-CAPS-02", "RO-CONS-01", "RO-E2E-01", "RO-ORIG-01")
+    makes_calls = ("RO-BLIND-01", "RO-CAPS-02", "RO-CONS-01", "RO-E2E-01", "RO-ORIG-01", "RO-TAPI-01")
     assert outcomes(results) == {**CLEAN, **dict.fromkeys(makes_calls, "error")}, reasons(results)
     tests = by_id(results)
     for rid in makes_calls:

@@ -19,24 +19,26 @@ from conformance.report._results import (
     EXIT_NOT_HONOURED,
     REQUIREMENT_CLAUSES,
     RunResults,
-    TestOutcome,
     clause_status,
     evaluate_clauses,
     exit_status,
     ro_verdict,
+)
+from conformance.report._results import (
+    TestOutcome as Outcome,
 )
 
 NA = "not-applicable"
 NATIVE_NA = {"RO-NATIVE-01": (NA, ["native"])}
 
 
-def _tests(changes: dict[str, Any]) -> list[TestOutcome]:
+def _tests(changes: dict[str, Any]) -> list[Outcome]:
     """Every requirement passes except ``changes``: id -> outcome or (outcome, unmet claims)."""
     out = []
     for rid in REQUIREMENT_CLAUSES:
         change = changes.get(rid, "pass")
         outcome, claims = (change, []) if isinstance(change, str) else change
-        out.append(TestOutcome(id=rid, outcome=outcome, reason=f"{rid} {outcome}",
+        out.append(Outcome(id=rid, outcome=outcome, reason=f"{rid} {outcome}",
                                clause=REQUIREMENT_CLAUSES[rid], unmet_claims=list(claims)))
     return out
 
@@ -141,9 +143,9 @@ def test_no_requirement_at_all_is_undetermined() -> None:
 
 def test_an_explicit_clause_overrides_the_map() -> None:
     tests = _tests(NATIVE_NA)
-    extra = TestOutcome(id="VENDOR-01", outcome="fail", clause="trunks")
+    extra = Outcome(id="VENDOR-01", outcome="fail", clause="trunks")
     assert clause_status([*tests, extra])["trunks"] == "fails"
-    assert clause_status([*tests, TestOutcome(id="VENDOR-02", outcome="fail")])["trunks"] == "holds"
+    assert clause_status([*tests, Outcome(id="VENDOR-02", outcome="fail")])["trunks"] == "holds"
 
 
 def test_results_json_carries_the_three_lists_and_the_unmet_claims() -> None:

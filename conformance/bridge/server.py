@@ -183,6 +183,19 @@ class BridgeServer:
         worlds = {self.shared, *(c.world for c in self._clients)}
         return sum(w.parked for w in worlds)
 
+    def stats(self) -> dict[str, int]:
+        """What the server holds now: connections, asyncio tasks, parked waits, PBXs, apps, live calls."""
+        worlds = {self.shared, *(c.world for c in self._clients)}
+        apps = calls = trunks = 0
+        for world in worlds:
+            backend = world.backend
+            apps += len(getattr(backend, "apps", ()))
+            if hasattr(backend, "live_calls"):
+                calls += len(backend.live_calls())
+                trunks += int(backend.pbx.trunks_in_use)
+        return {"connections": len(self._clients), "tasks": len(asyncio.all_tasks()), "parked": self.parked(),
+                "private_pbxs": len(worlds) - 1, "apps": apps, "live_calls": calls, "trunks_in_use": trunks}
+
     # ----- handshake: token and client cap -----------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.token is not None and not self._token_ok(request):
@@ -284,6 +297,8 @@ class BridgeServer:
             return None if err.req_id is _NOTIFY else _error_reply(err.req_id, err)
         if method.name == "session.reset":
             return _Reset(req_id)
+        if method.name == "server.stats":
+            return None if req_id is _NOTIFY else _result_reply(req_id, self.stats())
         try:
             if method.waits and self.mode != "virtual":
                 self._start_wait(conn, req_id, method, args)

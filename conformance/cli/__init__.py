@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("conformance.cli._validate", "check profiles against the schema"),
     "serve": ("conformance.cli._serve", "serve a backend over the network bridge"),
     "matrix": ("conformance.cli._matrix", "run several profiles and write a compatibility matrix"),
+    "check": ("conformance.cli._check", "pre-flight: devices, desk line, how each PIXIT role is observed"),
     "probe": ("conformance.cli._probe", "read a live backend's capabilities into a draft profile"),
     "verify": ("conformance.cli._verify", "re-check a run directory: hashes, replay of its trace, verdict"),
 }

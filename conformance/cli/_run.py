@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "be undetermined)")
     parser.add_argument("-n", dest="workers", default=None, metavar="N",
                         help="run in parallel with pytest-xdist (N or 'auto')")
+    parser.add_argument("--answers", default=None, metavar="FILE",
+                        help="scripted operator answers (YAML) for roles without a party line (tapi32); "
+                             "same as $RO_CONFORMANCE_ANSWERS")
 
 
 # --- checks before running --------------------------------------------------------------------------
@@ -176,8 +179,23 @@ def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path
     return RunOutcome(status, data, out_dir)
 
 
-def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
-    """Verdict, route, clauses that failed with their tests, and where the three files are."""
+def expectation_line(profile: Profile, data: Mapping[str, Any] | None) -> str | None:
+    """The line reporting a difference from the profile's ``expect:`` (None: met, or nothing expected).
+
+    It never changes the exit status: exit codes describe the PBX (docs/results-format.md); the line
+    describes the profile's author's expectation (docs/profiles.md, "expect").
+    """
+    if profile.expect is None or data is None:
+        return None
+    ro = data["remote_office"]
+    failed = {t["id"] for t in data["tests"] if t["outcome"] == "fail"}
+    problems = profile.expect.mismatches(ro["verdict"], ro.get("route"), failed)
+    return f"expectation not met ({profile.path}: expect): {'; '.join(problems)}" if problems else None
+
+
+def print_summary(outcome: RunOutcome, out: TextIO | None = None, profile: Profile | None = None) -> None:
+    """Verdict, route, clauses that failed with their tests, a difference from the profile's expect:,
+    and where the three files are."""
     out = out or sys.stdout
     data = outcome.results
     if data is None:
@@ -195,6 +213,9 @@ def print_summary(outcome: RunOutcome, out: TextIO | None = None) -> None:
             for entry in ro.get(key, []):
                 tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
                 print(f"  {entry['clause']}: {tests}", file=out)
+    line = expectation_line(profile, data) if profile is not None else None
+    if line is not None:
+        print(line, file=out)
     print(f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}", file=out)
     for name in ("report.html", "results.json", "junit.xml"):
         path = outcome.out_dir / name
@@ -213,7 +234,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ro-conformance: cannot write reports to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    from conformance.backends.tapi32._operator import ANSWERS_ENV, ScriptedOperator, use_terminal_if_interactive
+
+    if args.answers:
+        ScriptedOperator.load(args.answers)          # a broken file: TapiError -> message and exit 4
+        os.environ[ANSWERS_ENV] = str(Path(args.answers).resolve())   # read by the backend the run opens
+    use_terminal_if_interactive()                    # before pytest captures stdin
     outcome = run_suite(Path(args.profile), profile.name, args.backend, out_dir,
                         keyword=args.keyword, workers=args.workers)
-    print_summary(outcome)
+    print_summary(outcome, profile=profile)
     return outcome.status

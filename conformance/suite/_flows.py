@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Final
 
 from conformance.backend import PartyView
 from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
@@ -30,6 +31,7 @@ __all__ = [
     "forward_to_ro",
     "forwarded_call_rings_ro",
     "forwarded_to_ro",
+    "judged_by",
     "make_ro_leg",
     "native_flow",
     "numbers_match",
@@ -49,6 +51,12 @@ def business_number(s: LineSession) -> str:
 def dial(s: LineSession, role: str) -> str:
     """What the desk dials to reach a PIXIT role (trunk prefix + external number)."""
     return s.profile.dial_string(str(getattr(s.pixit, role)))
+
+
+# Every hands-free lineMakeCall (docs/tapi.md §11): ORIGOFFHOOK = the PBX takes the set off-hook itself,
+# IDLE = on an idle call appearance, not on a call the desk may have up. TSPs that drive a real set
+# (CTI "make call" on a desk phone) look at both.
+HANDS_FREE: Final = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK | LineCallParamFlags.IDLE))
 
 
 def _digits(number: str) -> str:
@@ -182,12 +190,12 @@ def forwarded_call_rings_ro(s: LineSession) -> PartyView:
 def make_ro_leg(s: LineSession) -> int:
     """A connected call between the desk line and the RO phone; returns its handle.
 
-    Hands-free lineMakeCall (LINECALLPARAMFLAGS_ORIGOFFHOOK) where the profile claims automatic
+    Hands-free lineMakeCall (``HANDS_FREE``) where the profile claims automatic
     origination (tapi-reference.md §5.7 step 2); otherwise the RO phone calls in and the desk line
     answers, so transfer requirements are judged even on a PBX that prompts for origination.
     """
     if s.profile.capabilities.origination == "auto":
-        params = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK))
+        params = HANDS_FREE
         with judged_by(s, "RO-ORIG-01"):
             reply = s.do("RO leg: lineMakeCall to the RO number, hands-free", "line_make_call", s.line.h_line,
                          dial(s, "remote_office"), 0, params)

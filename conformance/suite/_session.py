@@ -24,6 +24,7 @@ from typing import Any, Literal
 from conformance.backend import TAPI_NAMES, Backend, PartyView
 from conformance.suite._desk import API_HIGH, API_LOW, DeskLine, open_desk_line
 from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
+from conformance.suite._restore import restorable_forwards
 from simulator._constants import (
     LineBusyMode,
     LineCallState,
@@ -88,6 +89,10 @@ class LineSession:
         self.link_down = ""                          # what killed the link, and when ("" = alive)
         self.link_reported = False                   # a verdict already carried ``link_down``
         self.awaiting: dict[int, str] = {}           # request id -> function, no LINE_REPLY yet
+        self.announced: set[int] = set()             # hCalls introduced by LINE_APPNEWCALL
+        # TAPI ordering (MS docs "LINE_REPLY", "lineMakeCall": the new hCall is valid only once the
+        # LINE_REPLY arrived): a LINE_CALLSTATE of a call the app creates must not come before that reply.
+        self.ordering_violations: list[str] = []
 
     def reopen(self, ext_version: int) -> DeskLine:
         """Close the desk line and open it again (same application) with a provider extension version."""
@@ -161,13 +166,25 @@ class LineSession:
         self._watch(msg)
         if msg.msg == LineMsg.REPLY:
             self.replies[msg.request_id] = msg
-            self.awaiting.pop(msg.request_id, None)
+            function = self.awaiting.pop(msg.request_id, "?")
             if msg.new_call and msg.result == 0:
-                self.history.setdefault(msg.new_call, [])
+                early = self.history.setdefault(msg.new_call, [])
+                if early and msg.new_call not in self.announced:
+                    self._ordering(f"LINE_CALLSTATE {state_names(early[0])} of the new call 0x{msg.new_call:08X} "
+                                   f"came before the LINE_REPLY of {function} (request {msg.request_id}) that "
+                                   f"created it")
         elif msg.msg == LineMsg.CALLSTATE:
             self.history.setdefault(msg.device, []).append(msg.param1)
         elif msg.msg == LineMsg.APPNEWCALL:
             self.history.setdefault(msg.param2, [])
+            self.announced.add(msg.param2)
+
+    def _ordering(self, text: str) -> None:
+        """Record a TAPI ordering violation (RO-TAPI-01 judges them; here they are evidence only)."""
+        self.ordering_violations.append(text)
+        note = getattr(self.backend, "note", None)
+        if note is not None:
+            note(f"TAPI ordering: {text}")
 
     def pump(self, timeout: float) -> LineMessage | None:
         msg = self.backend.line_get_message(self.line.h_line_app, timeout)
@@ -241,6 +258,23 @@ class LineSession:
                                    cause=reply)
             raise self.verdict("fail", text, cause=reply)
         return reply
+
+    def attempt(self, step: str, method: str, *args: Any) -> LineMessage | None:
+        """Try a request whose acceptance is itself what is judged: its accepted LINE_REPLY, or None when
+        the PBX refused it (up front or in the reply; the log shows which). A lost reply is an error and
+        a dead link ends the test as everywhere."""
+        self.step(step)
+        function = TAPI_NAMES[method]
+        try:
+            req = int(getattr(self.backend, method)(*args))
+        except LineError as exc:
+            if exc.code in DEAD_LINK_ERRORS:
+                self.link_died(f"{function} was refused {exc.name}")
+                raise self.verdict("error", f"{step}: {exc}") from exc
+            return None
+        self.awaiting[req] = function
+        reply = self.wait_reply(req, function, step, expect_ok=False)
+        return reply if reply.result == 0 else None
 
     def do(self, step: str, method: str, *args: Any) -> LineMessage:
         """``request`` + ``wait_reply``: the accepted LINE_REPLY (``new_call`` holds a new handle)."""
@@ -394,6 +428,14 @@ class LineSession:
         if self.awaiting and not self.link_down:
             with contextlib.suppress(HarnessError):
                 self._wait(lambda: not self.awaiting, self.pixit.reply_timeout, "clean up", "late LINE_REPLYs")
+            if self.awaiting and not self.link_down:      # recorded: a request the PBX never answered
+                late = ", ".join(f"{fn} (request {req})" for req, fn in sorted(self.awaiting.items()))
+                text = (f"no LINE_REPLY for {late} even {self.pixit.reply_timeout:g} s into the clean-up "
+                        f"(pixit.reply_timeout)")
+                note = getattr(self.backend, "note", None)
+                if note is not None:
+                    note(f"clean up: {text}")
+                problems.append(text)
         for action in (self._drop_leftovers, self._restore_forwarding, self._free_parties, self._check_idle):
             if self.link_down:
                 break
@@ -452,8 +494,11 @@ class LineSession:
             self.do("post-condition: native Remote Office off", "line_dev_specific", self.line.h_line, 0, 0,
                     deactivate)
         if self.forward_touched:
+            entries, dropped = restorable_forwards(self.forward_before, self.line.addr_caps.forward_modes)
             self.do("post-condition: restore forwarding", "line_forward", self.line.h_line, False, 0,
-                    self.forward_before or None, 0)
+                    entries or None, 0)
+            if dropped:
+                raise PreconditionError("; ".join(dropped))
 
     def _free_parties(self) -> None:
         parties = self.backend.parties

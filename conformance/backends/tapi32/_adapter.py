@@ -192,7 +192,8 @@ class Tapi32Backend:
         source = self.fn.source
         describe = getattr(source, "describe", None)
         dll = describe() if callable(describe) else {"dll": "tapi32.dll"}
-        return {"backend": "tapi32", **dll, "party_lines": self.parties.describe()}
+        roles = {role: self.parties.how(role) for role in self.parties.describe()}
+        return {"backend": "tapi32", **dll, "party_lines": self.parties.describe(), "party_roles": roles}
 
     def now(self) -> float:
         now: float = self._time.now()

@@ -1,0 +1,66 @@
+"""The catalogue of lying PBXs (profiles/mutants/) and the boundary profiles (profiles/boundary/): the
+suite gives each exactly the verdict, route and failed requirements its ``expect:`` states.
+
+A mutant whose expectation the suite does not meet yet because of a known defect of the suite's
+judgement says so in its header (``# Suite defect ...``); it is a strict xfail here, so it flips to a
+failure (to be unmarked) the day the suite is fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from suite_runner import PROFILES, run_suite
+
+from simulator._profile import load_profile
+
+pytest_plugins = ("pytester",)
+
+CATALOGUE = sorted([*PROFILES.glob("mutants/*.yaml"), *PROFILES.glob("boundary/*.yaml")])
+_DEFECT = re.compile(r"^# Suite defect \(test marked xfail until fixed\): (.+)$", re.MULTILINE)
+REQUIREMENTS = ("RO-FWD-01", "RO-FWD-02", "RO-FWD-03", "RO-FWD-04", "RO-FWD-05", "RO-FWD-06", "RO-ORIG-01",
+                "RO-BLIND-01", "RO-CONS-01", "RO-TRUNK-01", "RO-NATIVE-01", "RO-E2E-01", "RO-E2E-02",
+                "RO-CAPS-01", "RO-CAPS-02")
+
+
+def _case(path: Path) -> pytest.ParameterSet:
+    defect = _DEFECT.search(path.read_text(encoding="utf-8"))
+    marks = [pytest.mark.xfail(strict=True, reason=defect.group(1))] if defect else []
+    return pytest.param(path, id=f"{path.parent.name}/{path.stem}", marks=marks)
+
+
+def test_the_catalogue_covers_every_requirement() -> None:
+    proven = set()
+    for path in PROFILES.glob("mutants/*.yaml"):
+        expect = load_profile(path).expect
+        assert expect is not None and expect.fails, f"{path}: a mutant must expect at least one fail"
+        proven |= set(expect.fails)
+    assert proven == set(REQUIREMENTS)
+
+
+@pytest.mark.parametrize("path", [_case(p) for p in CATALOGUE])
+def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, path: Path) -> None:
+    expect = load_profile(path).expect
+    assert expect is not None, f"{path} states no expect:"
+    _, results = run_suite(pytester, path)
+    ro = results["remote_office"]
+    failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
+    assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], {
+        t["id"]: (t["outcome"], t["reason"][:160]) for t in results["tests"] if t["outcome"] != "pass"}
+
+
+def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Path) -> None:
+    from conformance.cli._run import expectation_line
+
+    profile = load_profile(PROFILES / "mutants" / "blind-refused.yaml")
+    data = {"remote_office": {"verdict": "compatible", "route": "blind"},
+            "tests": [{"id": "RO-BLIND-01", "outcome": "pass"}]}
+    line = expectation_line(profile, data)
+    assert line is not None and "\n" not in line
+    assert line.startswith("expectation not met (") and "route blind (expected consult)" in line
+    assert "fails [] (expected [RO-BLIND-01, RO-E2E-01])" in line
+    met = {"remote_office": {"verdict": "compatible", "route": "consult"},
+           "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-E2E-01", "outcome": "fail"}]}
+    assert expectation_line(profile, met) is None
