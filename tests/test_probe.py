@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 from suite_runner import PROFILES, SHIPPED
 
+# Honest profiles: the shipped ones and the boundary cases (mutants advertise what they do not claim).
+HONEST = SHIPPED + sorted(f"boundary/{p.stem}" for p in (PROFILES / "boundary").glob("*.yaml"))
+
 from conformance._draft import QUESTION, render
 from conformance._trace import TraceBackend
 from conformance.backends.sim import SimBackend
@@ -41,6 +44,8 @@ def expected_questions(p: Profile, *, active: bool) -> set[str]:
     asked = set(ALWAYS_ASKED)
     if p.capabilities.transfer.consultation:
         asked.add("capabilities.transfer.complete_in")
+    if p.capabilities.forwarding is not None and not active:
+        asked.add("capabilities.forwarding.clear")
     if p.capabilities.origination != "auto" and not active:
         asked.add("capabilities.origination")
     if p.capabilities.native_remote_office.mechanism == "devspecific":
@@ -73,7 +78,7 @@ def _compared(draft: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("active", [False, True], ids=["passive", "active"])
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", HONEST)
 def test_probe_gives_back_the_claims_caps_can_tell(name: str, active: bool) -> None:
     p, draft = _draft(name, active=active)
     assert {q.key for q in draft.questions()} == expected_questions(p, active=active)
@@ -90,7 +95,7 @@ def test_probe_gives_back_the_claims_caps_can_tell(name: str, active: bool) -> N
             assert value == want, key
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", HONEST)
 def test_answered_draft_validates_and_equals_the_profile(name: str, tmp_path: Path) -> None:
     p, draft = _draft(name)
     answers = {q.key: profile_value(p, q.key) for q in draft.questions()

@@ -315,8 +315,8 @@ def _forwarding_claims(d: Draft, line: LineSeen, active: dict[str, Any]) -> None
               f"lineGetAddressStatus then {'listed nothing' if active.get('forward_cleared') else 'still listed'} "
               "(active probe)", "observed")
     else:
-        d.add(f"{key}.clear", True, "lineForward with a NULL list is how TAPI cancels forwarding; no capability "
-              "says the PBX honours it (probe --active tries it)", "inferred")
+        d.ask(f"{key}.clear", "true | false - whether lineForward with a NULL list really cancels forwarding "
+              "(no capability tells; probe --active tries it)")
     d.ask(f"{key}.desk_sees_forwarded_call", "nothing | offering_disconnected - what the desk line shows when "
           "a forwarded call arrives (no capability tells)")
 
