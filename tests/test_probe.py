@@ -12,9 +12,6 @@ from typing import Any
 import pytest
 from suite_runner import PROFILES, SHIPPED
 
-# Honest profiles: the shipped ones and the boundary cases (mutants advertise what they do not claim).
-HONEST = SHIPPED + sorted(f"boundary/{p.stem}" for p in (PROFILES / "boundary").glob("*.yaml"))
-
 from conformance._draft import QUESTION, render
 from conformance._trace import TraceBackend
 from conformance.backends.sim import SimBackend
@@ -25,6 +22,9 @@ from simulator._errors import ProfileError
 from simulator._profile import load_profile, load_profile_text
 from simulator._profile_model import Profile
 from simulator._structs import LineForward
+
+# Honest profiles: the shipped ones and the boundary cases (mutants advertise what they do not claim).
+HONEST = SHIPPED + sorted(f"boundary/{p.stem}" for p in (PROFILES / "boundary").glob("*.yaml"))
 
 # What no capability reveals, whatever the PBX (the test lists it once, so a new guess shows up here).
 ALWAYS_ASKED = {
