@@ -21,6 +21,9 @@ CLAIMS: dict[str, tuple[_Check, str]] = {
                    and "UNCOND" in p.capabilities.forwarding.modes, "capabilities.forwarding.modes"),
     "forwarding_query": (lambda p: p.capabilities.forwarding is not None and p.capabilities.forwarding.query,
                          "capabilities.forwarding.query"),
+    # an honest "cannot be cancelled" (capabilities.forwarding.clear: false) gates the clear requirements
+    "forwarding_clear": (lambda p: p.capabilities.forwarding is not None and p.capabilities.forwarding.clear,
+                         "capabilities.forwarding.clear"),
     "forwarding_events": (lambda p: p.capabilities.forwarding is not None
                           and p.capabilities.forwarding.status_events, "capabilities.forwarding.status_events"),
     "auto_origination": (lambda p: p.capabilities.origination == "auto", "capabilities.origination"),
