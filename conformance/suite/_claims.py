@@ -63,9 +63,9 @@ def check_claim(profile: Profile, claim: str) -> tuple[bool, str]:
         known = ", ".join([*sorted(CLAIMS), "trunks>=N"])
         raise ValueError(f"unknown tapi_requires claim {claim!r}; known: {known}")
     test, key = CLAIMS[claim]
-    value = "null" if profile.capabilities.forwarding is None and key.startswith("capabilities.forwarding") \
-        else _value(profile, key)
-    return bool(test(profile)), f"profile {profile.name}: {key} = {value!r} (needs {claim})"
+    shown = "null" if profile.capabilities.forwarding is None and key.startswith("capabilities.forwarding") \
+        else repr(_value(profile, key))
+    return bool(test(profile)), f"profile {profile.name}: {key} = {shown} (needs {claim})"
 
 
 def unmet_claims(profile: Profile, claims: Iterable[str]) -> list[str]:
