@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from suite_runner import PROFILES
 
 from conformance._plugin_outcomes import ItemState, classify, link_verdict, outcome_from_payload
 from conformance.report._results import TestOutcome as Outcome
@@ -19,7 +20,6 @@ from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive
 from simulator._constants import LineErr
 from simulator._errors import BridgeError, LineError
 from simulator._profile import load_profile
-from suite_runner import PROFILES
 
 
 def _excinfo(exc: BaseException) -> pytest.ExceptionInfo[BaseException]:
