@@ -155,3 +155,29 @@ def test_caps_02_passes_an_honest_pbx_that_offers_less(pytester: pytest.Pytester
     assert test["outcome"] == "pass", test["reason"]
     texts = [r["text"] for r in test["records"]]
     assert any("lineCompleteTransfer" in t for t in texts) and any("lineBlindTransfer" in t for t in texts)
+
+
+# The desk set of a real PBX without a party line for it cannot be observed; the simulator always can,
+# so this run patches its observe() (undone at pytest_unconfigure: the run shares this process).
+_DESK_UNOBSERVABLE = """
+import simulator._parties as parties
+from simulator._partyview import PartyView
+_saved = parties.SimParties.observe
+def _observe(self, role):
+    return PartyView(role, "unknown") if role == "desk" else _saved(self, role)
+def pytest_configure(config):
+    parties.SimParties.observe = _observe
+def pytest_unconfigure(config):
+    parties.SimParties.observe = _saved
+"""
+
+
+def test_an_unobservable_desk_is_inconclusive_never_pass_or_fail(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(desk_unobservable=_DESK_UNOBSERVABLE)
+    pytester.syspathinsert()
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "desk-unseen"),
+                           "-p", "desk_unobservable", "-k", "blind_01 or cons_01 or e2e_01")
+    got, why = outcomes(results), reasons(results)
+    for rid in ("RO-BLIND-01", "RO-CONS-01", "RO-E2E-01"):
+        assert got[rid] == "inconclusive", (rid, why[rid])
+        assert "the desk party is not observable on this backend (pixit.party_lines.desk)" in why[rid]
