@@ -23,14 +23,11 @@ __all__ = ["main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("conformance.cli._run", "run the conformance suite on one profile and write the reports"),
     "matrix": ("conformance.cli._matrix", "run several profiles and write a compatibility matrix"),
-<<<<<<< HEAD
     "profiles": ("conformance.cli._profiles", "list the shipped profiles and the verdict each should get"),
     "validate": ("conformance.cli._validate", "check profile files for mistakes"),
     "schema": ("conformance.cli._schema", "print the JSON Schema of profiles (for editors)"),
     "serve": ("conformance.cli._serve", "serve a backend over the network bridge"),
-=======
     "check": ("conformance.cli._check", "pre-flight: devices, desk line, how each PIXIT role is observed"),
->>>>>>> main
 }
 
 
