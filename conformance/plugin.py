@@ -45,8 +45,8 @@ from conformance._recorder import RecordingBackend
 from conformance._registry import backend_class, open_backend, split_spec
 from conformance.backend import PartyControl
 from conformance.report._results import RunResults, TestOutcome
-from conformance.suite._claims import unmet
-from conformance.suite._errors import HarnessError, NotApplicable
+from conformance.suite._claims import as_if_offered, undocumented_claims, unmet
+from conformance.suite._errors import HarnessError, Inconclusive, NotApplicable
 from conformance.suite._session import DeskLine, LineSession, open_desk_line
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
 from simulator._profile_model import Profile
@@ -131,7 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PROFILE_KEY] = profile
     config.stash[RESULTS_KEY] = RunResults(
         profile={"name": profile.name, "path": profile.path, "vendor": profile.vendor,
-                 "description": profile.description, "source": profile.source, "data": _jsonable(profile.raw)},
+                 "description": profile.description, "source": profile.source,
+                 "undocumented": sorted(profile.undocumented), "data": _jsonable(profile.raw)},
         backend={"spec": spec}, started=datetime.now(UTC).isoformat(timespec="seconds"))
     config.pluginmanager.register(_Collector(config), "tapi-results-collector")
 
@@ -226,9 +227,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     profile = item.config.stash.get(PROFILE_KEY, None)
     if profile is None:
         raise HarnessError("no profile: pass --tapi-profile PATH (or ini tapi_profile, env TAPI_PROFILE)")
-    missing = unmet(profile, claims)
+    # Not offered whatever the undocumented keys say: not applicable. Resting on an undocumented key:
+    # not judged (docs/profiles.md, "Undocumented claims"), never a pass by default.
+    missing = unmet(as_if_offered(profile), claims)
     if missing:
         raise NotApplicable("; ".join(reason for _, reason in missing), claims=tuple(c for c, _ in missing))
+    undocumented = undocumented_claims(profile, claims)
+    if undocumented:
+        raise Inconclusive("; ".join(undocumented))
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from conformance.report._cells import LEGEND, clause_cell
 from conformance.report._results import CLAUSES, REQUIREMENT_CLAUSES, RunResults, TestOutcome, exit_status
 
 __all__ = [
@@ -113,24 +114,9 @@ class MatrixRow:
     problem: str = ""        # why there are no results (profile error, backend unavailable, ...)
 
 
-# clause status -> (css class, symbol); results written before clause_status existed fall back to the value
-_CELL: Final = {"holds": ("pass", "✔"), "fails": ("fail", "✘"), "unsupported": ("no", "○"),
-                "undetermined": ("open", "?")}
-_FROM_VALUE: Final = {True: "holds", False: "fails", None: "undetermined"}
 _VERDICT_CLASS: Final = {"compatible": "pass", "not-compatible": "fail", "undetermined": "open"}
-LEGEND: Final = ("✔ holds · ✘ failed (tried, does not hold) · ○ not offered (the profile says so) · "
-                  "? not judged (error, inconclusive or not run) · — no results")
-_STATUS_WORD: Final = {"holds": "holds", "fails": "does not hold (tried)", "unsupported": "not offered (profile)",
-                       "undetermined": "not judged"}
-
-
-def _clause_entries(ro: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """clause -> its entry in failed / unsupported / undetermined_clauses."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for key in ("failed_clauses", "unsupported_clauses", "undetermined_clauses"):
-        for entry in ro.get(key, []):
-            out.setdefault(str(entry.get("clause")), entry)
-    return out
+_STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "no", "not-documented": "undoc",
+                       "not-tested": "open"}
 
 
 def evidence_anchor(test_id: str) -> str:
@@ -138,35 +124,26 @@ def evidence_anchor(test_id: str) -> str:
     return "ev-" + re.sub(r"[^A-Za-z0-9_-]", "-", test_id)
 
 
-def _clause_evidence(clause: str, detail: Mapping[str, Any] | None, ran: Sequence[str]) -> str:
+def _clause_evidence(clause: str, failing: Sequence[str], ran: Sequence[str]) -> str:
     """The requirement whose evidence a clause's cell links to: the first that did not hold, else the
     first of the clause that ran ("" when none did)."""
-    if detail is not None and detail.get("tests"):
-        return str(detail["tests"][0])
+    if failing:
+        return failing[0]
     return next((tid for tid in sorted(ran) if REQUIREMENT_CLAUSES.get(tid) == clause), "")
 
 
 def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str, str]]:
-    """(css class, symbol, tooltip, requirement id to link to, or "") per clause."""
+    """(css class, symbol, tooltip, requirement id to link to, or "") per clause; the states and marks are
+    ``_cells.LEGEND``'s (estos vocabulary: available, tested - failed, not possible, not documented, not
+    tested)."""
     if row.results is None:
         return [("none", "—", row.problem, "") for _ in MATRIX_CLAUSES]
-    ro = row.results["remote_office"]
-    clauses: Mapping[str, Any] = ro.get("clauses", {})
-    status: Mapping[str, str] = ro.get("clause_status", {})
-    entries = _clause_entries(ro)
     ran = [str(t.get("id")) for t in row.results.get("tests", [])]
     cells = []
     for clause in MATRIX_CLAUSES:
-        value = clauses.get(clause)
-        state = status.get(clause) or _FROM_VALUE[value if value in (True, False) else None]
-        css, sym = _CELL.get(state, _CELL["undetermined"])
-        detail = entries.get(clause)
-        tip = f"{clause}: {_STATUS_WORD.get(state, state)}"
-        if detail is not None:
-            tests = ", ".join(detail.get("tests", [])) or "no test ran"
-            outcomes = "/".join(detail.get("outcomes", []))
-            tip += f" -- {tests}" + (f" ({outcomes})" if outcomes else "")
-        cells.append((css, sym, tip, _clause_evidence(clause, detail, ran)))
+        cell = clause_cell(row.results, clause)
+        tip = f"{clause}: {cell.label}" + (f" — {cell.detail}" if cell.state != "available" else "")
+        cells.append((_STATE_CLASS[cell.state], cell.symbol, tip, _clause_evidence(clause, cell.tests, ran)))
     return cells
 
 
@@ -204,7 +181,7 @@ def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/>"
         f"<title>{esc(title)}</title><style>{_MATRIX_CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1>"
-        f'<p class="legend">{esc(LEGEND)}</p>'
+        f'<p class="legend">{esc(_LEGEND_TEXT)} · — no results</p>'
         "<p>Verdict: <code>native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
         "(blind OR consult_in_ringing) AND trunks)</code>. A clause's cell opens the evidence of its "
         "requirement in the profile's report; the profile's name opens the report.</p>"
@@ -227,10 +204,12 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
         syms = [sym for _, sym, _, _ in _clause_cells(row)]
         name = f"[{_md(row.profile)}]({row.report_dir}/report.html)" if row.results is not None else _md(row.profile)
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
-    lines += ["", LEGEND, ""]
+    lines += ["", f"{_LEGEND_TEXT} · — no results", ""]
     lines += [f"- {_md(row.profile)}: {_md(row.problem)}" for row in rows if row.problem]
     return "\n".join(lines) + "\n"
 
+
+_LEGEND_TEXT: Final = " · ".join(f"{LEGEND[s][0]} {LEGEND[s][1]}" for s in _STATE_CLASS)
 
 _MATRIX_CSS: Final = (
     "body{font-family:Helvetica,Arial,sans-serif;margin:1.5em}"
@@ -239,5 +218,7 @@ _MATRIX_CSS: Final = (
     "table.matrix th[scope=row]{text-align:left}"
     "td a{color:inherit;text-decoration:none;display:block}"
     ".pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}"
-    ".open{background:#fef9c3;color:#854d0e}.no{background:#f3f4f6;color:#4b5563}.none,.error{background:#e5e7eb;color:#374151}"
+    ".open{background:#fef9c3;color:#854d0e}.undoc{background:#e0e7ff;color:#3730a3}"
+    ".no{background:#f3f4f6;color:#4b5563}"
+    ".none,.error{background:#e5e7eb;color:#374151}"
     ".verdict{font-weight:bold}.problem{font-size:smaller;color:#991b1b;font-weight:normal}")

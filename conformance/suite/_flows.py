@@ -81,7 +81,13 @@ def _expected(s: LineSession, path: str) -> tuple[str, str]:
 
 
 def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> None:
-    """``who`` must be shown what ``capabilities.caller_id.<path>`` claims (the business number, ...)."""
+    """``who`` must be shown what ``capabilities.caller_id.<path>`` claims (the business number, ...).
+
+    A path the profile leaves undocumented is not checked (the step says so): there is no claim to hold.
+    """
+    if f"capabilities.caller_id.{path}" in s.profile.undocumented:
+        s.step(f"not judged: capabilities.caller_id.{path} is undocumented in the profile")
+        return
     number, label = _expected(s, path)
     shown = view.presented_number
     claim = f"capabilities.caller_id.{path} = {getattr(s.profile.capabilities.caller_id, path)}"

@@ -49,6 +49,7 @@ from conformance.backends.tapi32._codec import (
 from conformance.backends.tapi32._dll import FunctionTable, bind, load_tapi32
 from conformance.backends.tapi32._operator import Operator
 from conformance.backends.tapi32._parties import Tapi32Parties
+from conformance.backends.tapi32._spec import parse_spec
 from conformance.backends.tapi32._structs import (
     LINEADDRESSCAPS,
     LINEADDRESSSTATUS,
@@ -166,24 +167,25 @@ class Tapi32Backend:
     # ----- construction ---------------------------------------------------------------------
     @classmethod
     def from_spec(cls, target: str, profile: Profile | None) -> Tapi32Backend:
-        """``tapi32:`` = tapi32.dll (Windows); ``tapi32:emulated[:PROFILE]`` = the emulated DLL anywhere."""
-        kind, _, path = target.partition(":")
-        if kind in ("", "dll"):
-            return cls(load_tapi32(), profile=profile)
-        if kind == "emulated":
-            return cls.emulated(path or profile)
-        raise BackendUnavailable(f"tapi32: unknown target {target!r}; use 'tapi32:' (Windows) or "
-                                 "'tapi32:emulated[:PROFILE]'")
+        """Open the backend a ``tapi32:`` spec names (see ``_spec.parse_spec`` for the forms)."""
+        spec = parse_spec(target)
+        if spec.kind == "emulated":
+            return cls.emulated(spec.profile or profile, **spec.options)
+        return cls(load_tapi32(spec.path), profile=profile)
 
     @classmethod
-    def emulated(cls, profile: Profile | str | os.PathLike[str] | None, **kwargs: Any) -> Tapi32Backend:
-        from conformance.backends.tapi32._emulated import EmulatedTapi32
+    def emulated(cls, profile: Profile | str | os.PathLike[str] | None, *, clock: str = "virtual",
+                 pbx: str = "simulator", **kwargs: Any) -> Tapi32Backend:
+        """The adapter over the tapi32 double (``conformance.backends.tapi32_double``) and ``profile``."""
+        from conformance.backends.tapi32_double import Tapi32Double
         from simulator._profile import load_profile
 
         if profile is None:
             raise BackendUnavailable("tapi32:emulated needs a profile (--profile or tapi32:emulated:PATH)")
         loaded = profile if isinstance(profile, Profile) else load_profile(profile)
-        return cls(bind(EmulatedTapi32(loaded)), profile=loaded, **kwargs)
+        double = Tapi32Double(loaded, clock=clock, pbx=pbx)
+        # pbx=realistic: the PIXIT a tester would write for that installation (its CTI ports as party lines)
+        return cls(bind(double), profile=double.run_profile, **kwargs)
 
     def info(self) -> dict[str, Any]:
         source = self.fn.source
