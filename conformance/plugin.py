@@ -18,7 +18,10 @@ Keys for other plugins (the reports): ``config.stash[RESULTS_KEY]`` (``RunResult
 controller from the reports, also under pytest-xdist), ``item.stash[OUTCOME_KEY]`` (the test's
 ``TestOutcome``; final after the teardown report), ``item.stash[RECORDER_KEY]`` (its
 ``RecordingBackend``), and on every teardown report ``report.tapi_outcome`` (``TestOutcome`` as a dict)
-plus the JUnit properties ``ro_outcome`` / ``ro_requirement``.
+plus the JUnit properties ``ro_outcome`` / ``ro_requirement``. ``item.stash[TRACE_KEY]`` is the test's
+``TraceBackend`` (``_trace``: the full trace the recorder sits on); with ``--tapi-results`` the
+``_certification`` plugin writes ``trace.jsonl`` and ``profile.yaml`` next to results.json and certifies
+them (results.json ``certification``, JUnit ``ro_*`` testsuite properties, the report's table).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import os
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -43,7 +46,8 @@ from conformance._plugin_outcomes import (
 )
 from conformance._recorder import RecordingBackend
 from conformance._registry import backend_class, open_backend, split_spec
-from conformance.backend import PartyControl
+from conformance._trace import TraceBackend
+from conformance.backend import Backend, PartyControl
 from conformance.report._results import RunResults, TestOutcome
 from conformance.suite._claims import as_if_offered, undocumented_claims, unmet
 from conformance.suite._errors import HarnessError, Inconclusive, NotApplicable
@@ -51,12 +55,13 @@ from conformance.suite._session import DeskLine, LineSession, open_desk_line
 from simulator._errors import BackendUnavailable, ProfileError, TapiError
 from simulator._profile_model import Profile
 
-__all__ = ["OUTCOME_KEY", "PROFILE_KEY", "RECORDER_KEY", "RESULTS_KEY"]
+__all__ = ["OUTCOME_KEY", "PROFILE_KEY", "RECORDER_KEY", "RESULTS_KEY", "TRACE_KEY"]
 
 RESULTS_KEY = pytest.StashKey[RunResults]()
 OUTCOME_KEY = pytest.StashKey[TestOutcome]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 RECORDER_KEY = pytest.StashKey[RecordingBackend]()
+TRACE_KEY = pytest.StashKey[TraceBackend]()
 _STATE_KEY = pytest.StashKey[ItemState]()
 _INFO_KEY = pytest.StashKey[dict[str, Any]]()
 _SESSION_KEY = pytest.StashKey[LineSession]()
@@ -135,6 +140,10 @@ def pytest_configure(config: pytest.Config) -> None:
                  "undocumented": sorted(profile.undocumented), "data": _jsonable(profile.raw)},
         backend={"spec": spec}, started=datetime.now(UTC).isoformat(timespec="seconds"))
     config.pluginmanager.register(_Collector(config), "tapi-results-collector")
+    if config.getoption("tapi_results"):
+        from conformance._certification import Certifier  # trace.jsonl + certification fields
+
+        config.pluginmanager.register(Certifier(config, RESULTS_KEY, path), "tapi-certifier")
 
 
 @pytest.hookimpl(trylast=True)
@@ -267,6 +276,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         # Through JSON: plain types only (IntFlag params in the records would not cross to xdist).
         report.tapi_outcome = _jsonable(result.to_jsonable())          # type: ignore[attr-defined]
         report.tapi_backend_info = item.stash.get(_INFO_KEY, None)   # type: ignore[attr-defined]
+        trace = item.stash.get(TRACE_KEY, None) if item.config.getoption("tapi_results") else None
+        report.tapi_trace = trace.session() if trace is not None else None   # type: ignore[attr-defined]
         report.user_properties.append(("ro_outcome", result.outcome))
         report.user_properties.append(("ro_requirement", result.id))
     return report
@@ -291,7 +302,9 @@ def tapi_backend(request: pytest.FixtureRequest, tapi_profile: Profile) -> Itera
         inner = open_backend(spec, tapi_profile)
     except BackendUnavailable as exc:
         raise HarnessError(f"--tapi-backend {spec}: {exc}") from exc
-    backend = RecordingBackend(inner)
+    traced = TraceBackend(inner, test=request.node.nodeid)     # the full trace, for trace.jsonl and replay
+    request.node.stash[TRACE_KEY] = traced
+    backend = RecordingBackend(cast(Backend, traced))
     request.node.stash[RECORDER_KEY] = backend
     with contextlib.suppress(Exception):
         request.node.stash[_INFO_KEY] = _jsonable(backend.info())

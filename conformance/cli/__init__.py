@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("conformance.cli._schema", "print the JSON Schema of profiles (for editors)"),
     "serve": ("conformance.cli._serve", "serve a backend over the network bridge"),
     "check": ("conformance.cli._check", "pre-flight: devices, desk line, how each PIXIT role is observed"),
+    "probe": ("conformance.cli._probe", "read a live backend's capabilities into a draft profile"),
+    "verify": ("conformance.cli._verify", "re-check a run directory: hashes, replay of its trace, verdict"),
 }
 
 

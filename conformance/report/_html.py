@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import pytest
 
+from conformance._certification import certification_html
 from conformance._recorder import records_from_jsonable
 from conformance.report._files import evidence_anchor
 from conformance.report._ladder import render_ladder, render_log_html
@@ -305,6 +306,7 @@ class HtmlReportPlugin:
         if self.css:
             prefix.append(f"<style>{self.css}</style>")
         prefix.append(verdict_box_html(data, keyword))
+        prefix.append(certification_html(data.get("certification") or {}))
         prefix.append(requirements_table_html(data["tests"]))
         text, path = self._profile_text(results)
         postfix.append(profile_html(text, path))

@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_MEANINGS",
     "EXIT_NOT_COMPATIBLE",
     "EXIT_NOT_HONOURED",
+    "EXIT_NOT_VERIFIED",
     "EXIT_PARTIAL",
     "EXIT_USAGE",
     "REQUIREMENT_CLAUSES",
@@ -56,6 +57,7 @@ EXIT_NOT_HONOURED: Final = 2
 EXIT_ERRORS: Final = 3
 EXIT_USAGE: Final = 4
 EXIT_PARTIAL: Final = 5      # run -k: what ran passed or was not applicable; the verdict was not judged
+EXIT_NOT_VERIFIED: Final = 6      # verify: a run directory that does not verify
 EXIT_MEANINGS: Final[Mapping[int, str]] = {
     EXIT_COMPATIBLE: "compatible, every claim honoured",
     EXIT_NOT_COMPATIBLE: "not compatible, every claim honoured",
@@ -63,6 +65,7 @@ EXIT_MEANINGS: Final[Mapping[int, str]] = {
     EXIT_ERRORS: "errors or inconclusive results only",
     EXIT_USAGE: "usage or profile error",
     EXIT_PARTIAL: "partial run (-k): no requirement failed or erred; the verdict was not judged",
+    EXIT_NOT_VERIFIED: "verify: the run directory does not verify (edited file or another verdict)",
 }
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "not-applicable"]
@@ -141,12 +144,14 @@ class RunResults:
     tests: list[TestOutcome] = field(default_factory=list)
     started: str = ""
     finished: str = ""
+    certification: dict[str, Any] = field(default_factory=dict)   # conformance._certification
 
     def to_jsonable(self) -> dict[str, Any]:
         return {
             "format": "ro-conformance-results/1",
             "profile": self.profile,
             "backend": self.backend,
+            "certification": self.certification,
             "remote_office": ro_verdict(self.tests),
             "summary": {o: sum(1 for t in self.tests if t.outcome == o) for o in OUTCOMES},
             "exit_status": exit_status(self.tests),

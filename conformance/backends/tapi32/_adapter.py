@@ -159,6 +159,9 @@ class Tapi32Backend:
         self.removed_devices: set[int] = set()             # LINE_REMOVE
         self.initial_size: int | None = None               # buffer size of the first try (None: fixed+1024)
         self.errors: list[str] = []                         # message-thread faults
+        # Set by the trace (conformance._trace) while it records a call: gets each variable-size
+        # structure the DLL filled, as (struct name, API version, the bytes up to dwUsedSize).
+        self.raw_sink: Callable[[str, int | None, bytes], None] | None = None
         self.profile = profile
         self.parties = Tapi32Parties(self, profile.pixit if profile else None, operator)
         if open_parties:
@@ -417,7 +420,10 @@ class Tapi32Backend:
             fixed = fixed_size(name, version or ApiVersion.V3_1)
         except ValueError:      # a version TAPI never negotiates: the DLL says so (INCOMPATIBLEAPIVERSION)
             fixed = fixed_size(name, ApiVersion.V3_1)
-        return read_struct(value_cls, self._fetch(name, fixed, struct_cls, call), api_version=version)
+        raw = self._fetch(name, fixed, struct_cls, call)
+        if self.raw_sink is not None:
+            self.raw_sink(name, version, raw[:int.from_bytes(raw[8:12], "little")])   # up to dwUsedSize
+        return read_struct(value_cls, raw, api_version=version)
 
     def _fetch(self, name: str, fixed: int, struct_cls: type[ctypes.Structure], call: Callable[[Any], int]
                ) -> bytes:
