@@ -195,6 +195,17 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
+def _edit_json(path: Path, key: tuple[str, ...], value: Any) -> None:
+    """Set one value by its key path (a text edit could hit another "verdict", e.g. the profile's expect)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    node = data
+    for k in key[:-1]:
+        node = node[k]
+    assert key[-1] in node, key
+    node[key[-1]] = value
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
 def _reseal(directory: Path) -> None:
     """What a careful forger does after editing the trace: put its new hash everywhere it is shown."""
     results = directory / "results.json"
@@ -205,7 +216,7 @@ def _reseal(directory: Path) -> None:
 
 
 TAMPERING: dict[str, tuple[Any, str]] = {
-    "verdict": (lambda d: _edit(d / "results.json", '"verdict": "compatible"', '"verdict": "not-compatible"'),
+    "verdict": (lambda d: _edit_json(d / "results.json", ("remote_office", "verdict"), "not-compatible"),
                 "results.json: remote_office.verdict says 'not-compatible', its tests give 'compatible'"),
     "outcome": (lambda d: _edit(d / "results.json", '"outcome": "pass"', '"outcome": "inconclusive"'),
                 "junit.xml: RO-"),

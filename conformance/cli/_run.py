@@ -255,14 +255,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ro-conformance: cannot write reports to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.answers or split_spec(args.backend)[0] == "tapi32":
-        # Only the tapi32 adapter asks an operator; importing it costs a sim run a third of its start-up.
-        from conformance.backends.tapi32._operator import ANSWERS_ENV, ScriptedOperator, use_terminal_if_interactive
+    from conformance._operator import ANSWERS_ENV, ScriptedOperator, use_terminal_if_interactive
 
-        if args.answers:
-            ScriptedOperator.load(args.answers)          # a broken file: TapiError -> message and exit 4
-            os.environ[ANSWERS_ENV] = str(Path(args.answers).resolve())   # read by the backend the run opens
-        use_terminal_if_interactive()                    # before pytest captures stdin
+    if args.answers:
+        ScriptedOperator.load(args.answers)          # a broken file: TapiError -> message and exit 4
+        os.environ[ANSWERS_ENV] = str(Path(args.answers).resolve())   # read by the backend the run opens
+    use_terminal_if_interactive()                    # before pytest captures stdin
     outcome = run_suite(Path(profile.path), profile.name, args.backend, out_dir,
                         keyword=args.keyword, workers=args.workers)
     print_summary(outcome, profile=profile)
