@@ -23,6 +23,7 @@ from conformance._trace import ReplayDivergence, TraceBackend, read_trace, sha25
 from conformance.backends.replay import ReplayBackend
 from conformance.backends.sim import SimBackend
 from conformance.cli._verify import compare_replay
+from conformance.report._results import EXIT_NOT_VERIFIED
 from simulator._constants import LineForwardMode
 from simulator._structs import LineForward
 
@@ -228,7 +229,7 @@ def test_verify_names_what_was_tampered_with(kind: str, sim_run: Path, tmp_path:
     edit, expected = TAMPERING[kind]
     edit(directory)
     done = cli("verify", str(directory))
-    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.returncode == EXIT_NOT_VERIFIED, done.stdout + done.stderr
     assert "NOT VERIFIED" in done.stdout and expected in done.stdout, done.stdout
 
 
@@ -276,5 +277,5 @@ def test_verify_rechecks_the_raw_bytes_of_a_tapi32_trace(tapi32_run: Path, tmp_p
     _edit(directory / "trace.jsonl", '"switch_info":"consult-ringing"', '"switch_info":"forged"', -1)
     _reseal(directory)
     done = cli("verify", str(directory))
-    assert done.returncode == 5
+    assert done.returncode == EXIT_NOT_VERIFIED
     assert "the raw LINEDEVCAPS bytes do not decode to the lineGetDevCaps result" in done.stdout, done.stdout
