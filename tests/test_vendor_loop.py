@@ -195,13 +195,15 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
-def _edit_json(path: Path, keys: tuple[str, ...], value: Any) -> None:
+def _edit_json(path: Path, key: tuple[str, ...], value: Any) -> None:
+    """Set one value by its key path (a text edit could hit another "verdict", e.g. the profile's expect)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     node = data
-    for key in keys[:-1]:
-        node = node[key]
-    node[keys[-1]] = value
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    for k in key[:-1]:
+        node = node[k]
+    assert key[-1] in node, key
+    node[key[-1]] = value
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def _reseal(directory: Path) -> None:
