@@ -449,6 +449,9 @@ class RecordingBackend:
         return self._call("line_get_call_status", self.inner.line_get_call_status, h_call=h_call)
     def line_deallocate_call(self, h_call: int) -> None:
         self._call("line_deallocate_call", self.inner.line_deallocate_call, h_call=h_call)
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        self._call("line_set_call_privilege", self.inner.line_set_call_privilege, h_call=h_call,
+                   privilege=privilege)
     def line_make_call(self, h_line: int, dest_address: str | None, country_code: int = 0,
                        call_params: LineCallParams | None = None) -> int:
         return self._call("line_make_call", self.inner.line_make_call, h_line=h_line,

@@ -61,6 +61,7 @@ TAPI_NAMES: Final[Mapping[str, str]] = {
     "line_set_status_messages": "lineSetStatusMessages", "line_get_message": "lineGetMessage",
     "line_get_address_status": "lineGetAddressStatus", "line_get_call_info": "lineGetCallInfo",
     "line_get_call_status": "lineGetCallStatus", "line_deallocate_call": "lineDeallocateCall",
+    "line_set_call_privilege": "lineSetCallPrivilege",
     "line_make_call": "lineMakeCall", "line_dial": "lineDial", "line_answer": "lineAnswer",
     "line_drop": "lineDrop", "line_hold": "lineHold", "line_unhold": "lineUnhold",
     "line_swap_hold": "lineSwapHold", "line_blind_transfer": "lineBlindTransfer",
@@ -131,6 +132,14 @@ class Backend(Protocol):
     def line_get_call_info(self, h_call: int) -> LineCallInfo: ...
     def line_get_call_status(self, h_call: int) -> LineCallStatus: ...
     def line_deallocate_call(self, h_call: int) -> None: ...
+
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        """lineSetCallPrivilege: this application's handle becomes LINECALLPRIVILEGE_OWNER or _MONITOR.
+
+        Raises LINEERR_INVALCALLHANDLE, LINEERR_INVALCALLPRIVILEGE (not exactly one of the two) and
+        LINEERR_INVALCALLSTATE (the sole owner of a non-idle call stepping down to MONITOR).
+        """
+        ...
 
     # --- call control (async: request id) ---
     def line_make_call(self, h_line: int, dest_address: str | None, country_code: int = 0,

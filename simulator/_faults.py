@@ -23,7 +23,7 @@ FUNCTIONS: Final[Mapping[str, bool]] = {
     "lineNegotiateExtVersion": False, "lineGetDevCaps": False, "lineGetAddressCaps": False,
     "lineOpen": False, "lineClose": False, "lineSetStatusMessages": False, "lineGetMessage": False,
     "lineGetAddressStatus": False, "lineGetCallInfo": False, "lineGetCallStatus": False,
-    "lineDeallocateCall": False,
+    "lineDeallocateCall": False, "lineSetCallPrivilege": False,
     "lineMakeCall": True, "lineDial": True, "lineAnswer": True, "lineDrop": True, "lineHold": True,
     "lineUnhold": True, "lineSwapHold": True, "lineBlindTransfer": True, "lineSetupTransfer": True,
     "lineCompleteTransfer": True, "lineRedirect": True, "lineForward": True, "lineDevSpecific": True,

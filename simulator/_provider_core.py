@@ -23,6 +23,7 @@ from simulator._clock import Clock, Timer, VirtualClock
 from simulator._constants import (
     ApiVersion,
     LineAddressState,
+    LineCallInfoState,
     LineCallPrivilege,
     LineCallState,
     LineDevState,
@@ -572,6 +573,32 @@ class ProviderCore:
         if call.state_name == "DISCONNECTED" and not call.has_owner:
             self.pbx.drop(call)   # nobody is left who could lineDrop it: the switch clears it
         self.pbx.release_model(call)
+
+    @tapi("lineSetCallPrivilege", "call")
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        """lineSetCallPrivilege (sync): this handle becomes OWNER or MONITOR of its call.
+
+        ``privilege`` is exactly one of LINECALLPRIVILEGE_OWNER / _MONITOR, else LINEERR_INVALCALLPRIVILEGE;
+        an unknown handle is LINEERR_INVALCALLHANDLE; the sole owner of a non-idle call cannot step down to
+        MONITOR (LINEERR_INVALCALLSTATE: it would leave a live call nobody can clear). A change in the
+        number of owners or monitors is reported to the call's handles as LINE_CALLINFO
+        (NUMOWNERINCR / NUMOWNERDECR, NUMMONITORS). Source: docs/tapi.md §3 and
+        https://learn.microsoft.com/en-us/windows/win32/api/tapi/nf-tapi-linesetcallprivilege
+        """
+        fn = "lineSetCallPrivilege"
+        h = self.handle(h_call, fn)
+        if privilege not in (OWNER, MONITOR):
+            raise LineError(LineErr.INVALCALLPRIVILEGE, fn, f"0x{privilege:08X}: one of OWNER, MONITOR")
+        call = h.call
+        before = call.handles.get(h_call, 0)
+        if before == privilege:
+            return
+        others_own = any(p & OWNER for other, p in call.handles.items() if other != h_call)
+        if before & OWNER and privilege == MONITOR and call.live and not others_own:
+            raise LineError(LineErr.INVALCALLSTATE, fn, "sole owner of a non-idle call: lineDrop it first")
+        call.handles[h_call] = int(privilege)
+        owners = LineCallInfoState.NUMOWNERINCR if privilege == OWNER else LineCallInfoState.NUMOWNERDECR
+        self.call_info(call, int(owners | LineCallInfoState.NUMMONITORS))
 
     def address_status(self, device: Device) -> LineAddressStatus:
         raise NotImplementedError

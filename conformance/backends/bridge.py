@@ -322,6 +322,9 @@ class BridgeBackend:
     def line_deallocate_call(self, h_call: int) -> None:
         self.call("line_deallocate_call", h_call=h_call)
 
+    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
+        self.call("line_set_call_privilege", h_call=h_call, privilege=privilege)
+
     # ----- call control (async: request id) ----------------------------------------------------------
     def _req(self, method: str, **params: Any) -> int:
         result = self.call(method, **params)

@@ -258,6 +258,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _m("line_get_call_info", _CALL),
     _m("line_get_call_status", _CALL),
     _m("line_deallocate_call", _CALL),
+    _m("line_set_call_privilege", _CALL, Param("privilege", _dword)),
     _m("line_make_call", _LINE, Param("dest_address", _opt_str), _CC, Param("call_params", _call_params, None)),
     _m("line_dial", _CALL, Param("dest_address", _str), _CC),
     _m("line_answer", _CALL),

@@ -13,7 +13,14 @@ from typing import Final
 from conformance.backend import PartyView
 from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
 from conformance.suite._session import TRUNK_REQUIREMENT, LineSession
-from simulator._constants import LineCallParamFlags, LineCallState, LineForwardMode, LineMsg, LineTransferMode
+from simulator._constants import (
+    LineCallParamFlags,
+    LineCallPrivilege,
+    LineCallState,
+    LineForwardMode,
+    LineMsg,
+    LineTransferMode,
+)
 from simulator._errors import LineError
 from simulator._structs import LineCallParams, LineForward
 
@@ -36,6 +43,7 @@ __all__ = [
     "native_flow",
     "numbers_match",
     "poll",
+    "take_ownership",
     "target_connected_to_ro",
 ]
 
@@ -197,6 +205,27 @@ def forwarded_call_rings_ro(s: LineSession) -> PartyView:
 
 # ----- the RO leg and the transfers -------------------------------------------------------------
 
+def take_ownership(s: LineSession, h_call: int, announced: int, leg: str) -> None:
+    """Become OWNER of an offered call before acting on it, as a CTI client does (docs/tapi.md §3).
+
+    ``announced`` is the privilege the call's first LINE_CALLSTATE carried (dwParam3; 0 when that message
+    was not the first, then lineGetCallStatus tells). Another application that opened the desk line
+    first (an attendant console, a call recorder) owns the offered calls; the suite's line then only
+    monitors them and lineAnswer would be LINEERR_NOTOWNER. A refusal to hand over ownership is the
+    installation, not the Remote Office feature: inconclusive.
+    """
+    privilege = announced or s.backend.line_get_call_status(h_call).call_privilege
+    if privilege & LineCallPrivilege.OWNER:
+        return
+    s.step(f"{leg}: another application owns the offered call (this line is MONITOR): "
+           f"lineSetCallPrivilege(OWNER) before answering")
+    try:
+        s.backend.line_set_call_privilege(h_call, int(LineCallPrivilege.OWNER))
+    except LineError as exc:
+        raise s.verdict("inconclusive", f"{leg}: cannot take ownership of the offered call "
+                                        f"0x{h_call:08X} from the application that owns it: {exc}") from exc
+
+
 def make_ro_leg(s: LineSession) -> int:
     """A connected call between the desk line and the RO phone; returns its handle.
 
@@ -217,6 +246,7 @@ def make_ro_leg(s: LineSession) -> int:
         offer = s.wait_message(lambda m: m.msg == LineMsg.CALLSTATE and bool(m.param1 & S.OFFERING),
                                "OFFERING call from the RO phone on the desk line", since=mark)
         h_call = offer.device
+        take_ownership(s, h_call, offer.param3, "RO leg")
         s.do("RO leg: lineAnswer", "line_answer", h_call)
     if not h_call:
         raise s.verdict("error", "RO leg: the LINE_REPLY carries no call handle")

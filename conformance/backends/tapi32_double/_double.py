@@ -94,7 +94,7 @@ class _Kept:
 
 class _Provider(Provider):
     """The simulator's provider; every LINE_REPLY it generates first writes the request's buffers. It
-    adds the two functions the simulator's own API has no use for: lineAccept, lineSetCallPrivilege."""
+    adds lineAccept, which the simulator's own API has no use for."""
 
     def __init__(self, profile: Profile, clock: Clock, double: Tapi32Double) -> None:
         super().__init__(profile, clock)
@@ -112,13 +112,6 @@ class _Provider(Provider):
         h = self._owned(h_call, "lineAccept")
         return self.request(h.line, h.line.app, "lineAccept",
                             self._state_work(h.call, (LineCallState.OFFERING, LineCallState.ACCEPTED), lambda: None))
-
-    def line_set_call_privilege(self, h_call: int, privilege: int) -> None:
-        """lineSetCallPrivilege (sync): OWNER or MONITOR for this application's handle."""
-        h = self.handle(h_call, "lineSetCallPrivilege")
-        if privilege not in (LineCallPrivilege.OWNER, LineCallPrivilege.MONITOR):
-            raise LineError(LineErr.INVALCALLPRIVILEGE, "lineSetCallPrivilege", f"0x{privilege:08X}")
-        h.call.handles[h_call] = int(privilege)
 
 
 class Tapi32Double:
