@@ -275,6 +275,10 @@ class Pbx:
         self.fire(call, T.ANSWER, LineConnectedMode.ACTIVE)
         peer = call.peer
         if peer is not None:
+            # The answering leg learns whom it talks to (LINECALLINFO dwConnectedID): the same number the
+            # party is shown (connected_shown, where wrong_connected_id acts), so a TAPI party line sees it too.
+            call.connected = PartyId(self.connected_shown(call), "")
+            self.observer.call_info(call, LineCallInfoState.CONNECTEDID)
             self._connected(peer, call)
         elif call.shadow is not None and call.shadow.live and self.on_remote_answer is not None:
             self.on_remote_answer(call)
@@ -509,6 +513,8 @@ class Pbx:
                                     | LineCallInfoState.REASON)
             if target.state_name == "CONNECTED":
                 remote.connected = PartyId(target.device.number, target.device.name)
+                target.connected = PartyId(self.connected_shown(target), "")   # now talks to the remote
+                self.observer.call_info(target, LineCallInfoState.CONNECTEDID)
             else:
                 self._after_transfer("consult", remote, target, call.device)
         elif target is not None:
