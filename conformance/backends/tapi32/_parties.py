@@ -63,7 +63,7 @@ from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._partyview import PARTY_STATE_OF, ROLES, Presentation, current_call, presentation_of
 from simulator._profile_model import Pixit
-from simulator._structs import LineAddressCaps, LineCallInfo, LineCallParams, LineDevCaps
+from simulator._structs import LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallParams, LineDevCaps
 
 __all__ = ["ROLES", "PartyLineHost", "Tapi32Parties", "media_modes_of"]
 
@@ -98,6 +98,7 @@ class PartyLineHost(Protocol):
     def line_drop(self, h_call: int) -> int: ...
     def line_set_call_privilege(self, h_call: int, privilege: int) -> None: ...
     def line_get_call_info(self, h_call: int) -> LineCallInfo: ...
+    def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus: ...
     def line_deallocate_call(self, h_call: int) -> None: ...
     def wait_until(self, done: Callable[[], bool], timeout: float) -> bool: ...
 
@@ -430,7 +431,7 @@ class Tapi32Parties:
             return PartyView(role, "unknown")
         call = self._current(r)
         if call is None:
-            return PartyView(role, "idle")
+            return PartyView(role, "idle", off_hook=role == "desk" and self._in_use(r))
         info = call.info or LineCallInfo()
         state = PARTY_STATE_OF.get(call.state, "unknown")
         incoming = not call.outgoing
@@ -445,6 +446,15 @@ class Tapi32Parties:
             connected_number=_shown(info.connected_id_flags, info.connected_id) if state == "connected" else "",
             presentation=presentation,
         )
+
+    def _in_use(self, r: _Role) -> bool:
+        """A desk set with no call that still uses its address (LINEADDRESSSTATUS dwNumInUse > 0) is
+        off-hook: the handset lifted or the speaker left on (docs/tapi.md §5.7 step 4). A TSP that cannot
+        tell reports 0; a refused query tells nothing either."""
+        try:
+            return self._backend.line_get_address_status(r.line, 0).num_in_use > 0
+        except LineError:
+            return False
 
     def wait_for(self, role: str, states: frozenset[str], timeout: float) -> PartyView | None:
         """The role's view once it is in one of ``states``; None after ``timeout`` (inconclusive).
