@@ -195,3 +195,12 @@ def test_results_json_layout_and_entry_order() -> None:
     assert fwd_set["tests"] == ["RO-FWD-01", "RO-FWD-06"]          # every non-pass, sorted
     assert fwd_set["outcomes"] == ["error", "not-applicable"]
     assert [t["id"] for t in data["tests"]] == sorted(REQUIREMENT_CLAUSES)
+
+
+def test_a_failed_clause_lists_only_the_requirements_that_failed() -> None:
+    ro = ro_verdict(_tests({**NATIVE_NA, "RO-FWD-06": "fail", "RO-FWD-01": "inconclusive"}))
+    entry = next(e for e in ro["failed_clauses"] if e["clause"] == "fwd_set")
+    assert entry["tests"] == ["RO-FWD-06"] and entry["outcomes"] == ["fail"]
+    ro = ro_verdict(_tests({"RO-NATIVE-01": (NA, ["native"]), "RO-BLIND-01": (NA, ["blind_transfer"]),
+                            "RO-E2E-01": "error"}))
+    assert next(e for e in ro["unsupported_clauses"] if e["clause"] == "blind")["tests"] == ["RO-BLIND-01"]
