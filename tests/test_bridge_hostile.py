@@ -345,30 +345,110 @@ def test_client_vanishing_while_waiting_in_wall_mode() -> None:
         st.stop()
 
 
-def test_serve_command_end_to_end_with_a_token() -> None:
+@pytest.mark.parametrize("how", ["file", "env"])
+def test_serve_command_end_to_end_with_a_token(tmp_path: Path, how: str) -> None:
+    """The token comes from a file or the environment - never the command line - and is never echoed."""
     import os
     import re
     import signal
     import subprocess
     import sys
 
+    secret = "tok-" + how + "-9f8e7d"
+    (tmp_path / "token").write_text(secret + "\n", encoding="utf-8")
+    extra = ["--token-file", str(tmp_path / "token")] if how == "file" else []
+    env = {**os.environ, "RO_CONFORMANCE_TOKEN": secret if how == "env" else "", "RO_CONFORMANCE_TOKEN_FILE": ""}
     proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "virtual",
-                             "--listen", "127.0.0.1:0", "--token", "tok", "--profile", str(REFERENCE)],
-                            stderr=subprocess.PIPE, text=True, cwd=REFERENCE.parent.parent,
-                            env={**os.environ, "RO_CONFORMANCE_TOKEN": ""})
+                             "--listen", "127.0.0.1:0", "--profile", str(REFERENCE), *extra],
+                            stderr=subprocess.PIPE, text=True, cwd=REFERENCE.parent.parent, env=env)
     try:
         assert proc.stderr is not None
+        # --token on the command line is allowed but warned about (others can read it in ps): the note
+        # comes first, then the banner with the address.
+        note = proc.stderr.readline()
+        assert "visible to other local users" in note, note
         banner = proc.stderr.readline()
         match = re.search(r"ws://([^/]+)/", banner)
         assert match and "token required" in banner, banner
         with pytest.raises(BridgeError, match="token"):
-            BridgeBackend.from_spec(match.group(1), None)
-        be = BridgeBackend.from_spec(match.group(1) + "?token=tok", None)
+            BridgeBackend(f"ws://{match.group(1)}/")
+        be = BridgeBackend(f"ws://{match.group(1)}/", token=secret)
         assert be.info()["profile"] == "reference"
         be.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+        assert secret not in banner + proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_client_reads_the_token_from_a_file_named_in_the_environment(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    st = _server(token="from-a-file")
+    try:
+        (tmp_path / "t").write_text("from-a-file\n", encoding="utf-8")
+        monkeypatch.delenv("RO_CONFORMANCE_TOKEN", raising=False)
+        monkeypatch.setenv("RO_CONFORMANCE_TOKEN_FILE", str(tmp_path / "t"))
+        be = BridgeBackend.from_spec(st.url, None)
+        assert be.now() >= 0
+        be.close()
+        monkeypatch.setenv("RO_CONFORMANCE_TOKEN_FILE", str(tmp_path / "missing"))
+        with pytest.raises(BridgeError, match="token file") as info:
+            BridgeBackend.from_spec(st.url, None)
+        assert "from-a-file" not in str(info.value)
+    finally:
+        st.stop()
+
+
+# ----- DWORDs, UTF-8, the served profile ---------------------------------------------------------------
+@pytest.mark.parametrize(("method", "params"), [
+    ("line_open", {"h_line_app": 65537, "device_id": 0, "api_version": 0x00020002, "callback_instance": -1}),
+    ("line_open", {"h_line_app": 65537, "device_id": 0, "api_version": 0x00020002, "media_modes": -4}),
+    ("line_open", {"h_line_app": 65537, "device_id": 0, "api_version": 0x00020002, "ext_version": -1}),
+    ("line_open", {"h_line_app": 65537, "device_id": -1, "api_version": 0x00020002}),
+    ("line_make_call", {"h_line": 1, "dest_address": RO, "country_code": -49}),
+    ("line_make_call", {"h_line": 1, "dest_address": RO, "call_params": {"media_mode": -1}}),
+    ("line_forward", {"h_line": 1, "all_addresses": True, "address_id": 0, "forward_list": None,
+                      "num_rings_no_answer": -3}),
+    ("line_forward", {"h_line": 1, "all_addresses": True, "address_id": 0,
+                      "forward_list": [{"forward_mode": -16, "dest_address": RO}]}),
+    ("line_set_status_messages", {"h_line": 1, "line_states": 2**32, "address_states": 0}),
+])
+def test_negative_or_oversized_dwords_are_invalid_params(served: ServerThread, method: str,
+                                                        params: dict[str, Any]) -> None:
+    with _raw(served) as ws:
+        err = _error(_send(ws, _req(method, params)), P.INVALID_PARAMS)
+        assert "DWORD" in err["message"] or "handle" in err["message"], err
+
+
+def test_invalid_utf8_closes_a_text_frame_with_1007_and_is_a_parse_error_in_a_binary_frame(
+        served: ServerThread) -> None:
+    """As docs/bridge.md says: RFC 6455 forbids invalid UTF-8 in a text frame (close 1007); a binary
+    frame is read as UTF-8 text by the server, so there it is a JSON-RPC parse error."""
+    with _raw(served) as ws:
+        _error(_send(ws, b'{"jsonrpc": "2.0", "id": 1, "method": "\xff\xfe"}'), P.PARSE_ERROR, rid=None)
+    ws = _raw(served)
+    masked = bytes(b ^ m for b, m in zip(b"\xff\xfe\xfd", [1, 2, 3], strict=True))   # mask 01 02 03 04
+    ws.socket.sendall(bytes([0x81, 0x80 | 3, 1, 2, 3, 4]) + masked)
+    with pytest.raises(ConnectionClosed) as info:
+        ws.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1007
+    doc = (REFERENCE.parent.parent / "docs" / "bridge.md").read_text(encoding="utf-8")
+    assert "1007" in doc and "binary" in doc
+    _alive(served)
+
+
+def test_a_bridge_serving_another_profile_says_so_before_the_run(served: ServerThread,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator._profile import load_profile
+    other = load_profile(REFERENCE.with_name("native-ro.yaml"))
+    be = BridgeBackend.from_spec(served.url, other)
+    be.close()
+    err = capsys.readouterr().err
+    assert "serves profile 'reference'" in err and "native-ro.yaml" in err and "sha256" in err, err
+    same = BridgeBackend.from_spec(served.url, load_profile(REFERENCE))
+    assert same.info()["profile_sha256"] == P.file_sha256(REFERENCE)
+    same.close()
+    assert "serves profile" not in capsys.readouterr().err

@@ -69,11 +69,13 @@ def test_a_device_that_will_not_answer_is_skipped_and_reported(function: str, co
     probe = RealTsp()
     desk = _desk_device(probe)
     probe.close()
-    tsp = RealTsp(dead={d: (function, code) for d in range(desk)} or {desk + 1: (function, code)})
+    # The desk reports its canonical number, so every device is read (an exact match would end the search).
+    tsp = RealTsp(addresses={desk: "+49 89 1234-201"},
+                  dead={d: (function, code) for d in range(5) if d != desk})
     line = open_desk_line(tsp, PROFILE)
     try:
         assert line.device_id == desk
-        assert line.skipped and all(function in s for s in line.skipped)
+        assert len(line.skipped) == 4 and all(function in s for s in line.skipped)
         assert any("skipped" in n and LineError(code, function).name in n for n in tsp.notes)
     finally:
         tsp.line_shutdown(line.h_line_app)
@@ -102,6 +104,16 @@ def test_the_desk_is_found_by_its_line_name_when_the_address_says_nothing() -> N
     line = open_desk_line(tsp, PROFILE)
     try:
         assert line.device_id == desk
+    finally:
+        tsp.line_shutdown(line.h_line_app)
+        tsp.close()
+
+
+def test_an_exact_address_ends_the_search_at_once() -> None:
+    tsp = RealTsp(dead={4: ("lineGetAddressCaps", LineErr.NODRIVER)})
+    line = open_desk_line(tsp, PROFILE)
+    try:
+        assert line.device_id == 0 and line.skipped == ()
     finally:
         tsp.line_shutdown(line.h_line_app)
         tsp.close()

@@ -148,12 +148,13 @@ def test_dead_link_through_the_emulated_dll_is_an_error_too(tmp_path: Path) -> N
 
 
 def test_dead_link_through_the_bridge_hits_only_the_test_it_happens_in(tmp_path: Path) -> None:
-    """One served simulator for the whole run: 'after N requests' fires once, in one test; that test is
+    """One shared simulator for the whole run (``session=shared``; by default each test's connection gets
+    a fresh PBX, tests/test_bridge_suite.py): 'after N requests' fires once, in one test; that test is
     an error naming LINE_CLOSE, every later test gets a fresh line and its clean verdict."""
     path = derived_profile(tmp_path, "reference", "close-bridge", [{"kind": "line_close", "after_requests": 40}])
     served = SimBackend(path)
     with ServerThread(BridgeServer(served, mode="virtual")) as st:
-        results = run_suite(path, tmp_path, backend=f"bridge://{st.url}")
+        results = run_suite(path, tmp_path, backend=f"bridge://{st.url}?session=shared")
         leftovers = st.call(lambda: (len(served.apps), len(served.live_calls())))
     assert_never_fail(results)
     got = outcomes(results)

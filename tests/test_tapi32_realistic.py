@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import ctypes
 import dataclasses
+import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,15 @@ from typing import Any
 import pytest
 
 from conformance.backends.tapi32 import Tapi32Backend
-from conformance.backends.tapi32._emulated import EmulatedTapi32
-from conformance.backends.tapi32._operator import ScriptedOperator
+from conformance.backends.tapi32._operator import (
+    NoOperator,
+    ScriptedOperator,
+    TerminalOperator,
+    default_operator,
+)
+from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import (
+    LineAddrCapFlags,
     LineCallParamFlags,
     LineCallPartyId,
     LineCallState,
@@ -33,7 +41,7 @@ from simulator._messages import LineMessage
 from simulator._partyview import PartyView, presentation_of
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
-from simulator._structs import LineCallInfo
+from simulator._structs import LineAddressCaps, LineCallInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = load_profile(ROOT / "profiles" / "reference.yaml")
@@ -41,9 +49,9 @@ V22 = 0x00020002
 NOBODY = ScriptedOperator([])
 
 
-def emulator_of(backend: Tapi32Backend) -> EmulatedTapi32:
+def emulator_of(backend: Tapi32Backend) -> Tapi32Double:
     source = backend.fn.source
-    assert isinstance(source, EmulatedTapi32)
+    assert isinstance(source, Tapi32Double)
     return source
 
 
@@ -146,6 +154,22 @@ def test_party_line_media_modes_and_accept_before_answer(make: Callable[..., Tap
     accepted = next(h for name, h in emulator.sequence if name == "lineAccept")
     answered = next(h for name, h in emulator.sequence if name == "lineAnswer")
     assert accepted == answered
+
+
+def test_an_address_that_wants_accept_to_alert_gets_lineaccept(make: Callable[..., Tapi32Backend]) -> None:
+    backend = make(open_parties=False)
+    real = backend.line_get_address_caps
+
+    def accept_to_alert(*args: Any) -> LineAddressCaps:
+        caps = real(*args)
+        return dataclasses.replace(caps, addr_cap_flags=caps.addr_cap_flags | LineAddrCapFlags.ACCEPTTOALERT)
+    patched: Any = backend
+    patched.line_get_address_caps = accept_to_alert
+    backend.parties.open()
+    desk = Desk(backend)
+    desk.reply(backend.line_make_call(desk.line, "00301234567"))
+    assert backend.parties.wait_for("target", frozenset({"connected"}), 30) is not None
+    assert emulator_of(backend).calls["lineAccept"] == 1
 
 
 def test_an_unknown_media_mode_is_a_clear_error() -> None:
@@ -330,6 +354,38 @@ def test_scripted_operator_answers_what_a_person_would(tmp_path: Path, make: Cal
     assert any("no scripted answer" in line for line in operator.transcript)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_the_terminal_operator_asks_on_the_terminal_and_gives_up_in_time() -> None:
+    master, slave = os.openpty()
+    operator = TerminalOperator(os.ttyname(slave))
+    try:
+        assert operator.available()
+        os.write(master, b"+49891234201\n")
+        assert operator.ask("What number does remote_office show?", 5) == "+49891234201"
+        assert operator.confirm("Answer the ringing call at target", 0.1) is False    # nothing typed
+        shown = os.read(master, 4096).decode()
+        assert "[operator] What number does remote_office show?" in shown
+        assert operator.transcript[-1] == "  (timed out)"
+    finally:
+        operator.close()
+        os.close(master)
+        os.close(slave)
+    nobody = TerminalOperator("/nonexistent/tty")
+    assert not nobody.available() and nobody.ask("anyone?", 5) is None
+
+
+def test_who_operates_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RO_CONFORMANCE_ANSWERS", raising=False)
+    monkeypatch.delenv("RO_CONFORMANCE_OPERATOR", raising=False)
+    assert isinstance(default_operator(), NoOperator)          # a test run never waits for a person
+    monkeypatch.setenv("RO_CONFORMANCE_OPERATOR", "terminal")
+    assert isinstance(default_operator(), TerminalOperator)
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers: []\n", encoding="utf-8")
+    monkeypatch.setenv("RO_CONFORMANCE_ANSWERS", str(answers))
+    assert isinstance(default_operator(), ScriptedOperator)
+
+
 def test_a_broken_answers_file_names_itself(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("answers:\n  - {prompt: '('}\n", encoding="utf-8")
@@ -345,3 +401,16 @@ def test_party_control_does_not_import_the_adapter() -> None:
     imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
     assert "conformance.backends.tapi32._adapter" not in imported
     assert ctypes.sizeof(ctypes.c_uint32) == 4
+
+
+def test_the_suites_hands_free_calls_pass_origoffhook_and_idle(make: Callable[..., Tapi32Backend]) -> None:
+    from conformance.suite._desk import open_desk_line
+    from conformance.suite._flows import make_ro_leg
+    from conformance.suite._session import LineSession
+
+    backend: Any = make()
+    session = LineSession(backend, REFERENCE, open_desk_line(backend, REFERENCE))
+    make_ro_leg(session)
+    params = emulator_of(backend).made_with[-1]
+    assert params is not None
+    assert params.call_param_flags == LineCallParamFlags.ORIGOFFHOOK | LineCallParamFlags.IDLE

@@ -1,87 +1,151 @@
-"""Run the conformance suite on one profile through all three backends and check they agree.
+"""Run the conformance suite on every profile through all three backends and check they agree test by test.
 
-``sim:`` in-process, ``bridge://`` to an ``ro-conformance serve --clock virtual`` started here on
-loopback, and ``tapi32:emulated`` (the ctypes adapter on the emulated tapi32.dll). Each run writes its
-reports under OUT/<backend>/; the outcome of every requirement must be the same in the three
-results.json files. Exit 0 when they agree, 1 when they do not, 2 when a run could not be made.
+For each profile: ``sim`` in-process, ``bridge://`` to a virtual-clock bridge server on loopback (one per
+profile, on a thread of this process; every test's connection gets a fresh PBX via ``session.reset``),
+and ``tapi32:emulated`` (the ctypes adapter on the emulated tapi32.dll). Each run is an ordinary
+``ro-conformance run`` writing its reports under OUT/<profile>/<backend>/; the outcome of every test
+must be the same in the three results.json files. Runs go ``--jobs`` at a time (default: the number of
+CPUs) in worker processes that each make many runs (``ro-conformance run`` in-process: the imports
+are paid once per worker, not once per run). Exit 0 when every profile agrees, 1 when some test
+differs, 2 when a run could not be made.
 
-Usage: ``python tools/backend_parity.py [--profile profiles/reference.yaml] [--out reports/parity]``
+Usage: ``python tools/backend_parity.py [PROFILE ...] [--jobs N] [--out reports/parity]``
+(default: every ``profiles/**/*.yaml``, mutants included). A summary is written to OUT/parity.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
+import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-BIN = Path(sys.executable).parent / "ro-conformance"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("sim", "bridge", "tapi32:emulated")
+RUN_BOUND = 120.0    # wall-clock seconds one suite run may take on a loaded 2-core machine (typically 1-3)
 
 
-def wait_listening(port: int, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
+def default_profiles() -> list[Path]:
+    return sorted(p.relative_to(ROOT) for p in (ROOT / "profiles").rglob("*.yaml"))
 
 
-def run_suite(profile: str, backend: str, out: Path) -> dict[str, str]:
-    proc = subprocess.run([str(BIN), "run", "--profile", profile, "--backend", backend, "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
-    results = out / "results.json"
+def _quiet_worker() -> None:
+    """Worker processes: the runs' terminal output goes nowhere (the results.json files are read)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")   # noqa: SIM115 - lives as long as the worker
+    os.environ.update({"RO_CONFORMANCE_TOKEN": "", "RO_CONFORMANCE_TOKEN_FILE": ""})
+
+
+def run_suite(job: tuple[str, str, str, str]) -> tuple[int, dict[str, Any] | str]:
+    """(exit status, results.json) of one ``ro-conformance run``, or (status, why it has none)."""
+    from conformance.cli import main as cli
+
+    profile, backend, spec, out = job
+    results = Path(out) / "results.json"
+    results.unlink(missing_ok=True)
+    try:
+        status = cli(["run", "--profile", profile, "--backend", spec, "--out", out])
+    except BaseException as exc:   # a run must never take the whole comparison down
+        return -1, f"{backend}: the run raised {type(exc).__name__}: {exc}"
     if not results.exists():
-        sys.exit(f"parity: {backend}: no results.json (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}")
-    data = json.loads(results.read_text(encoding="utf-8"))
-    print(f"  {backend:28s} exit {proc.returncode}  verdict {data['remote_office']['verdict']}"
-          f"  route {data['remote_office']['route']}")
-    return {t["id"]: t["outcome"] for t in data["tests"]}
+        return status, f"{backend}: no results.json (exit {status}); run it alone to see why"
+    return status, json.loads(results.read_text(encoding="utf-8"))
+
+
+def outcomes(results: dict[str, Any]) -> dict[str, str]:
+    return {f"{t['id']} {t['nodeid'].rpartition('::')[2]}": t["outcome"] for t in results["tests"]}
+
+
+def compare(profile: Path, runs: dict[str, tuple[int, dict[str, Any] | str]]) -> tuple[int, list[str]]:
+    """(0 agree / 1 differ / 2 a run failed, report lines) for one profile."""
+    lines = [f"{profile}:"]
+    broken = [r for _, r in runs.values() if isinstance(r, str)]
+    if broken:
+        return 2, lines + [f"  cannot compare: {b}" for b in broken]
+    got = {b: outcomes(r) for b, (_, r) in runs.items() if isinstance(r, dict)}
+    for backend, (status, results) in runs.items():
+        assert isinstance(results, dict)
+        ro = results["remote_office"]
+        lines.append(f"  {backend:18s} exit {status}  verdict {ro['verdict']}  route {ro['route']}")
+    ids = sorted(set().union(*got.values()))
+    differing = [i for i in ids if len({g.get(i, "missing") for g in got.values()}) > 1]
+    statuses = {status for status, _ in runs.values()}
+    for test_id in differing:
+        row = "  ".join(f"{b}={got[b].get(test_id, 'missing')}" for b in got)
+        lines.append(f"  DIFFERS {test_id}: {row}")
+    if len(statuses) > 1:
+        lines.append(f"  DIFFERS exit status: {sorted(statuses)}")
+    if differing or len(statuses) > 1:
+        return 1, lines
+    lines.append(f"  all {len(ids)} tests agree")
+    return 0, lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="profiles/reference.yaml")
-    parser.add_argument("--out", default="reports/parity")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("profiles", nargs="*", type=Path, help="profiles (default: profiles/**/*.yaml)")
+    parser.add_argument("--profile", action="append", type=Path, default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="suite runs at a time")
+    parser.add_argument("--out", type=Path, default=Path("reports/parity"))
     args = parser.parse_args()
-    out = Path(args.out)
-    port = free_port()
-    server = subprocess.Popen([str(BIN), "serve", "--profile", args.profile, "--clock", "virtual",
-                               "--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    profiles = [*args.profiles, *args.profile] or default_profiles()
+    if not profiles:
+        print("parity: no profiles found", file=sys.stderr)
+        return 2
+
+    # imported here so that --help works without the project's dependencies
+    from conformance.backends.sim import SimBackend
+    from conformance.bridge.server import BridgeServer, ServerThread
+    from simulator._errors import ProfileError
+
+    started = time.monotonic()
+    servers: dict[Path, ServerThread] = {}
+    jobs: list[tuple[str, str, str, str]] = []
     try:
-        if not wait_listening(port):
-            print("parity: the bridge server did not start", file=sys.stderr)
-            return 2
-        print(f"suite on {args.profile} through three backends:")
-        runs = {
-            "sim": run_suite(args.profile, "sim", out / "sim"),
-            "bridge": run_suite(args.profile, f"bridge://127.0.0.1:{port}", out / "bridge"),
-            "tapi32:emulated": run_suite(args.profile, "tapi32:emulated", out / "tapi32"),
-        }
+        for profile in profiles:
+            try:
+                servers[profile] = ServerThread(BridgeServer(SimBackend(profile), mode="virtual")).start()
+            except ProfileError as exc:
+                print(f"parity: {profile}: {exc}", file=sys.stderr)
+                return 2
+            specs = {"sim": "sim", "bridge": f"bridge://{servers[profile].url}", "tapi32:emulated": "tapi32:emulated"}
+            base = args.out / profile.with_suffix("").as_posix().replace("/", "_")
+            jobs += [(str(profile), b, specs[b], str(base / b.replace(":", "-"))) for b in BACKENDS]
+        print(f"parity: {len(profiles)} profile(s) x {len(BACKENDS)} backends, {args.jobs} run(s) at a time",
+              flush=True)
+        context = multiprocessing.get_context("spawn")   # fresh interpreters: no state from this one
+        workers = max(1, args.jobs)
+        with context.Pool(workers, initializer=_quiet_worker) as pool:
+            pending = [pool.apply_async(run_suite, (job,)) for job in jobs]
+            deadline = time.monotonic() + RUN_BOUND * (1 + len(jobs) / workers)   # every wait is bounded
+            done: list[tuple[int, dict[str, Any] | str]] = []
+            for job, result in zip(jobs, pending, strict=True):
+                try:
+                    done.append(result.get(timeout=max(1.0, deadline - time.monotonic())))
+                except multiprocessing.TimeoutError:
+                    done.append((-1, f"{job[1]}: not finished within {RUN_BOUND:g} s per run"))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-    ids = sorted(set().union(*runs.values()))
-    differing = [i for i in ids if len({r.get(i, "missing") for r in runs.values()}) > 1]
-    for test_id in ids:
-        row = "  ".join(f"{runs[b].get(test_id, 'missing'):15s}" for b in runs)
-        print(f"  {test_id:14s} {row}{'  <-- differs' if test_id in differing else ''}")
-    if differing:
-        print(f"parity: {len(differing)} requirement(s) differ between backends", file=sys.stderr)
-        return 1
-    print(f"parity: all {len(ids)} requirements agree on sim, bridge and tapi32:emulated")
-    return 0
+        for st in servers.values():
+            st.stop()
+    status, summary = 0, {}
+    for i, profile in enumerate(profiles):
+        runs = {b: done[i * len(BACKENDS) + k] for k, b in enumerate(BACKENDS)}
+        code, lines = compare(profile, runs)
+        print("\n".join(lines))
+        status = max(status, code)
+        summary[str(profile)] = {"agree": code == 0, "report": lines[1:]}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "parity.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    elapsed = time.monotonic() - started
+    verdict = {0: "every test agrees on sim, bridge and tapi32:emulated", 1: "some tests differ between backends",
+               2: "some runs could not be made"}[status]
+    print(f"parity: {len(profiles)} profile(s), {elapsed:.0f} s: {verdict}", file=sys.stderr if status else sys.stdout)
+    return status
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ class Device:
     def describe(self) -> str:
         if self.error:
             return f"device {self.device_id}: skipped ({self.error})"
+        more = f" (+{self.num_addresses - 1} more address(es))" if self.num_addresses > 1 else ""
         return (f"device {self.device_id}: API {self.api_version >> 16}.{self.api_version & 0xFFFF}, "
-                f"line {self.line_name!r}, address {self.address!r}")
+                f"line {self.line_name!r}, address {self.address!r}{more}")
 
 
 @dataclass
@@ -128,33 +129,43 @@ def _rules(profile: Profile) -> list[tuple[str, Callable[[Device], bool]]]:
     return rules
 
 
+def _device(backend: Backend, h_app: int, device_id: int) -> Device:
+    step = "lineNegotiateAPIVersion"
+    try:
+        api = backend.line_negotiate_api_version(h_app, device_id, API_LOW, API_HIGH)
+        step = "lineGetDevCaps"
+        dev_caps = backend.line_get_dev_caps(h_app, device_id, api)
+        step = "lineGetAddressCaps"
+        address = backend.line_get_address_caps(h_app, device_id, 0, api).address
+    except LineError as exc:
+        return Device(device_id, error=f"{step}: {exc.name}")
+    return Device(device_id, api, dev_caps.line_name, address, dev_caps.num_addresses)
+
+
 def list_devices(backend: Backend, h_app: int, devices: int) -> list[Device]:
     """Negotiate and read caps of every device; a device that will not answer is kept with its error."""
-    out: list[Device] = []
-    for device_id in range(devices):
-        step = "lineNegotiateAPIVersion"
-        try:
-            api = backend.line_negotiate_api_version(h_app, device_id, API_LOW, API_HIGH)
-            step = "lineGetDevCaps"
-            dev_caps = backend.line_get_dev_caps(h_app, device_id, api)
-            step = "lineGetAddressCaps"
-            address = backend.line_get_address_caps(h_app, device_id, 0, api).address
-        except LineError as exc:
-            out.append(Device(device_id, error=f"{step}: {exc.name}"))
-            continue
-        out.append(Device(device_id, api, dev_caps.line_name, address, dev_caps.num_addresses))
-    return out
+    return [_device(backend, h_app, device_id) for device_id in range(devices)]
 
 
 def find_desk(backend: Backend, profile: Profile, h_app: int, devices: int) -> DeskSearch:
     """The desk device among ``devices`` (see the module docstring); ``device`` None when none matched.
 
+    A device whose address *is* the extension ends the search at once (the simulator, most lab set-ups),
+    so a run asks no more of the provider than it needs; otherwise every device is read and the rules
+    are tried in order.
+
     Raises:
         HarnessError: two or more devices match at the best rule (ambiguous: name one in the PIXIT).
     """
-    found = list_devices(backend, h_app, devices)
+    rules = _rules(profile)
+    found: list[Device] = []
+    for device_id in range(devices):
+        device = _device(backend, h_app, device_id)
+        found.append(device)
+        if not device.error and rules[0][1](device):
+            return DeskSearch(device, rules[0][0], found)
     usable = [d for d in found if not d.error]
-    for how, predicate in _rules(profile):
+    for how, predicate in rules[1:]:
         hits = [d for d in usable if predicate(d)]
         if len(hits) == 1:
             return DeskSearch(hits[0], how, found)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Final
 
 from conformance.backend import PartyView
 from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
@@ -52,6 +53,12 @@ def dial(s: LineSession, role: str) -> str:
     return s.profile.dial_string(str(getattr(s.pixit, role)))
 
 
+# Every hands-free lineMakeCall (docs/tapi.md §11): ORIGOFFHOOK = the PBX takes the set off-hook itself,
+# IDLE = on an idle call appearance, not on a call the desk may have up. TSPs that drive a real set
+# (CTI "make call" on a desk phone) look at both.
+HANDS_FREE: Final = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK | LineCallParamFlags.IDLE))
+
+
 def _digits(number: str) -> str:
     return "".join(ch for ch in number if ch.isdigit())
 
@@ -74,7 +81,13 @@ def _expected(s: LineSession, path: str) -> tuple[str, str]:
 
 
 def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> None:
-    """``who`` must be shown what ``capabilities.caller_id.<path>`` claims (the business number, ...)."""
+    """``who`` must be shown what ``capabilities.caller_id.<path>`` claims (the business number, ...).
+
+    A path the profile leaves undocumented is not checked (the step says so): there is no claim to hold.
+    """
+    if f"capabilities.caller_id.{path}" in s.profile.undocumented:
+        s.step(f"not judged: capabilities.caller_id.{path} is undocumented in the profile")
+        return
     number, label = _expected(s, path)
     shown = view.presented_number
     claim = f"capabilities.caller_id.{path} = {getattr(s.profile.capabilities.caller_id, path)}"
@@ -187,12 +200,12 @@ def forwarded_call_rings_ro(s: LineSession) -> PartyView:
 def make_ro_leg(s: LineSession) -> int:
     """A connected call between the desk line and the RO phone; returns its handle.
 
-    Hands-free lineMakeCall (LINECALLPARAMFLAGS_ORIGOFFHOOK) where the profile claims automatic
+    Hands-free lineMakeCall (``HANDS_FREE``) where the profile claims automatic
     origination (tapi-reference.md §5.7 step 2); otherwise the RO phone calls in and the desk line
     answers, so transfer requirements are judged even on a PBX that prompts for origination.
     """
     if s.profile.capabilities.origination == "auto":
-        params = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK))
+        params = HANDS_FREE
         with judged_by(s, "RO-ORIG-01"):
             reply = s.do("RO leg: lineMakeCall to the RO number, hands-free", "line_make_call", s.line.h_line,
                          dial(s, "remote_office"), 0, params)

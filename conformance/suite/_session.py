@@ -24,6 +24,7 @@ from typing import Any, Literal
 from conformance.backend import TAPI_NAMES, Backend, PartyView
 from conformance.suite._desk import API_HIGH, API_LOW, DeskLine, open_desk_line
 from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
+from conformance.suite._restore import restorable_forwards
 from simulator._constants import (
     LineBusyMode,
     LineCallState,
@@ -503,8 +504,11 @@ class LineSession:
                 self.step("post-condition: forwarding left set - the profile declares it cannot be cancelled "
                           "(capabilities.forwarding.clear = false); cancel it at the desk phone")
                 return
+            entries, dropped = restorable_forwards(self.forward_before, self.line.addr_caps.forward_modes)
             self.do("post-condition: restore forwarding", "line_forward", self.line.h_line, False, 0,
-                    self.forward_before or None, 0)
+                    entries or None, 0)
+            if dropped:
+                raise PreconditionError("; ".join(dropped))
 
     def _free_parties(self) -> None:
         parties = self.backend.parties

@@ -11,7 +11,8 @@ to the operator.
   (``pixit.party_line_options.<role>.media_modes``, default INTERACTIVEVOICE; a Cisco CTI port wants
   AUTOMATEDVOICE|INTERACTIVEVOICE). An OFFERING call is answered automatically after its LINECALLINFO
   was read (caller ID and its flags, ``dwReason``, RedirectingID), with lineAccept first when the role's
-  options say ``accept: true``. ``set_auto_answer`` turns that off for a role.
+  options say ``accept: true`` or the address has LINEADDRCAPFLAGS_ACCEPTTOALERT. ``set_auto_answer``
+  turns that off for a role.
 * Ownership (docs/tapi.md §3, §7): the privilege of each new call is read from LINE_APPNEWCALL /
   LINE_CALLSTATE ``dwParam3``. If another application owns the call (we got MONITOR), the party asks
   for it with lineSetCallPrivilege(OWNER); if TAPI refuses, the role is "not owner" and every wait on it
@@ -48,6 +49,7 @@ from conformance.backend import OWNER_MONITOR, PartyView
 from conformance.backends.tapi32._operator import Operator, default_operator
 from simulator._constants import (
     ApiVersion,
+    LineAddrCapFlags,
     LineCallOrigin,
     LineCallParamFlags,
     LineCallPrivilege,
@@ -61,7 +63,7 @@ from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._partyview import PARTY_STATE_OF, ROLES, Presentation, current_call, presentation_of
 from simulator._profile_model import Pixit
-from simulator._structs import LineCallInfo, LineCallParams, LineDevCaps
+from simulator._structs import LineAddressCaps, LineCallInfo, LineCallParams, LineDevCaps
 
 __all__ = ["ROLES", "PartyLineHost", "Tapi32Parties", "media_modes_of"]
 
@@ -84,6 +86,8 @@ class PartyLineHost(Protocol):
     def line_negotiate_api_version(self, h_line_app: int, device_id: int, low: int, high: int) -> int: ...
     def line_get_dev_caps(self, h_line_app: int, device_id: int, api_version: int,
                           ext_version: int = 0) -> LineDevCaps: ...
+    def line_get_address_caps(self, h_line_app: int, device_id: int, address_id: int, api_version: int,
+                              ext_version: int = 0) -> LineAddressCaps: ...
     def line_open(self, h_line_app: int, device_id: int, api_version: int, ext_version: int = 0,
                   callback_instance: int = 0, privileges: int = ..., media_modes: int = ...) -> int: ...
     def line_translate_address(self, h_line_app: int, device_id: int, api_version: int, address: str) -> str: ...
@@ -130,6 +134,7 @@ class _Role:
     version: int = 0
     line_name: str = ""
     auto_answer: bool = False
+    accept: bool = False            # lineAccept before lineAnswer (PIXIT option or LINEADDRCAPFLAGS_ACCEPTTOALERT)
     owner: bool = True
     not_owner: str = ""             # why we could not own the role's offered call ("" = no problem)
     calls: dict[int, _Call] = field(default_factory=dict)
@@ -184,7 +189,16 @@ class Tapi32Parties:
                 self.notes.append(f"{role.name}: lineOpen of device {device} ({line_name!r}) failed: {exc}")
                 return
             role.device, role.version, role.line_name = device, version, line_name
+            role.accept = bool(role.options.get("accept")) or self._accept_to_alert(device, version)
             return
+
+    def _accept_to_alert(self, device: int, version: int) -> bool:
+        """The address says an offered call must be accepted before it alerts (docs/tapi.md §8.1)."""
+        try:
+            caps = self._backend.line_get_address_caps(self._app, device, 0, version)
+        except LineError:
+            return False
+        return bool(caps.addr_cap_flags & LineAddrCapFlags.ACCEPTTOALERT)
 
     def close(self) -> None:
         if self._app:
@@ -196,11 +210,17 @@ class Tapi32Parties:
         return {r.name: r.line_name or "(operator)" for r in self._roles.values()}
 
     def how(self, role: str) -> str:
-        """How ``role`` is observed: "party line 'NAME'", "operator" or "none" (nobody can answer)."""
+        """How ``role`` is observed: "party line 'NAME'", "operator" or "none" (nobody can answer).
+
+        The desk is only monitored on its line; what must happen at the set itself needs the operator.
+        """
         r = self._role(role)
+        person = "operator" if self.operator.available() else "none"
+        if r.line and r.owner:
+            return f"party line {r.line_name!r}"
         if r.line:
-            return f"party line {r.line_name!r}" + ("" if r.owner else " (monitored only)")
-        return "operator" if self.operator.available() else "none"
+            return f"monitored on {r.line_name!r}; actions at the set: {person}"
+        return person
 
     def set_auto_answer(self, role: str, on: bool) -> None:
         self._role(role).auto_answer = on
@@ -303,7 +323,7 @@ class Tapi32Parties:
 
     def _pick_up(self, role: _Role, h_call: int) -> None:
         """lineAnswer, after lineAccept when the line needs it (then on the accept's LINE_REPLY)."""
-        if not role.options.get("accept"):
+        if not role.accept:
             self._quietly(self._backend.line_answer, h_call)
             return
         with self._backend.request_lock:
