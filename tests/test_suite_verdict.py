@@ -184,8 +184,8 @@ def test_results_json_layout_and_entry_order() -> None:
     tests.reverse()
     data = RunResults(profile={"name": "p"}, backend={"spec": "sim"}, tests=tests, started="s",
                       finished="f").to_jsonable()
-    assert list(data) == ["format", "profile", "backend", "remote_office", "summary", "exit_status", "started",
-                          "finished", "tests"]
+    assert list(data) == ["format", "profile", "backend", "certification", "remote_office", "summary",
+                          "exit_status", "started", "finished", "tests"]
     assert (data["format"], data["profile"], data["backend"], data["started"], data["finished"]) == \
         ("ro-conformance-results/1", {"name": "p"}, {"spec": "sim"}, "s", "f")
     ro = data["remote_office"]
