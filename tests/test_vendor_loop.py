@@ -23,6 +23,7 @@ from conformance._trace import ReplayDivergence, TraceBackend, read_trace, sha25
 from conformance.backends.replay import ReplayBackend
 from conformance.backends.sim import SimBackend
 from conformance.cli._verify import compare_replay
+from conformance.report._results import EXIT_NOT_VERIFIED
 from simulator._constants import LineForwardMode
 from simulator._structs import LineForward
 
@@ -126,7 +127,7 @@ def test_a_tapi32_trace_replays_without_the_dll(tapi32_run: Path, tmp_path: Path
     script = (f"import sys; from conformance.cli import main; "
               f"status = main(['run', '--profile', {str(tapi32_run / 'profile.yaml')!r}, '--backend', "
               f"'replay:{tapi32_run / 'trace.jsonl'}', '--out', {str(tmp_path)!r}]); "
-              f"print('TAPI32', any(m.startswith('conformance.backends.tapi32') for m in sys.modules)); "
+              f"print('TAPI32', 'conformance.backends.tapi32._emulated' in sys.modules); "
               f"sys.exit(status)")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)
@@ -194,6 +195,17 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
+def _edit_json(path: Path, key: tuple[str, ...], value: Any) -> None:
+    """Set one value by its key path (a text edit could hit another "verdict", e.g. the profile's expect)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    node = data
+    for k in key[:-1]:
+        node = node[k]
+    assert key[-1] in node, key
+    node[key[-1]] = value
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
 def _reseal(directory: Path) -> None:
     """What a careful forger does after editing the trace: put its new hash everywhere it is shown."""
     results = directory / "results.json"
@@ -204,8 +216,10 @@ def _reseal(directory: Path) -> None:
 
 
 TAMPERING: dict[str, tuple[Any, str]] = {
-    "verdict": (lambda d: _edit(d / "results.json", '"verdict": "compatible"', '"verdict": "not-compatible"'),
+    "verdict": (lambda d: _edit_json(d / "results.json", ("remote_office", "verdict"), "not-compatible"),
                 "results.json: remote_office.verdict says 'not-compatible', its tests give 'compatible'"),
+    "profile-data": (lambda d: _edit_json(d / "results.json", ("profile", "data", "trunks", "channels"), 9),
+                     "results.json: profile.data differs from profile.yaml (keys: trunks)"),
     "outcome": (lambda d: _edit(d / "results.json", '"outcome": "pass"', '"outcome": "inconclusive"'),
                 "junit.xml: RO-"),
     "profile": (lambda d: _edit(d / "profile.yaml", "channels: 4", "channels: 3"), "profile.yaml: edited"),
@@ -228,7 +242,7 @@ def test_verify_names_what_was_tampered_with(kind: str, sim_run: Path, tmp_path:
     edit, expected = TAMPERING[kind]
     edit(directory)
     done = cli("verify", str(directory))
-    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.returncode == EXIT_NOT_VERIFIED, done.stdout + done.stderr
     assert "NOT VERIFIED" in done.stdout and expected in done.stdout, done.stdout
 
 
@@ -276,5 +290,5 @@ def test_verify_rechecks_the_raw_bytes_of_a_tapi32_trace(tapi32_run: Path, tmp_p
     _edit(directory / "trace.jsonl", '"switch_info":"consult-ringing"', '"switch_info":"forged"', -1)
     _reseal(directory)
     done = cli("verify", str(directory))
-    assert done.returncode == 5
+    assert done.returncode == EXIT_NOT_VERIFIED
     assert "the raw LINEDEVCAPS bytes do not decode to the lineGetDevCaps result" in done.stdout, done.stdout

@@ -10,7 +10,7 @@ and trace.jsonl, and results.json's ``certification`` pins the last two by SHA-2
 3. replays trace.jsonl with the installed suite (``replay:`` backend, profile.yaml) into a temporary
    directory and compares every requirement's outcome and reason, the verdict and the route.
 
-Exit 0: verified. Exit 5 (``EXIT_NOT_VERIFIED``): something differs, each difference on its own line.
+Exit 0: verified. Exit 6 (``EXIT_NOT_VERIFIED``): something differs, each difference on its own line.
 Exit 4: DIR is not a run directory. When the recorded suite version is not the installed one, verify
 says so and lists the outcomes the installed suite judges differently; only a different verdict, route
 or exit status is then a failure (a newer suite may legitimately word a reason differently).
@@ -75,6 +75,23 @@ def _results_problems(data: Mapping[str, Any]) -> list[str]:
         problems.append(f"results.json: exit_status says {data.get('exit_status')}, its tests give "
                         f"{exit_status(tests)}")
     return problems
+
+
+def _profile_problems(directory: Path, data: Mapping[str, Any]) -> list[str]:
+    """results.json's copy of the profile (``profile.data``) must be what profile.yaml loads to."""
+    import json
+
+    from simulator._profile import load_profile
+
+    try:
+        raw = json.loads(json.dumps(load_profile(directory / PROFILE_FILE).raw, default=str))
+    except (TapiError, OSError) as exc:
+        return [f"{PROFILE_FILE}: does not load: {str(exc).splitlines()[0]}"]
+    recorded = (data.get("profile") or {}).get("data")
+    if recorded != raw:
+        keys = sorted(k for k in set(raw) | set(recorded or {}) if raw.get(k) != (recorded or {}).get(k))
+        return [f"results.json: profile.data differs from {PROFILE_FILE} (keys: {', '.join(keys)})"]
+    return []
 
 
 def _junit_problems(path: Path, data: Mapping[str, Any], cert: Mapping[str, Any]) -> list[str]:
@@ -150,7 +167,8 @@ def check_files(directory: Path, data: Mapping[str, Any]) -> list[str]:
         return ["results.json: no certification block (written by a suite that did not certify runs)"]
     hashes = _hash_problems(directory, cert)
     raw = [] if any(p.startswith(TRACE_FILE) for p in hashes) else raw_problems(directory / TRACE_FILE)
-    return [*hashes, *raw, *_results_problems(data),
+    profile = [] if any(p.startswith(PROFILE_FILE) for p in hashes) else _profile_problems(directory, data)
+    return [*hashes, *raw, *profile, *_results_problems(data),
             *_junit_problems(directory / "junit.xml", data, cert),
             *_html_problems(directory / "report.html", data, cert)]
 
