@@ -60,7 +60,7 @@ def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Pa
     line = expectation_line(profile, data)
     assert line is not None and "\n" not in line
     assert line.startswith("expectation not met (") and "route blind (expected consult)" in line
-    assert "fails [] (expected [RO-BLIND-01, RO-E2E-01])" in line
+    assert "fails [] (expected [RO-BLIND-01, RO-CAPS-02, RO-E2E-01])" in line
     met = {"remote_office": {"verdict": "compatible", "route": "consult"},
-           "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-E2E-01", "outcome": "fail"}]}
+           "tests": [{"id": r, "outcome": "fail"} for r in ("RO-BLIND-01", "RO-CAPS-02", "RO-E2E-01")]}
     assert expectation_line(profile, met) is None
