@@ -48,6 +48,7 @@ from simulator._profile_model import (
     Timing,
     Transfer,
 )
+from simulator._profile_undocumented import resolve as resolve_undocumented
 
 __all__ = ["MAX_BYTES", "SCHEMA", "load_profile", "load_profile_text"]
 
@@ -322,8 +323,20 @@ def _check_schema(raw: Mapping[str, Any], doc: _Doc) -> None:
             doc.add(sub_path, message)
 
 
+_UNDOCUMENTED_REF: Final = {"$ref": "#/$defs/undocumented"}
+
+
 def _explain(error: jsonschema.ValidationError, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     instance, schema = error.instance, error.schema
+    if error.validator == "anyOf" and isinstance(schema, dict) and _UNDOCUMENTED_REF in schema.get("anyOf", []):
+        # "<claim> or 'undocumented'": explain against the claim's own schema (alternative 0), so a wrong
+        # key or value inside is named as precisely as without the alternative.
+        for sub in error.context or []:
+            if sub.relative_schema_path and sub.relative_schema_path[0] == 0:
+                wrong_kind = sub.validator in ("type", "enum") and tuple(sub.absolute_path) == path
+                for sub_path, message in _explain(sub, tuple(sub.absolute_path)):
+                    yield sub_path, message + ("; or 'undocumented'" if wrong_kind else "")
+        return
     if error.validator == "additionalProperties" and isinstance(instance, dict) and isinstance(schema, dict):
         allowed = list(schema.get("properties", {}))
         for key in instance:
@@ -526,7 +539,8 @@ def _choices(family: Any) -> str:
 # ---------------------------------------------------------------------------------- data to values
 
 
-def _build(raw: dict[str, Any], path: str) -> Profile:
+def _build(document: dict[str, Any], path: str) -> Profile:
+    raw, undocumented = resolve_undocumented(document)   # the simulator plays undocumented as not offered
     pbx = raw["pbx"]
     return Profile(
         name=pbx["name"], path=path, vendor=pbx.get("vendor", ""), description=pbx.get("description", ""),
@@ -539,7 +553,8 @@ def _build(raw: dict[str, Any], path: str) -> Profile:
         capabilities=_build_capabilities(raw.get("capabilities", {})),
         simulation=_build_simulation(raw.get("simulation", {})),
         expect=_build_expect(raw["expect"]) if "expect" in raw else None,
-        raw=raw,
+        undocumented=undocumented,
+        raw=document,
     )
 
 

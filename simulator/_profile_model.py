@@ -221,6 +221,9 @@ class Profile:
     capabilities: Capabilities
     simulation: Simulation
     expect: Expect | None = None      # the author's expected outcome, when the file states one
+    # dotted keys the profile marks ``undocumented`` (no source decides them); the values above hold what
+    # the simulator plays instead (not offered), and the suite does not judge what rests on these keys
+    undocumented: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def station(self, extension: str) -> Station:

@@ -66,7 +66,8 @@ def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Pa
     assert line.startswith("expectation not met (") and "route blind (expected consult)" in line
     assert "fails [] (expected [RO-BLIND-01, RO-CAPS-02, RO-E2E-01])" in line
     met = {"remote_office": {"verdict": "compatible", "route": "consult"},
-           "tests": [{"id": r, "outcome": "fail"} for r in ("RO-BLIND-01", "RO-CAPS-02", "RO-E2E-01")]}
+           "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-CAPS-02", "outcome": "fail"},
+                     {"id": "RO-E2E-01", "outcome": "fail"}]}
     assert expectation_line(profile, met) is None
 
 

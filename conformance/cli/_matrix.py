@@ -4,12 +4,16 @@ Each profile runs exactly as ``ro-conformance run`` would (in-process, one after
 ``DIR/<profile name>/``; ``DIR/matrix.html`` and ``DIR/matrix.md`` are then built from the results.json
 files. A profile that cannot run (invalid, missing) still gets a row saying why. The exit status is the
 worst of the profiles' statuses (4 > 3 > 2 > 1 > 0).
+
+``--doc PATH`` also writes the repository's matrix page (``_matrix_doc``: estos legend, vendor profiles
+first, evidence for failures, nothing run-dependent); docs/matrix.md is made that way.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -21,19 +25,23 @@ from conformance.cli._run import (
     run_suite,
 )
 from conformance.report._files import MatrixRow, render_matrix_html, render_matrix_md, safe_dirname
+from conformance.report._matrix_doc import DocRow, render_matrix_doc
 from conformance.report._results import EXIT_USAGE
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "doc_rows", "matrix_rows", "run"]
 
 DEFAULT_OUT: Final = "reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("profiles", nargs="+", metavar="PROFILE", help="profile YAML files")
+    parser.add_argument("profiles", nargs="+", metavar="PROFILE",
+                        help="profile YAML files or shipped profile names (ro-conformance profiles)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
                         help="backend spec used for every profile (default: sim, i.e. each profile simulated)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"directory for the per-profile reports and the matrix (default: {DEFAULT_OUT})")
+    parser.add_argument("--doc", default=None, metavar="PATH",
+                        help="also write the committed-style matrix page (legend, evidence; e.g. docs/matrix.md)")
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -52,9 +60,21 @@ def _row_for(path: str, backend: str, out: Path, taken: set[str]) -> MatrixRow:
         return MatrixRow(stem, stem, EXIT_USAGE, None, f"invalid profile {path}")
     dirname = _unique(safe_dirname(profile.name), taken)
     print(f"== {profile.name} ({path})", flush=True)
-    result = run_suite(Path(path), profile.name, backend, out / dirname)
+    result = run_suite(Path(profile.path), profile.name, backend, out / dirname)
     print_summary(result)
     return MatrixRow(profile.name, dirname, result.status, result.results, result.problem)
+
+
+def doc_rows(paths: Sequence[str], rows: Sequence[MatrixRow]) -> list[DocRow]:
+    """The matrix page's rows: each run's row with the profile file it came from (same order)."""
+    return [DocRow(row.profile, path, str((row.results or {}).get("profile", {}).get("vendor") or ""),
+                   row.results, row.problem) for path, row in zip(paths, rows, strict=True)]
+
+
+def matrix_rows(paths: Sequence[str], backend: str, out: Path) -> list[MatrixRow]:
+    """Run every profile (in-process, one after the other) into ``out/<name>/``; one row each."""
+    taken: set[str] = set()
+    return [_row_for(path, backend, out, taken) for path in paths]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
-    rows = [_row_for(path, args.backend, out, taken) for path in args.profiles]
+    rows = matrix_rows(args.profiles, args.backend, out)
     (out / "matrix.html").write_text(render_matrix_html(rows), encoding="utf-8")
     (out / "matrix.md").write_text(render_matrix_md(rows), encoding="utf-8")
+    if args.doc:
+        Path(args.doc).write_text(render_matrix_doc(doc_rows(args.profiles, rows), args.doc), encoding="utf-8")
+        print(f"matrix page: {args.doc}", file=sys.stdout)
     worst = max(row.status for row in rows)
     print(f"matrix: {out / 'matrix.html'}  {out / 'matrix.md'}  (exit status {worst})", file=sys.stdout)
     return worst

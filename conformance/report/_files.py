@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from conformance.report._results import CLAUSES, RunResults, TestOutcome, exit_status
+from conformance.report._cells import LEGEND, clause_cell
+from conformance.report._results import CLAUSES, REQUIREMENT_CLAUSES, RunResults, TestOutcome, exit_status
 
 __all__ = [
+    "LEGEND",
     "RESULTS_FORMAT",
     "MatrixRow",
     "ResultsFileError",
+    "evidence_anchor",
     "outcomes_from_jsonable",
     "read_results",
     "render_matrix_html",
@@ -111,44 +114,36 @@ class MatrixRow:
     problem: str = ""        # why there are no results (profile error, backend unavailable, ...)
 
 
-# clause status -> (css class, symbol); results written before clause_status existed fall back to the value
-_CELL: Final = {"holds": ("pass", "✔"), "fails": ("fail", "✘"), "unsupported": ("no", "○"),
-                "undetermined": ("open", "?")}
-_FROM_VALUE: Final = {True: "holds", False: "fails", None: "undetermined"}
 _VERDICT_CLASS: Final = {"compatible": "pass", "not-compatible": "fail", "undetermined": "open"}
-_STATUS_WORD: Final = {"holds": "holds", "fails": "does not hold (tried)", "unsupported": "not offered (profile)",
-                       "undetermined": "not judged"}
+_STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "no", "not-documented": "undoc",
+                       "not-tested": "open"}
 
 
-def _clause_entries(ro: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """clause -> its entry in failed / unsupported / undetermined_clauses."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for key in ("failed_clauses", "unsupported_clauses", "undetermined_clauses"):
-        for entry in ro.get(key, []):
-            out.setdefault(str(entry.get("clause")), entry)
-    return out
+def evidence_anchor(test_id: str) -> str:
+    """The id of a requirement's evidence block in report.html (``ev-RO-FWD-01``); the matrix links to it."""
+    return "ev-" + re.sub(r"[^A-Za-z0-9_-]", "-", test_id)
 
 
-def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str]]:
-    """(css class, symbol, tooltip) per clause."""
+def _clause_evidence(clause: str, failing: Sequence[str], ran: Sequence[str]) -> str:
+    """The requirement whose evidence a clause's cell links to: the first that did not hold, else the
+    first of the clause that ran ("" when none did)."""
+    if failing:
+        return failing[0]
+    return next((tid for tid in sorted(ran) if REQUIREMENT_CLAUSES.get(tid) == clause), "")
+
+
+def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str, str]]:
+    """(css class, symbol, tooltip, requirement id to link to, or "") per clause; the states and marks are
+    ``_cells.LEGEND``'s (estos vocabulary: available, tested - failed, not possible, not documented, not
+    tested)."""
     if row.results is None:
-        return [("none", "—", row.problem) for _ in MATRIX_CLAUSES]
-    ro = row.results["remote_office"]
-    clauses: Mapping[str, Any] = ro.get("clauses", {})
-    status: Mapping[str, str] = ro.get("clause_status", {})
-    entries = _clause_entries(ro)
+        return [("none", "—", row.problem, "") for _ in MATRIX_CLAUSES]
+    ran = [str(t.get("id")) for t in row.results.get("tests", [])]
     cells = []
     for clause in MATRIX_CLAUSES:
-        value = clauses.get(clause)
-        state = status.get(clause) or _FROM_VALUE[value if value in (True, False) else None]
-        css, sym = _CELL.get(state, _CELL["undetermined"])
-        detail = entries.get(clause)
-        tip = f"{clause}: {_STATUS_WORD.get(state, state)}"
-        if detail is not None:
-            tests = ", ".join(detail.get("tests", [])) or "no test ran"
-            outcomes = "/".join(detail.get("outcomes", []))
-            tip += f" -- {tests}" + (f" ({outcomes})" if outcomes else "")
-        cells.append((css, sym, tip))
+        cell = clause_cell(row.results, clause)
+        tip = f"{clause}: {cell.label}" + (f" — {cell.detail}" if cell.state != "available" else "")
+        cells.append((_STATE_CLASS[cell.state], cell.symbol, tip, _clause_evidence(clause, cell.tests, ran)))
     return cells
 
 
@@ -159,11 +154,13 @@ def _verdict(row: MatrixRow) -> tuple[str, str]:
     return str(ro.get("verdict")), str(ro.get("route") or "—")
 
 
-def _linked(row: MatrixRow, inner_html: str) -> str:
-    """``inner_html`` as a link to the row's report, or as it is when the run wrote none."""
+def _linked(row: MatrixRow, inner_html: str, test_id: str = "") -> str:
+    """``inner_html`` as a link to the row's report (at ``test_id``'s evidence when given), or as it is
+    when the run wrote none."""
     if row.results is None:
         return inner_html
-    return f'<a href="{html.escape(row.report_dir + "/report.html", quote=True)}">{inner_html}</a>'
+    target = row.report_dir + "/report.html" + (f"#{evidence_anchor(test_id)}" if test_id else "")
+    return f'<a href="{html.escape(target, quote=True)}">{inner_html}</a>'
 
 
 def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office compatibility matrix") -> str:
@@ -172,8 +169,8 @@ def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office
     head = "".join(f"<th>{esc(c)}</th>" for c in MATRIX_CLAUSES)
     body = []
     for row in rows:
-        cells = "".join(f'<td class="{css}" title="{esc(tip, quote=True)}">{_linked(row, sym)}</td>'
-                        for css, sym, tip in _clause_cells(row))
+        cells = "".join(f'<td class="{css}" title="{esc(tip, quote=True)}">{_linked(row, sym, tid)}</td>'
+                        for css, sym, tip, tid in _clause_cells(row))
         verdict, route = _verdict(row)
         vclass = _VERDICT_CLASS.get(verdict, "none")
         problem = f'<div class="problem">{esc(row.problem)}</div>' if row.problem else ""
@@ -184,9 +181,10 @@ def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/>"
         f"<title>{esc(title)}</title><style>{_MATRIX_CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1>"
-        "<p>✔ clause holds · ✘ clause fails (failed or not offered) · ? undetermined (error / inconclusive). "
-        "Verdict: <code>native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
-        "(blind OR consult_in_ringing) AND trunks)</code>. Click a cell for the profile's report.</p>"
+        f'<p class="legend">{esc(_LEGEND_TEXT)} · — no results</p>'
+        "<p>Verdict: <code>native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
+        "(blind OR consult_in_ringing) AND trunks)</code>. A clause's cell opens the evidence of its "
+        "requirement in the profile's report; the profile's name opens the report.</p>"
         f'<table class="matrix"><thead><tr><th>profile</th>{head}<th>verdict</th><th>route</th>'
         f"<th>exit</th></tr></thead><tbody>{''.join(body)}</tbody></table></body></html>\n")
 
@@ -203,14 +201,15 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
         verdict, route = _verdict(row)
-        syms = [sym for _, sym, _ in _clause_cells(row)]
+        syms = [sym for _, sym, _, _ in _clause_cells(row)]
         name = f"[{_md(row.profile)}]({row.report_dir}/report.html)" if row.results is not None else _md(row.profile)
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
-    lines += ["", "✔ holds · ✘ tried and does not hold · ○ not offered (the profile says so) · ? not judged · "
-                  "— no results", ""]
+    lines += ["", f"{_LEGEND_TEXT} · — no results", ""]
     lines += [f"- {_md(row.profile)}: {_md(row.problem)}" for row in rows if row.problem]
     return "\n".join(lines) + "\n"
 
+
+_LEGEND_TEXT: Final = " · ".join(f"{LEGEND[s][0]} {LEGEND[s][1]}" for s in _STATE_CLASS)
 
 _MATRIX_CSS: Final = (
     "body{font-family:Helvetica,Arial,sans-serif;margin:1.5em}"
@@ -219,5 +218,7 @@ _MATRIX_CSS: Final = (
     "table.matrix th[scope=row]{text-align:left}"
     "td a{color:inherit;text-decoration:none;display:block}"
     ".pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}"
-    ".open{background:#fef9c3;color:#854d0e}.no{background:#f3f4f6;color:#4b5563}.none,.error{background:#e5e7eb;color:#374151}"
+    ".open{background:#fef9c3;color:#854d0e}.undoc{background:#e0e7ff;color:#3730a3}"
+    ".no{background:#f3f4f6;color:#4b5563}"
+    ".none,.error{background:#e5e7eb;color:#374151}"
     ".verdict{font-weight:bold}.problem{font-size:smaller;color:#991b1b;font-weight:normal}")

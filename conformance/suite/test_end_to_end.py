@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite._claims import check_claim
-from conformance.suite._errors import NotApplicable
+from conformance.suite._claims import check_claim, undocumented_claims
+from conformance.suite._errors import Inconclusive, NotApplicable
 from conformance.suite._flows import (
     blind_flow,
     clear_forwarding,
@@ -17,6 +17,10 @@ from conformance.suite._flows import (
     target_connected_to_ro,
 )
 from conformance.suite._session import LineSession
+
+# every claim a route rests on, for telling "no route" from "no source says which route"
+_ROUTE_CLAIMS = ("native", "business_number_on_direct", "blind_transfer", "business_number_on_blind",
+                 "consultation_in_ringing", "business_number_on_consult")
 
 
 @pytest.mark.requirement("RO-E2E-01")
@@ -34,9 +38,14 @@ def test_ro_e2e_01_outbound(tapi_session: LineSession) -> None:
         return
     blind = offers("blind_transfer", "business_number_on_blind")
     if not (blind or offers("consultation_in_ringing", "business_number_on_consult")):
+        undecided = undocumented_claims(s.profile, _ROUTE_CLAIMS)
+        if undecided:   # a route may exist, no source says: not judged
+            raise Inconclusive("; ".join(undecided))
         raise NotApplicable(f"profile {s.profile.name}: no route that shows the target the business number "
                             f"(capabilities.native_remote_office, capabilities.transfer, capabilities.caller_id)")
     hands_free, reason = check_claim(s.profile, "auto_origination")
+    if not hands_free and undocumented_claims(s.profile, ["auto_origination"]):
+        raise Inconclusive("; ".join(undocumented_claims(s.profile, ["auto_origination"])))
     if not hands_free:
         raise NotApplicable(f"{reason}: the RO leg cannot be dialled hands-free")
     if blind:
