@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from conformance.backends.tapi32 import Tapi32Backend
-from conformance.backends.tapi32._operator import (
+from conformance._operator import (
     NoOperator,
     ScriptedOperator,
     TerminalOperator,
     default_operator,
 )
+from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import (
     LineAddrCapFlags,

@@ -23,6 +23,7 @@ from conformance._trace import ReplayDivergence, TraceBackend, read_trace, sha25
 from conformance.backends.replay import ReplayBackend
 from conformance.backends.sim import SimBackend
 from conformance.cli._verify import compare_replay
+from conformance.report._results import EXIT_NOT_VERIFIED
 from simulator._constants import LineForwardMode
 from simulator._structs import LineForward
 
@@ -194,6 +195,17 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
+def _edit_json(path: Path, key: tuple[str, ...], value: Any) -> None:
+    """Set one value by its key path (a text edit could hit another "verdict", e.g. the profile's expect)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    node = data
+    for k in key[:-1]:
+        node = node[k]
+    assert key[-1] in node, key
+    node[key[-1]] = value
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
 def _reseal(directory: Path) -> None:
     """What a careful forger does after editing the trace: put its new hash everywhere it is shown."""
     results = directory / "results.json"
@@ -204,7 +216,7 @@ def _reseal(directory: Path) -> None:
 
 
 TAMPERING: dict[str, tuple[Any, str]] = {
-    "verdict": (lambda d: _edit(d / "results.json", '"verdict": "compatible"', '"verdict": "not-compatible"'),
+    "verdict": (lambda d: _edit_json(d / "results.json", ("remote_office", "verdict"), "not-compatible"),
                 "results.json: remote_office.verdict says 'not-compatible', its tests give 'compatible'"),
     "outcome": (lambda d: _edit(d / "results.json", '"outcome": "pass"', '"outcome": "inconclusive"'),
                 "junit.xml: RO-"),
@@ -228,7 +240,7 @@ def test_verify_names_what_was_tampered_with(kind: str, sim_run: Path, tmp_path:
     edit, expected = TAMPERING[kind]
     edit(directory)
     done = cli("verify", str(directory))
-    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.returncode == EXIT_NOT_VERIFIED, done.stdout + done.stderr
     assert "NOT VERIFIED" in done.stdout and expected in done.stdout, done.stdout
 
 
@@ -276,5 +288,5 @@ def test_verify_rechecks_the_raw_bytes_of_a_tapi32_trace(tapi32_run: Path, tmp_p
     _edit(directory / "trace.jsonl", '"switch_info":"consult-ringing"', '"switch_info":"forged"', -1)
     _reseal(directory)
     done = cli("verify", str(directory))
-    assert done.returncode == 5
+    assert done.returncode == EXIT_NOT_VERIFIED
     assert "the raw LINEDEVCAPS bytes do not decode to the lineGetDevCaps result" in done.stdout, done.stdout

@@ -25,13 +25,13 @@ import os
 import sys
 from typing import Any, TextIO
 
-from conformance._registry import open_backend
-from conformance.backends.tapi32._operator import (
+from conformance._operator import (
     ANSWERS_ENV,
     OPERATOR_ENV,
     ScriptedOperator,
     use_terminal_if_interactive,
 )
+from conformance._registry import open_backend
 from conformance.cli._run import DEFAULT_BACKEND, DEFAULT_PROFILE, check_profile
 from conformance.report._results import EXIT_COMPATIBLE, EXIT_ERRORS, EXIT_USAGE
 from conformance.suite._desk import find_desk, list_devices, open_desk_line

@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ro-conformance: cannot write reports to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    from conformance.backends.tapi32._operator import ANSWERS_ENV, ScriptedOperator, use_terminal_if_interactive
+    from conformance._operator import ANSWERS_ENV, ScriptedOperator, use_terminal_if_interactive
 
     if args.answers:
         ScriptedOperator.load(args.answers)          # a broken file: TapiError -> message and exit 4

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from conformance._operator import Operator
 from conformance.backend import INTERACTIVEVOICE, OWNER_MONITOR
 from conformance.backends.tapi32._buffers import decode_string
 from conformance.backends.tapi32._codec import (
@@ -47,7 +48,6 @@ from conformance.backends.tapi32._codec import (
     read_struct,
 )
 from conformance.backends.tapi32._dll import FunctionTable, bind, load_tapi32
-from conformance.backends.tapi32._operator import Operator
 from conformance.backends.tapi32._parties import Tapi32Parties
 from conformance.backends.tapi32._spec import parse_spec
 from conformance.backends.tapi32._structs import (

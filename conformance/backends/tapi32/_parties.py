@@ -45,8 +45,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from conformance._operator import Operator, default_operator
 from conformance.backend import OWNER_MONITOR, PartyView
-from conformance.backends.tapi32._operator import Operator, default_operator
 from simulator._constants import (
     ApiVersion,
     LineAddrCapFlags,
