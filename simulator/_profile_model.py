@@ -74,7 +74,7 @@ class Transfer:
 
 @dataclass(frozen=True)
 class NativeRemoteOffice:
-    """A vendor one-number feature reached with lineDevSpecific (tapi-reference.md §12)."""
+    """A vendor one-number feature reached with lineDevSpecific (docs/tapi.md §12)."""
 
     mechanism: Literal["none", "devspecific"] = "none"
     ext_version: int = 0
