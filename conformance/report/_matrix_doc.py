@@ -157,12 +157,13 @@ def _evidence(rows: Sequence[DocRow]) -> list[str]:
     for row in rows:
         for test in failed_tests(row.results or {}):
             found = True
-            steps = [r for r in test.get("records") or [] if isinstance(r, dict) and r.get("failed")]
-            where = f" Failed at: {_md(str(steps[0].get('text') or ''))}." if steps else ""
+            reason = str(test.get("reason") or "")
+            steps = [str(r.get("text") or "") for r in test.get("records") or [] if isinstance(r, dict)
+                     and r.get("failed")]
+            where = f" Failed at: {_md(steps[0])}." if steps and steps[0] not in reason else ""
             out += [f'<a id="{_anchor(row.name, str(test["id"]))}"></a>',
-                    f"- **{_md(row.name)} {test['id']}** ({_md(str(test.get('title') or ''))}): "
-                    f"{_md(str(test.get('reason') or ''))}.{where} Full ladder: the profile's `report.html` "
-                    f"under `reports/matrix/`.", ""]
+                    f"- **{_md(row.name)} {test['id']}**: {_md(reason)}.{where} Full ladder: the profile's "
+                    f"`report.html` under `reports/matrix/`.", ""]
     if not found:
         out += ["No requirement failed.", ""]
     return out
