@@ -1,7 +1,8 @@
 """Backends by spec string, found in a registry open to entry points and imported lazily.
 
 ``sim:PROFILE`` (default; PROFILE defaults to the run's profile), ``bridge://HOST:PORT``, ``tapi32:``
-(``tapi32:emulated`` drives the emulated DLL on any OS). Third-party backends register under the
+(``tapi32:emulated`` drives the emulated DLL on any OS), ``replay:PATH`` (a recorded ``trace.jsonl`` played
+back). Third-party backends register under the
 entry-point group ``ro_conformance.backends`` as ``name = "module:Class"``. Every backend class offers
 ``from_spec(target: str, profile: Profile | None) -> Backend`` where ``target`` is what follows the
 scheme. Nothing is imported until asked for, so the Windows adapter never loads on Linux.
@@ -22,6 +23,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "sim": ("conformance.backends.sim", "SimBackend"),
     "bridge": ("conformance.backends.bridge", "BridgeBackend"),
     "tapi32": ("conformance.backends.tapi32", "Tapi32Backend"),
+    "replay": ("conformance.backends.replay", "ReplayBackend"),
 }
 GROUP = "ro_conformance.backends"
 

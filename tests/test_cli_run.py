@@ -37,13 +37,73 @@ needs_suite = pytest.mark.skipif(not _suite_exists(),
 # --- usage and profile errors: exit 4, with a message, before pytest is involved ---------------------
 
 
-def test_missing_default_profile_is_exit_4_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_profile_name_is_exit_4_listing_the_shipped_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["run"]) == 4
+    assert main(["run", "--profile", "no-such-pbx"]) == 4
     err = capsys.readouterr().err
-    assert "profile not found: profiles/reference.yaml" in err and "--profile" in err
+    assert "profile not found: no-such-pbx is neither a file nor a shipped profile" in err
+    assert "blind-only" in err and "reference" in err
     assert not (tmp_path / "reports").exists()
+
+
+def test_serve_without_a_usable_profile_explains_itself_as_run_does(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--profile", "no-such-pbx"]) == 4
+    run_err = capsys.readouterr().err
+    assert main(["serve", "--profile", "no-such-pbx", "--listen", "127.0.0.1:0"]) == 4
+    assert capsys.readouterr().err == run_err
+
+
+def test_shipped_names_resolve_with_or_without_suffix_and_paths_win() -> None:
+    from conformance._shipped import resolve_profile, shipped_profiles
+
+    shipped = shipped_profiles()
+    assert {"reference", "blind-only", "consult-ringing"} <= set(shipped)
+    assert Path(resolve_profile("blind-only")) == Path(resolve_profile("blind-only.yaml")) == shipped["blind-only"]
+    assert resolve_profile(str(BROKEN)) == str(BROKEN)
+
+
+def test_version_and_top_level_help_speak_to_users(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"ro-conformance \S+\n", capsys.readouterr().out)
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "does this PBX support Remote Office?" in text and "``" not in text
+    for command in ("run", "matrix", "profiles", "validate", "schema", "serve"):
+        assert re.search(rf"^\s+{command}\s+\w", text, re.MULTILINE), command
+    assert "exit status:" in text and "5  partial run" in text
+
+
+def test_run_help_lists_every_backend_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for spec in ("sim:", "sim:PROFILE", "bridge://HOST:PORT", "tapi32::", "tapi32:emulated"):
+        assert spec in text, spec
+
+
+def test_profiles_lists_every_shipped_profile_with_its_expected_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance._shipped import shipped_profiles
+
+    assert main(["profiles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "expected", "verdict"]
+    names = [line.split()[0] for line in lines[1:] if line.strip()]
+    assert names == list(shipped_profiles())
+
+
+def test_expected_verdict_text_reads_the_expect_block() -> None:
+    from conformance.cli._profiles import expected_text
+
+    assert expected_text({"verdict": "compatible", "route": "blind"}) == "compatible (blind)"
+    assert expected_text({"verdict": "not-compatible", "fails": ["RO-FWD-02"]}) == "not-compatible; fails: RO-FWD-02"
+    assert expected_text(None) == "not stated"
+
+
+def test_schema_prints_the_json_schema_the_loader_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((ROOT / "simulator" / "profile.schema.json").read_text(encoding="utf-8"))
+    assert printed["$schema"].startswith("https://json-schema.org/")
 
 
 def test_broken_profile_is_exit_4_with_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,9 +143,10 @@ def test_pytest_args_wire_plugin_options_and_the_three_files(tmp_path: Path) -> 
     assert value("--tapi-results") == str(tmp_path / "results.json")
     assert value("--junitxml") == str(tmp_path / "junit.xml")
     assert value("--html") == str(tmp_path / "report.html") and "--self-contained-html" in args
-    assert Path(value("--css")).is_file()
+    assert "--css" not in args     # pytest-html would print the style sheet's local path into the page
     assert value("-k") == "FWD" and value("-n") == "2"
-    assert value("-o") == "junit_suite_name=ro-conformance x"
+    overrides = [args[i + 1] for i, a in enumerate(args) if a == "-o"]
+    assert overrides == ["junit_suite_name=ro-conformance x", "tapi_summary=false"]
     assert value("-c") == os.devnull   # the caller's ini files do not change the suite
     # the suite plugin comes from its pytest11 entry point; asking again with -p would register it twice
     assert "conformance.plugin" not in args
@@ -127,6 +188,12 @@ def test_run_reference_is_compatible_with_three_files(tmp_path: Path, capsys: py
     assert "Remote Office conformance — reference" in page
     assert page.index('id="ro-verdict"') < page.index('id="ro-requirements"') < page.index('id="results-table"')
     assert "<svg" in page
+    assert len(page.encode("utf-8")) <= 250_000, "report.html of the reference profile must stay <= 250 KB"
+    for local in (str(ROOT), str(tmp_path), str(Path.home()), "site-packages"):
+        assert local not in page, f"a local path is in the report: {local}"
+    recorded = sum(1 for t in data["tests"] if t["records"])
+    assert page.count("<svg") == recorded, "each requirement's ladder is stored exactly once"
+    assert "[[" not in page and "]]" not in page
     junit = (out / "junit.xml").read_text(encoding="utf-8")
     assert 'name="ro_outcome"' in junit
 
@@ -139,8 +206,12 @@ def test_run_default_out_dir_is_reports_profile_name(tmp_path: Path, monkeypatch
     (tmp_path / "profiles" / "reference.yaml").write_bytes((PROFILES / "reference.yaml").read_bytes())
     code, console = run_cli(["run", "-k", "FWD_01 or fwd_01"], capsys)
     assert (tmp_path / "reports" / "reference" / "results.json").is_file(), console
-    # a subset cannot prove the whole tree: the verdict stays open, and the status says so
-    assert code == 3
+    # a subset cannot prove the whole tree: a partial run says so and has its own status
+    assert "partial run: 1 of 15 requirements; verdict not judged" in console
+    assert "Remote Office verdict" not in console
+    assert code == 5
+    page = (tmp_path / "reports" / "reference" / "report.html").read_text(encoding="utf-8")
+    assert "partial run: 1 of 15 requirements; verdict not judged" in page and "NOT JUDGED" in page
 
 
 @needs_suite

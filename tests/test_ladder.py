@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 
@@ -61,21 +62,26 @@ def texts(elem: ET.Element) -> list[str]:
     return ["".join(t.itertext()) for t in elem.iter(f"{SVG}text")]
 
 
-def test_parses_and_draws_one_lifeline_per_used_actor_in_order() -> None:
+FIXED_ORDER = ["app", "provider", "desk", "remote_office", "target", "caller", "trunks"]
+
+
+def test_parses_and_draws_every_lifeline_in_the_fixed_order() -> None:
     root = parse(render_ladder(scenario(), title="RO-OUT-01"))
     assert root.tag == f"{SVG}svg"
     lifelines = [g.get("data-actor") for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"]
-    assert lifelines == ["app", "provider", "remote_office", "target", "caller"]
+    assert lifelines == FIXED_ORDER
     heads = [texts(g)[0] for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"]
-    assert heads[2] == "RO phone"
+    assert heads[3] == "RO phone"
     assert len(rows(root)) == len(scenario())
 
 
-def test_actors_absent_from_the_log_get_no_lifeline() -> None:
-    only_tapi = scenario()[:4]
-    root = parse(render_ladder(only_tapi))
-    lifelines = [g.get("data-actor") for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"]
-    assert lifelines == ["app", "provider"]
+def test_lifelines_stand_in_the_same_place_whichever_actors_occur() -> None:
+    def columns(records: list[Any]) -> dict[str, str]:
+        root = parse(render_ladder(records))
+        return {str(g.get("data-actor")): str(next(g.iter(f"{SVG}line")).get("x1"))
+                for g in root.iter(f"{SVG}g") if g.get("class") == "lifeline"}
+
+    assert columns(scenario()[:4]) == columns(scenario())
 
 
 def colour_of(row: ET.Element) -> str:
@@ -141,4 +147,4 @@ def test_long_logs_stay_compact(count: int) -> None:
     root = parse(svg)
     height = float(root.get("height", "0"))
     assert height <= 80 + max(1, count) * ROW_H
-    assert len(svg) < 500 * max(1, count)
+    assert len(svg) < 3000 + 500 * count   # the seven lifelines and shared defs, then each row

@@ -23,8 +23,8 @@ from conformance.backend import Backend
 from conformance.backends.bridge import BridgeBackend
 from conformance.backends.sim import SimBackend
 from conformance.backends.tapi32 import Tapi32Backend
-from conformance.backends.tapi32._emulated import EmulatedTapi32
 from conformance.backends.tapi32._structs import LINEADDRESSSTATUS, LINECALLSTATUS, LINEDEVCAPS
+from conformance.backends.tapi32_double import Tapi32Double
 from conformance.bridge.server import BridgeServer, ServerThread
 from conformance.suite._session import API_HIGH, API_LOW, DeskLine, open_desk_line
 from simulator._constants import LineCallState, LineErr, LineForwardMode, LineMsg, LineTransferMode
@@ -134,7 +134,7 @@ def _bridge() -> Iterator[Subject]:
 def _tapi32() -> Iterator[Subject]:
     backend = Tapi32Backend.emulated(PROFILE)
     emulator = backend.fn.source
-    assert isinstance(emulator, EmulatedTapi32)
+    assert isinstance(emulator, Tapi32Double)
     yield Subject("tapi32", cast(Backend, backend), lambda: len(emulator.provider.live_calls()))
     backend.close()
     assert backend.errors == [] and emulator.errors == []

@@ -22,7 +22,7 @@ CATALOGUE = sorted([*PROFILES.glob("mutants/*.yaml"), *PROFILES.glob("boundary/*
 _DEFECT = re.compile(r"^# Suite defect \(test marked xfail until fixed\): (.+)$", re.MULTILINE)
 REQUIREMENTS = ("RO-FWD-01", "RO-FWD-02", "RO-FWD-03", "RO-FWD-04", "RO-FWD-05", "RO-FWD-06", "RO-ORIG-01",
                 "RO-BLIND-01", "RO-CONS-01", "RO-TRUNK-01", "RO-NATIVE-01", "RO-E2E-01", "RO-E2E-02",
-                "RO-CAPS-01", "RO-CAPS-02")
+                "RO-CAPS-01", "RO-CAPS-02", "RO-TAPI-01")
 
 
 def _case(path: Path) -> pytest.ParameterSet:
@@ -60,7 +60,8 @@ def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Pa
     line = expectation_line(profile, data)
     assert line is not None and "\n" not in line
     assert line.startswith("expectation not met (") and "route blind (expected consult)" in line
-    assert "fails [] (expected [RO-BLIND-01, RO-E2E-01])" in line
+    assert "fails [] (expected [RO-BLIND-01, RO-CAPS-02, RO-E2E-01])" in line
     met = {"remote_office": {"verdict": "compatible", "route": "consult"},
-           "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-E2E-01", "outcome": "fail"}]}
+           "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-CAPS-02", "outcome": "fail"},
+                     {"id": "RO-E2E-01", "outcome": "fail"}]}
     assert expectation_line(profile, met) is None

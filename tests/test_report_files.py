@@ -113,3 +113,21 @@ def test_matrix_markdown_is_a_table_and_cannot_inject() -> None:
     assert md.endswith("\n")
     assert "- broken: invalid profile &lt;script&gt;" in md
 
+
+
+def test_matrix_cells_open_the_clause_evidence_with_distinct_marks_and_one_legend() -> None:
+    good = run_results(all_pass()).to_jsonable()
+    mixed = run_results(all_pass({"RO-FWD-02": ("fail", "x"), "RO-TRUNK-01": ("error", "link died")})).to_jsonable()
+    page = render_matrix_html([MatrixRow("reference", "reference", 0, good), MatrixRow("mixed", "m", 2, mixed)])
+    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+    ref, mix = list(root.iter("tbody").__next__())
+    links = [td.find("a").get("href") for td in ref.findall("td")[:8]]  # type: ignore[union-attr]
+    assert links[0] == "reference/report.html#ev-RO-NATIVE-01"
+    assert links[3] == "reference/report.html#ev-RO-FWD-02"
+    assert all(link.startswith("reference/report.html#ev-RO-") for link in links)   # type: ignore[union-attr]
+    marks = {td.get("class"): "".join(td.itertext()) for td in mix.findall("td")[:8]}
+    assert marks == {"no": "○", "pass": "✔", "fail": "✘", "open": "?"}   # not offered / holds / failed / not judged
+    assert mix.findall("td")[3].find("a").get("href") == "m/report.html#ev-RO-FWD-02"  # type: ignore[union-attr]
+    assert page.count("✘ failed") == 1 and page.count("○ not offered") == 1 and page.count("? not judged") == 1
+    md = render_matrix_md([MatrixRow("reference", "reference", 0, good)])
+    assert md.count("○ not offered") == 1

@@ -18,3 +18,13 @@ def test_public_names_still_resolve_on_first_use() -> None:
     probe = "import simulator; print(simulator.Provider.__name__, simulator.load_profile.__module__)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["Provider", "simulator._profile"]
+
+
+def test_the_run_command_does_not_load_the_bridge_server() -> None:
+    """``ro-conformance run`` on the simulator imports only its own subcommand: no asyncio, no websockets."""
+    probe = ("import sys; from conformance.cli import _parser; _parser(['run', '--help']); "
+             "import conformance.cli._run; "
+             "print(sorted(m for m in ('asyncio', 'websockets', 'conformance.bridge.server', "
+             "'conformance.cli._serve') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

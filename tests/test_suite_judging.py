@@ -1,7 +1,7 @@
 """The suite judges what it sees and blames the requirement that owns the failing step (issue 9 §2).
 
-Some misbehaviours have no profile knob yet; these tests make the simulated PBX lie with a small pytest
-plugin (``-p``) that patches the simulator inside the pytester run only.
+The lying PBXs are derived profiles with ``simulation.faults`` (docs/profiles.md); the catalogue in
+profiles/mutants/ proves each check once more, these tests pin the reasons and the evidence.
 """
 
 from __future__ import annotations
@@ -15,50 +15,6 @@ from test_suite_profiles import NOT_PASSING
 from conformance.report._results import REQUIREMENT_CLAUSES
 
 pytest_plugins = ("pytester",)
-
-# Patches of the simulator for one pytester run (module name -> source). The run shares this process, so
-# each patch is undone at pytest_unconfigure.
-LIES = {
-    # forwarding is stored and reported, but routing ignores it
-    "lie_forward_not_applied": """
-import simulator._switch as sw
-_saved = sw.Pbx._forward_entry
-def pytest_configure(config):
-    sw.Pbx._forward_entry = lambda self, station, kind: None
-def pytest_unconfigure(config):
-    sw.Pbx._forward_entry = _saved
-""",
-    # the PBX claims trunks.channels but has one real channel
-    "lie_one_real_trunk": """
-import simulator._switch as sw
-_saved = sw.Pbx.__init__
-def _init(self, *args, **kwargs):
-    _saved(self, *args, **kwargs)
-    self.trunks_total = 1
-def pytest_configure(config):
-    sw.Pbx.__init__ = _init
-def pytest_unconfigure(config):
-    sw.Pbx.__init__ = _saved
-""",
-    # with reply_order events_first, also the requests that create a call commit before their reply
-    "lie_new_call_events_first": """
-import simulator._provider_core as pc
-_saved = pc.ProviderCore.request
-def _request(self, line, app, function, work, *, existing_call=True):
-    return _saved(self, line, app, function, work, existing_call=True)
-def pytest_configure(config):
-    pc.ProviderCore.request = _request
-def pytest_unconfigure(config):
-    pc.ProviderCore.request = _saved
-""",
-}
-
-
-def _lie(pytester: pytest.Pytester, name: str) -> tuple[str, str]:
-    pytester.makepyfile(**{name: LIES[name]})
-    pytester.syspathinsert()
-    return "-p", name
-
 
 def _clean(base: str) -> dict[str, str]:
     return {r: NOT_PASSING[base].get(r, "pass") for r in REQUIREMENT_CLAUSES}
@@ -74,8 +30,8 @@ def test_forward_query_empty_blames_fwd_02_only(pytester: pytest.Pytester) -> No
 
 
 def test_forwarding_not_applied_fails_fwd_06_not_trunks(pytester: pytest.Pytester) -> None:
-    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "fwd-not-applied"),
-                           *_lie(pytester, "lie_forward_not_applied"))
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "fwd-not-applied",
+                                                     [{"kind": "forward_not_routed"}]))
     got, why = outcomes(results), reasons(results)
     assert got == {**_clean("reference"), "RO-FWD-06": "fail", "RO-E2E-02": "fail",
                    "RO-TRUNK-01": "inconclusive"}, why
@@ -90,12 +46,14 @@ def test_forwarding_not_applied_fails_fwd_06_not_trunks(pytester: pytest.Pyteste
 def test_a_trunk_shortage_is_blamed_on_trunks_not_on_the_transfers(pytester: pytest.Pytester, form: str) -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["simulation"]["trunk_exhaustion"] = form
-    path = derived_profile(pytester.path, "reference", f"short-{form}".replace("_", "-"), mutate=mutate)
-    _, results = run_suite(pytester, path, *_lie(pytester, "lie_one_real_trunk"))
+    path = derived_profile(pytester.path, "reference", f"short-{form}".replace("_", "-"),
+                           [{"kind": "fewer_trunks", "channels": 1}], mutate)
+    _, results = run_suite(pytester, path)
     got, why = outcomes(results), reasons(results)
     assert got["RO-TRUNK-01"] == "fail", why
-    assert [k for k, v in got.items() if v == "fail"] == ["RO-TRUNK-01"], why
-    for rid in ("RO-BLIND-01", "RO-CONS-01", "RO-FWD-06", "RO-E2E-01", "RO-E2E-02"):
+    # the end-to-end scenarios own every step they take (advisory: no clause)
+    assert sorted(k for k, v in got.items() if v == "fail") == ["RO-E2E-01", "RO-E2E-02", "RO-TRUNK-01"], why
+    for rid in ("RO-BLIND-01", "RO-CONS-01", "RO-FWD-06", "RO-CAPS-02"):
         assert got[rid] == "inconclusive", (rid, why[rid])
         assert "RO-TRUNK-01" in why[rid] and "far party" not in why[rid], (rid, why[rid])
     ro = results["remote_office"]
@@ -132,10 +90,8 @@ def test_the_failed_record_is_the_message_judged(pytester: pytest.Pytester) -> N
 def test_new_call_states_before_the_reply_fail_ro_tapi_01_only(pytester: pytest.Pytester) -> None:
     """lineMakeCall / lineSetupTransfer deliver the new call's LINE_CALLSTATE before its LINE_REPLY: the
     advisory RO-TAPI-01 fails, naming both; the suite itself keeps working (every other test passes)."""
-    def mutate(data: dict[str, Any]) -> None:
-        data["simulation"]["reply_order"] = "events_first"
-    path = derived_profile(pytester.path, "reference", "new-call-events-first", mutate=mutate)
-    _, results = run_suite(pytester, path, *_lie(pytester, "lie_new_call_events_first"))
+    path = derived_profile(pytester.path, "reference", "new-call-events-first", [{"kind": "new_call_events_first"}])
+    _, results = run_suite(pytester, path)
     got, why = outcomes(results), reasons(results)
     assert got == {**_clean("reference"), "RO-TAPI-01": "fail"}, why
     assert "came before the LINE_REPLY of lineMakeCall" in why["RO-TAPI-01"]
@@ -199,3 +155,29 @@ def test_caps_02_passes_an_honest_pbx_that_offers_less(pytester: pytest.Pytester
     assert test["outcome"] == "pass", test["reason"]
     texts = [r["text"] for r in test["records"]]
     assert any("lineCompleteTransfer" in t for t in texts) and any("lineBlindTransfer" in t for t in texts)
+
+
+# The desk set of a real PBX without a party line for it cannot be observed; the simulator always can,
+# so this run patches its observe() (undone at pytest_unconfigure: the run shares this process).
+_DESK_UNOBSERVABLE = """
+import simulator._parties as parties
+from simulator._partyview import PartyView
+_saved = parties.SimParties.observe
+def _observe(self, role):
+    return PartyView(role, "unknown") if role == "desk" else _saved(self, role)
+def pytest_configure(config):
+    parties.SimParties.observe = _observe
+def pytest_unconfigure(config):
+    parties.SimParties.observe = _saved
+"""
+
+
+def test_an_unobservable_desk_is_inconclusive_never_pass_or_fail(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(desk_unobservable=_DESK_UNOBSERVABLE)
+    pytester.syspathinsert()
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "desk-unseen"),
+                           "-p", "desk_unobservable", "-k", "blind_01 or cons_01 or e2e_01")
+    got, why = outcomes(results), reasons(results)
+    for rid in ("RO-BLIND-01", "RO-CONS-01", "RO-E2E-01"):
+        assert got[rid] == "inconclusive", (rid, why[rid])
+        assert "the desk party is not observable on this backend (pixit.party_lines.desk)" in why[rid]

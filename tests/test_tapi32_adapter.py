@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ from conformance._registry import open_backend
 from conformance.backend import Backend, PartyControl
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._codec import message_from_struct
-from conformance.backends.tapi32._dll import FUNCTION_NAMES, PROTOTYPES, errcheck_for, function_type
-from conformance.backends.tapi32._emulated import EmulatedTapi32
+from conformance.backends.tapi32._dll import C_TYPES, FUNCTION_NAMES, PROTOTYPES, errcheck_for, function_type
 from conformance.backends.tapi32._operator import ScriptedOperator
 from conformance.backends.tapi32._structs import layouts
+from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import LineCallReason, LineCallState, LineErr, LineMsg
 from simulator._errors import BackendUnavailable, LineError
 from simulator._messages import LineMessage
@@ -29,9 +30,9 @@ PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 V22 = 0x00020002
 
 
-def emulator_of(backend: Tapi32Backend) -> EmulatedTapi32:
+def emulator_of(backend: Tapi32Backend) -> Tapi32Double:
     source = backend.fn.source
-    assert isinstance(source, EmulatedTapi32)
+    assert isinstance(source, Tapi32Double)
     return source
 
 
@@ -88,8 +89,8 @@ def test_prototypes_use_w_exports_where_tapi_has_them() -> None:
         base = name[:-1] if name.endswith("W") else name
         assert (base in with_variants) == name.endswith("W"), name
         assert function_type(name)._restype_ is ctypes.c_int32
-    assert PROTOTYPES["lineOpenW"][5] is ctypes.c_size_t          # DWORD_PTR dwCallbackInstance
-    assert PROTOTYPES["lineMakeCallW"][0] is ctypes.c_uint32       # HLINE is a DWORD, not a pointer
+    assert PROTOTYPES["lineOpenW"][5] == "DWORD_PTR" and C_TYPES["DWORD_PTR"] is ctypes.c_size_t
+    assert C_TYPES[PROTOTYPES["lineMakeCallW"][0]] is ctypes.c_uint32   # HLINE is a DWORD, not a pointer
 
 
 def test_errcheck_raises_negative_and_passes_request_ids() -> None:
@@ -113,8 +114,10 @@ def test_spec_handling() -> None:
     if sys.platform != "win32":
         with pytest.raises(BackendUnavailable, match="tapi32:emulated"):
             open_backend("tapi32:", profile)
-    with pytest.raises(BackendUnavailable, match="unknown target"):
+    with pytest.raises(BackendUnavailable, match="no library at nonsense"):
         open_backend("tapi32:nonsense", profile)
+    with pytest.raises(BackendUnavailable, match=r"unknown option pbx='tidy'.*pbx=simulator\|realistic"):
+        open_backend("tapi32:emulated?pbx=tidy", profile)
     with pytest.raises(BackendUnavailable, match="needs a profile"):
         open_backend("tapi32:emulated", None)
     backend = open_backend("tapi32:emulated", profile)
@@ -322,3 +325,20 @@ def test_desk_is_only_monitored(make: Callable[..., Tapi32Backend]) -> None:
     backend.parties.operator = nobody
     backend.parties.hang_up("desk")
     assert asked and backend.parties.observe("desk").state == "connected"
+
+
+def test_the_wall_clock_path_runs_a_call_in_real_time(make: Callable[..., Tapi32Backend]) -> None:
+    """``tapi32:emulated?clock=wall``: no virtual time, so the adapter takes its real-DLL path (a pump
+    with a finite lineGetMessage timeout, waits on the wall clock) while the double follows real time."""
+    backend = make(clock="wall")
+    assert not hasattr(backend.fn.source, "run_until") and backend._pump_timeout != 0xFFFFFFFF
+    desk = Desk(backend)
+    started = time.monotonic()
+    assert backend.line_get_message(desk.app, 0.3) is None              # a finite wait that really waits
+    assert time.monotonic() - started >= 0.25
+    h_call = desk.reply(backend.line_make_call(desk.line, "00301234567")).new_call
+    desk.state(h_call, LineCallState.CONNECTED)
+    desk.reply(backend.line_drop(h_call))
+    desk.state(h_call, LineCallState.IDLE)
+    backend.line_deallocate_call(h_call)
+    assert 0.25 <= backend.now() < 30.0

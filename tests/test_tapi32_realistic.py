@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from conformance.backends.tapi32 import Tapi32Backend
-from conformance.backends.tapi32._emulated import EmulatedTapi32
 from conformance.backends.tapi32._operator import (
     NoOperator,
     ScriptedOperator,
     TerminalOperator,
     default_operator,
 )
+from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import (
     LineAddrCapFlags,
     LineCallParamFlags,
@@ -49,9 +49,9 @@ V22 = 0x00020002
 NOBODY = ScriptedOperator([])
 
 
-def emulator_of(backend: Tapi32Backend) -> EmulatedTapi32:
+def emulator_of(backend: Tapi32Backend) -> Tapi32Double:
     source = backend.fn.source
-    assert isinstance(source, EmulatedTapi32)
+    assert isinstance(source, Tapi32Double)
     return source
 
 

@@ -5,7 +5,9 @@ profile, on a thread of this process; every test's connection gets a fresh PBX v
 and ``tapi32:emulated`` (the ctypes adapter on the emulated tapi32.dll). Each run is an ordinary
 ``ro-conformance run`` writing its reports under OUT/<profile>/<backend>/; the outcome of every test
 must be the same in the three results.json files. Runs go ``--jobs`` at a time (default: the number of
-CPUs). Exit 0 when every profile agrees, 1 when some test differs, 2 when a run could not be made.
+CPUs) in worker processes that each make many runs (``ro-conformance run`` in-process: the imports
+are paid once per worker, not once per run). Exit 0 when every profile agrees, 1 when some test
+differs, 2 when a run could not be made.
 
 Usage: ``python tools/backend_parity.py [PROFILE ...] [--jobs N] [--out reports/parity]``
 (default: every ``profiles/**/*.yaml``, mutants included). A summary is written to OUT/parity.json.
@@ -15,36 +17,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent / "ro-conformance"
 BACKENDS = ("sim", "bridge", "tapi32:emulated")
-RUN_TIMEOUT = 600.0     # wall-clock seconds one suite run may take
+RUN_BOUND = 120.0    # wall-clock seconds one suite run may take on a loaded 2-core machine (typically 1-3)
 
 
 def default_profiles() -> list[Path]:
     return sorted(p.relative_to(ROOT) for p in (ROOT / "profiles").rglob("*.yaml"))
 
 
-def run_suite(profile: Path, backend: str, spec: str, out: Path) -> tuple[int, dict[str, Any] | str]:
+def _quiet_worker() -> None:
+    """Worker processes: the runs' terminal output goes nowhere (the results.json files are read)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")   # noqa: SIM115 - lives as long as the worker
+    os.environ.update({"RO_CONFORMANCE_TOKEN": "", "RO_CONFORMANCE_TOKEN_FILE": ""})
+
+
+def run_suite(job: tuple[str, str, str, str]) -> tuple[int, dict[str, Any] | str]:
     """(exit status, results.json) of one ``ro-conformance run``, or (status, why it has none)."""
-    cmd = [str(BIN), "run", "--profile", str(profile), "--backend", spec, "--out", str(out)]
+    from conformance.cli import main as cli
+
+    profile, backend, spec, out = job
+    results = Path(out) / "results.json"
+    results.unlink(missing_ok=True)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=ROOT,
-                              env={**os.environ, "RO_CONFORMANCE_TOKEN": "", "RO_CONFORMANCE_TOKEN_FILE": ""})
-    except subprocess.TimeoutExpired:
-        return -1, f"{backend}: still running after {RUN_TIMEOUT:g} s"
-    results = out / "results.json"
+        status = cli(["run", "--profile", profile, "--backend", spec, "--out", out])
+    except BaseException as exc:   # a run must never take the whole comparison down
+        return -1, f"{backend}: the run raised {type(exc).__name__}: {exc}"
     if not results.exists():
-        return proc.returncode, f"{backend}: no results.json (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}"
-    return proc.returncode, json.loads(results.read_text(encoding="utf-8"))
+        return status, f"{backend}: no results.json (exit {status}); run it alone to see why"
+    return status, json.loads(results.read_text(encoding="utf-8"))
 
 
 def outcomes(results: dict[str, Any]) -> dict[str, str]:
@@ -95,7 +105,7 @@ def main() -> int:
 
     started = time.monotonic()
     servers: dict[Path, ServerThread] = {}
-    jobs: list[tuple[Path, str, str, Path]] = []
+    jobs: list[tuple[str, str, str, str]] = []
     try:
         for profile in profiles:
             try:
@@ -105,11 +115,20 @@ def main() -> int:
                 return 2
             specs = {"sim": "sim", "bridge": f"bridge://{servers[profile].url}", "tapi32:emulated": "tapi32:emulated"}
             base = args.out / profile.with_suffix("").as_posix().replace("/", "_")
-            jobs += [(profile, b, specs[b], base / b.replace(":", "-")) for b in BACKENDS]
+            jobs += [(str(profile), b, specs[b], str(base / b.replace(":", "-"))) for b in BACKENDS]
         print(f"parity: {len(profiles)} profile(s) x {len(BACKENDS)} backends, {args.jobs} run(s) at a time",
               flush=True)
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            done = list(pool.map(lambda j: run_suite(*j), jobs))
+        context = multiprocessing.get_context("spawn")   # fresh interpreters: no state from this one
+        workers = max(1, args.jobs)
+        with context.Pool(workers, initializer=_quiet_worker) as pool:
+            pending = [pool.apply_async(run_suite, (job,)) for job in jobs]
+            deadline = time.monotonic() + RUN_BOUND * (1 + len(jobs) / workers)   # every wait is bounded
+            done: list[tuple[int, dict[str, Any] | str]] = []
+            for job, result in zip(jobs, pending, strict=True):
+                try:
+                    done.append(result.get(timeout=max(1.0, deadline - time.monotonic())))
+                except multiprocessing.TimeoutError:
+                    done.append((-1, f"{job[1]}: not finished within {RUN_BOUND:g} s per run"))
     finally:
         for st in servers.values():
             st.stop()

@@ -102,7 +102,7 @@ class _Conn:
     calls: set[int] = field(default_factory=set)            # hCalls this connection was given
     waits: set[asyncio.Task[None]] = field(default_factory=set)
     app_waits: Counter[int] = field(default_factory=Counter)
-    evicted: dict[int, str] = field(default_factory=dict)   # hLineApp the server shut down -> why
+    evicted: dict[int, P.RpcError] = field(default_factory=dict)   # hLineApp the server shut down -> why
     evicting: set[int] = field(default_factory=set)
 
     def handles_of(self, kind: str) -> Any:
@@ -257,6 +257,7 @@ class BridgeServer:
         conn.apps.clear()
         conn.lines.clear()
         conn.calls.clear()
+        conn.evicted.clear()
         world.kick()
 
     async def _reset(self, conn: _Conn, req_id: Any) -> str | None:
@@ -341,8 +342,7 @@ class BridgeServer:
             if not kind or value in conn.handles_of(kind) or (kind == "call_or_0" and value == 0):
                 continue
             if kind == "app" and value in conn.evicted:
-                reason = conn.evicted[value]
-                raise P.RpcError(P.LIMIT_EXCEEDED, reason, {"limit": reason.split("=")[0].split()[-1]})
+                raise conn.evicted[value]
             code, what = _BAD_HANDLE[kind]
             raise _line_rpc(LineError(code, method.tapi, f"{what} 0x{value:08X}"))
 
@@ -412,23 +412,22 @@ class BridgeServer:
             return
         lim = self.limits
         queued = len(apps[h_line_app].queue)
+        what = f"application 0x{h_line_app:08X} left more messages unread and was shut down"
         if queued > lim.messages_per_app:
-            why = (f"limit messages_per_app={lim.messages_per_app} reached: application 0x{h_line_app:08X} "
-                   "left more messages unread and was shut down")
+            why = _limit("messages_per_app", lim.messages_per_app, what)
         elif queued > lim.messages_per_connection // lim.apps_per_connection and sum(
                 len(apps[a].queue) for a in conn.apps if a in apps) > lim.messages_per_connection:
-            why = (f"limit messages_per_connection={lim.messages_per_connection} reached: application "
-                   f"0x{h_line_app:08X} left more messages unread and was shut down")
+            why = _limit("messages_per_connection", lim.messages_per_connection, what)
         else:
             return
         conn.evicting.add(h_line_app)
         asyncio.get_running_loop().call_soon(self._evict, conn, world, h_line_app, why)
 
-    def _evict(self, conn: _Conn, world: World, h_line_app: int, why: str) -> None:
+    def _evict(self, conn: _Conn, world: World, h_line_app: int, why: P.RpcError) -> None:
         conn.evicting.discard(h_line_app)
         if h_line_app not in conn.apps or conn.world is not world:
             return
-        log.warning("bridge: %s", why)
+        log.warning("bridge: %s", why.message)
         with contextlib.suppress(TapiError):
             world.backend.line_shutdown(h_line_app)
         conn.forget_app(h_line_app)

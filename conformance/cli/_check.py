@@ -109,6 +109,9 @@ def preflight(backend: Any, profile: Profile) -> dict[str, Any]:
             if how == "none":
                 facts["warnings"].append(f"{role}: no party line and no operator (terminal or --answers): "
                                          f"requirements that need it will be inconclusive")
+            elif how.endswith(": none"):
+                facts["warnings"].append(f"{role}: nobody can act at the set itself (e.g. lift the handset on a "
+                                         f"PBX that prompts for origination): such steps will be inconclusive")
     except HarnessError as exc:
         facts["problem"] = str(exc)
     except (LineError, TapiError) as exc:

@@ -35,7 +35,8 @@ DEFAULT_OUT: Final = "reports"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profiles", nargs="+", metavar="PROFILE",
-                        help="profile YAML files; a directory stands for every *.yaml below it (sorted)")
+                        help="profile YAML files or shipped profile names (ro-conformance profiles); "
+                             "a directory stands for every *.yaml below it (sorted)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
                         help="backend spec used for every profile (default: sim, i.e. each profile simulated)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -60,7 +61,7 @@ def _row_for(path: str, backend: str, out: Path, taken: set[str]) -> MatrixRow:
         return MatrixRow(stem, stem, EXIT_USAGE, None, f"invalid profile {path}")
     dirname = _unique(safe_dirname(profile.name), taken)
     print(f"== {profile.name} ({path})", flush=True)
-    result = run_suite(Path(path), profile.name, backend, out / dirname)
+    result = run_suite(Path(profile.path), profile.name, backend, out / dirname)
     print_summary(result)
     return MatrixRow(profile.name, dirname, result.status, result.results, result.problem)
 

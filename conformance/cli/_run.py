@@ -6,6 +6,9 @@ mistake is a clear message and exit 4 rather than a wall of pytest errors; then 
 ``junit.xml`` and pytest-html writing ``report.html`` (with our ``HtmlReportPlugin``); finally read
 ``results.json`` back and take the exit status from it -- never from pytest's own code, which cannot
 tell "not compatible" from "a claim was broken". Exit statuses: see docs/results-format.md.
+
+A profile is a file path or the name of a shipped profile (``ro-conformance profiles``); the default is
+the shipped ``reference``, so the command works from any directory.
 """
 
 from __future__ import annotations
@@ -24,33 +27,54 @@ from typing import Any, Final, TextIO
 import pytest
 
 import conformance
-from conformance._registry import backend_class, open_backend, split_spec
-from conformance.report._files import ResultsFileError, read_results, safe_dirname, status_of
+from conformance._registry import available_backends, backend_class, open_backend, split_spec
+from conformance._shipped import DEFAULT_PROFILE, ShippedProfileError, resolve_profile
+from conformance.report._files import ResultsFileError, read_results, safe_dirname
 from conformance.report._html import HtmlReportPlugin
 from conformance.report._results import EXIT_ERRORS, EXIT_MEANINGS, EXIT_USAGE
+from conformance.report._summary import run_status, summary_lines
 from simulator._errors import ProfileError, TapiError
 from simulator._profile import load_profile
 from simulator._profile_model import Profile
 
-__all__ = ["DEFAULT_PROFILE", "RunOutcome", "add_arguments", "check_backend", "check_profile", "run",
-           "run_suite"]
+__all__ = ["BUILTIN_SPECS", "DEFAULT_PROFILE", "RunOutcome", "add_arguments", "check_backend", "check_profile",
+           "run", "run_suite"]
 
-DEFAULT_PROFILE: Final = "profiles/reference.yaml"
+DESCRIPTION: Final = """run the Remote Office conformance suite on one PBX profile and write report.html,
+results.json and junit.xml (default: the shipped reference profile on the simulator, into
+reports/<profile name>/)."""
+BUILTIN_SPECS: Final = (
+    ("sim", "the simulator in-process, on the run's profile (default)"),
+    ("sim:PROFILE", "the simulator on another profile"),
+    ("bridge://HOST:PORT[?token=T]", "a backend served by 'ro-conformance serve'"),
+    ("tapi32:", "the real tapi32.dll and the PBX's TSP (Windows only)"),
+    ("tapi32:emulated", "the same adapter on an emulated tapi32.dll backed by the simulator (any OS)"),
+)
 DEFAULT_BACKEND: Final = "sim"
 SUITE: Final = "conformance.suite"
 PLUGIN: Final = "conformance.plugin"
 
 
+def backend_help() -> str:
+    """The backend specs for ``--help``: the built-in ones, then any a plugin registered."""
+    builtin = {split_spec(spec)[0] for spec, _ in BUILTIN_SPECS}
+    lines = [f"{spec}: {text}" for spec, text in BUILTIN_SPECS]
+    lines += [f"{name}:...: registered by an installed plugin" for name in available_backends()
+              if name not in builtin]
+    return "; ".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
-                        help=f"profile YAML (default: {DEFAULT_PROFILE}, relative to the current directory)")
+                        help=f"profile: a YAML file or the name of a shipped profile, see 'ro-conformance "
+                             f"profiles' (default: {DEFAULT_PROFILE})")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
-                        help="backend spec: sim[:PROFILE], bridge://HOST:PORT, tapi32: (default: sim)")
+                        help="backend spec -- " + backend_help())
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="report directory (default: reports/<profile name>/)")
     parser.add_argument("-k", dest="keyword", default=None, metavar="EXPR",
-                        help="only requirements matching this pytest -k expression (the verdict may then "
-                             "be undetermined)")
+                        help="only requirements matching this pytest -k expression, e.g. 'FWD': a partial "
+                             "run, the verdict is not judged (exit status 5 unless something failed or erred)")
     parser.add_argument("-n", dest="workers", default=None, metavar="N",
                         help="run in parallel with pytest-xdist (N or 'auto')")
     parser.add_argument("--answers", default=None, metavar="FILE",
@@ -62,11 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_profile(path: str, err: TextIO | None = None) -> Profile | None:
-    """The loaded profile, or None after printing why it cannot be used."""
+    """The loaded profile (a file path or a shipped name), or None after printing why it cannot be used."""
     err = err or sys.stderr
-    if not Path(path).is_file():
-        hint = " (run from the project root, or pass --profile)" if path == DEFAULT_PROFILE else ""
-        print(f"ro-conformance: profile not found: {path}{hint}", file=err)
+    try:
+        path = resolve_profile(path)
+    except ShippedProfileError as exc:
+        print(f"ro-conformance: {exc}", file=err)
         return None
     try:
         return load_profile(path)
@@ -127,7 +152,6 @@ def _plugin_args() -> list[str]:
 def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | None,
                 workers: str | None, profile_name: str = "") -> list[str]:
     """The argument list for ``pytest.main`` (public for tests and for debugging a run by hand)."""
-    css = resources.files("conformance.report").joinpath("report.css")
     # The suite's node ids are stable whatever the current directory: the root is the directory holding
     # the ``conformance`` package, and no ini file of the caller's project is read (-c devnull).
     root = Path(conformance.__file__).resolve().parent.parent
@@ -139,7 +163,9 @@ def pytest_args(profile_path: Path, backend: str, out_dir: Path, keyword: str | 
         "--tapi-profile", str(profile_path), "--tapi-backend", backend,
         "--tapi-results", str(out_dir / "results.json"),
         "--junitxml", str(out_dir / "junit.xml"), "-o", f"junit_suite_name=ro-conformance {profile_name}".strip(),
-        "--html", str(out_dir / "report.html"), "--self-contained-html", "--css", str(css),
+        # our style sheet goes in through HtmlReportPlugin: --css would print its local path into the page
+        "--html", str(out_dir / "report.html"), "--self-contained-html",
+        "-o", "tapi_summary=false",    # the CLI prints the summary itself, after the file names
     ]
     if keyword:
         args += ["-k", keyword]
@@ -154,6 +180,7 @@ class RunOutcome:
     results: Mapping[str, Any] | None
     out_dir: Path
     problem: str = ""
+    keyword: str | None = None
 
 
 def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path, *,
@@ -164,19 +191,20 @@ def run_suite(profile_path: Path, profile_name: str, backend: str, out_dir: Path
     results_path = out_dir / "results.json"
     results_path.unlink(missing_ok=True)   # a stale file from an earlier run must not pass for this one
     args = pytest_args(profile_path.resolve(), backend, out_dir.resolve(), keyword, workers, profile_name)
-    code = pytest.main(args, plugins=[HtmlReportPlugin(profile_name, str(profile_path))])
+    css = resources.files("conformance.report").joinpath("report.css").read_text(encoding="utf-8")
+    code = pytest.main(args, plugins=[HtmlReportPlugin(profile_name, str(profile_path), css)])
     try:
         data = read_results(results_path)
     except ResultsFileError as exc:
         usage = code == pytest.ExitCode.USAGE_ERROR
         print(f"ro-conformance: {exc} (pytest exit {int(code)})", file=err)
         return RunOutcome(EXIT_USAGE if usage else EXIT_ERRORS, None, out_dir, str(exc))
-    status = status_of(data)
+    status = run_status(data, keyword)
     if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) and status in (0, 1):
         # collection errors or an interrupt: what did run cannot vouch for what did not
         print(f"ro-conformance: the run stopped early (pytest exit {int(code)}); see the output above", file=err)
         return RunOutcome(EXIT_ERRORS, data, out_dir, "the run stopped early")
-    return RunOutcome(status, data, out_dir)
+    return RunOutcome(status, data, out_dir, keyword=keyword)
 
 
 def expectation_line(profile: Profile, data: Mapping[str, Any] | None) -> str | None:
@@ -197,26 +225,19 @@ def print_summary(outcome: RunOutcome, out: TextIO | None = None, profile: Profi
     """Verdict, route, clauses that failed with their tests, a difference from the profile's expect:,
     and where the three files are."""
     out = out or sys.stdout
-    data = outcome.results
-    if data is None:
+    if outcome.results is None:
         print(f"Remote Office verdict: none ({outcome.problem})", file=out)
+        print(f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}", file=out)
     else:
-        ro = data["remote_office"]
-        outcomes = {t["id"]: t["outcome"] for t in data["tests"]}
-        print(f"Remote Office verdict: {ro['verdict']}   route: {ro.get('route') or 'none'}", file=out)
-        aside = " (not needed for this verdict)" if ro["verdict"] == "compatible" else ""
-        for key, heading in (("failed_clauses", "clauses tried that do not hold"),
-                             ("unsupported_clauses", "clauses the profile declares unsupported"),
-                             ("undetermined_clauses", "clauses not judged")):
-            if ro.get(key):
-                print(f"{heading}{aside}:", file=out)
-            for entry in ro.get(key, []):
-                tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
-                print(f"  {entry['clause']}: {tests}", file=out)
-    line = expectation_line(profile, data) if profile is not None else None
-    if line is not None:
-        print(line, file=out)
-    print(f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}", file=out)
+        lines = summary_lines(outcome.results, outcome.keyword)
+        if outcome.status != run_status(outcome.results, outcome.keyword):   # the run stopped early
+            lines[-1] = f"exit status {outcome.status}: {EXIT_MEANINGS.get(outcome.status, '?')}"
+        # a partial run judges no verdict, so it cannot miss the profile's expected one
+        line = expectation_line(profile, outcome.results) if profile is not None and not outcome.keyword else None
+        if line is not None:
+            lines.insert(len(lines) - 1, line)
+        for line in lines:
+            print(line, file=out)
     for name in ("report.html", "results.json", "junit.xml"):
         path = outcome.out_dir / name
         print(f"  {path}{'' if path.exists() else '  (missing)'}", file=out)
@@ -240,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         ScriptedOperator.load(args.answers)          # a broken file: TapiError -> message and exit 4
         os.environ[ANSWERS_ENV] = str(Path(args.answers).resolve())   # read by the backend the run opens
     use_terminal_if_interactive()                    # before pytest captures stdin
-    outcome = run_suite(Path(args.profile), profile.name, args.backend, out_dir,
+    outcome = run_suite(Path(profile.path), profile.name, args.backend, out_dir,
                         keyword=args.keyword, workers=args.workers)
     print_summary(outcome, profile=profile)
     return outcome.status

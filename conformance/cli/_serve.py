@@ -1,6 +1,7 @@
 """``ro-conformance serve``: serve a backend over the network bridge (JSON-RPC 2.0 over WebSocket).
 
-By default the simulator on ``--profile`` following the wall clock, on 127.0.0.1:7755. Any address
+By default the simulator on ``--profile`` (a file or a shipped profile's name; default ``reference``)
+following the wall clock, on 127.0.0.1:7755. Any address
 that is not loopback requires a token (``$RO_CONFORMANCE_TOKEN``, ``--token-file PATH`` or, visible in
 process lists, ``--token``); the server refuses to start without one (exit 4) and never prints it.
 See docs/bridge.md for the protocol.
@@ -19,25 +20,29 @@ from collections.abc import Callable
 from typing import Any
 
 from conformance._registry import open_backend, split_spec
+from conformance._shipped import DEFAULT_PROFILE, ShippedProfileError, resolve_profile
 from conformance.backends.bridge import TOKEN_ENV, TOKEN_FILE_ENV, read_token_file
 from conformance.backends.sim import SimBackend
 from conformance.bridge.protocol import file_sha256
 from conformance.bridge.server import BridgeServer, Mode, NotifyingWallClock
+from conformance.cli._run import backend_help, check_profile
 from conformance.report._results import EXIT_USAGE
 from simulator._clock import VirtualClock
 from simulator._errors import BridgeError, TapiError
-from simulator._profile import load_profile
 
 __all__ = ["add_arguments", "is_loopback", "parse_listen", "run"]
 
-DEFAULT_PROFILE = "profiles/reference.yaml"
+DESCRIPTION = """serve a backend over the network bridge (JSON-RPC 2.0 over WebSocket, docs/bridge.md):
+by default the simulator on the shipped reference profile, on 127.0.0.1:7755; clients run the suite with
+'ro-conformance run --backend bridge://HOST:PORT'."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="sim", metavar="SPEC",
-                        help="backend to serve: sim (default), sim:PROFILE, tapi32:, ...")
+                        help="backend to serve -- " + backend_help())
     parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="P",
-                        help=f"profile for sim (default {DEFAULT_PROFILE})")
+                        help="profile: a YAML file or the name of a shipped profile, see 'ro-conformance "
+                             f"profiles' (default: {DEFAULT_PROFILE})")
     parser.add_argument("--listen", default="127.0.0.1:7755", metavar="HOST:PORT",
                         help="address to listen on (default 127.0.0.1:7755; non-loopback needs --token)")
     parser.add_argument("--token", default=None,
@@ -72,20 +77,28 @@ def is_loopback(host: str) -> bool:
         return False  # a host name, "" or "0.0.0.0"-like wildcard: treat as reachable from outside
 
 
-def _backend(args: argparse.Namespace) -> tuple[Any, Mode, Callable[[], Any] | None, str]:
-    """The served backend, its mode, a factory of fresh ones (session.reset) and its profile's SHA-256."""
+def _backend(args: argparse.Namespace) -> tuple[Any, Mode, Callable[[], Any] | None, str] | None:
+    """The served backend, its mode, a factory of fresh ones (session.reset) and its profile's SHA-256;
+    None after printing why the profile cannot be used (as ``run`` does)."""
     name, target = split_spec(args.backend)
     if name == "sim":
-        path = target or args.profile
-        profile = load_profile(path)
+        profile = check_profile(target or args.profile)
+        if profile is None:
+            return None
         clock = VirtualClock() if args.clock == "virtual" else NotifyingWallClock()
         mode: Mode = "virtual" if args.clock == "virtual" else "wall"
-        return SimBackend(profile, clock), mode, None, file_sha256(path)
-    has_profile = bool(args.profile) and os.path.exists(args.profile)
-    other = load_profile(args.profile) if has_profile else None
+        return SimBackend(profile, clock), mode, None, file_sha256(profile.path)
+    try:
+        resolve_profile(args.profile)
+    except ShippedProfileError:   # other backends may not need a profile at all
+        other = None
+    else:
+        other = check_profile(args.profile)
+        if other is None:
+            return None
     mode = "virtual" if args.clock == "virtual" else "poll"
     return (open_backend(args.backend, other), mode, lambda: open_backend(args.backend, other),
-            file_sha256(args.profile) if has_profile else "")
+            file_sha256(other.path) if other is not None else "")
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -118,10 +131,13 @@ def run(args: argparse.Namespace) -> int:
         print("ro-conformance serve: --max-frame must be at least 1024", file=sys.stderr)
         return EXIT_USAGE
     try:
-        backend, mode, factory, sha = _backend(args)
+        made = _backend(args)
     except (TapiError, OSError) as exc:
         print(f"ro-conformance serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if made is None:
+        return EXIT_USAGE
+    backend, mode, factory, sha = made
     server = BridgeServer(backend, mode=mode, token=token, max_frame=args.max_frame,
                           max_clients=args.max_clients, factory=factory, profile_sha256=sha)
     try:

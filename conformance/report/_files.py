@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from conformance.report._cells import LEGEND, clause_cell
-from conformance.report._results import CLAUSES, RunResults, TestOutcome, exit_status
+from conformance.report._results import CLAUSES, REQUIREMENT_CLAUSES, RunResults, TestOutcome, exit_status
 
 __all__ = [
+    "LEGEND",
     "RESULTS_FORMAT",
     "MatrixRow",
     "ResultsFileError",
+    "evidence_anchor",
     "outcomes_from_jsonable",
     "read_results",
     "render_matrix_html",
@@ -117,15 +119,31 @@ _STATE_CLASS: Final = {"available": "pass", "failed": "fail", "not-possible": "n
                        "not-tested": "open"}
 
 
-def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str]]:
-    """(css class, symbol, tooltip) per clause; the states and marks are ``_cells.LEGEND``'s."""
+def evidence_anchor(test_id: str) -> str:
+    """The id of a requirement's evidence block in report.html (``ev-RO-FWD-01``); the matrix links to it."""
+    return "ev-" + re.sub(r"[^A-Za-z0-9_-]", "-", test_id)
+
+
+def _clause_evidence(clause: str, failing: Sequence[str], ran: Sequence[str]) -> str:
+    """The requirement whose evidence a clause's cell links to: the first that did not hold, else the
+    first of the clause that ran ("" when none did)."""
+    if failing:
+        return failing[0]
+    return next((tid for tid in sorted(ran) if REQUIREMENT_CLAUSES.get(tid) == clause), "")
+
+
+def _clause_cells(row: MatrixRow) -> list[tuple[str, str, str, str]]:
+    """(css class, symbol, tooltip, requirement id to link to, or "") per clause; the states and marks are
+    ``_cells.LEGEND``'s (estos vocabulary: available, tested - failed, not possible, not documented, not
+    tested)."""
     if row.results is None:
-        return [("none", "—", row.problem) for _ in MATRIX_CLAUSES]
+        return [("none", "—", row.problem, "") for _ in MATRIX_CLAUSES]
+    ran = [str(t.get("id")) for t in row.results.get("tests", [])]
     cells = []
     for clause in MATRIX_CLAUSES:
         cell = clause_cell(row.results, clause)
         tip = f"{clause}: {cell.label}" + (f" — {cell.detail}" if cell.state != "available" else "")
-        cells.append((_STATE_CLASS[cell.state], cell.symbol, tip))
+        cells.append((_STATE_CLASS[cell.state], cell.symbol, tip, _clause_evidence(clause, cell.tests, ran)))
     return cells
 
 
@@ -136,11 +154,13 @@ def _verdict(row: MatrixRow) -> tuple[str, str]:
     return str(ro.get("verdict")), str(ro.get("route") or "—")
 
 
-def _linked(row: MatrixRow, inner_html: str) -> str:
-    """``inner_html`` as a link to the row's report, or as it is when the run wrote none."""
+def _linked(row: MatrixRow, inner_html: str, test_id: str = "") -> str:
+    """``inner_html`` as a link to the row's report (at ``test_id``'s evidence when given), or as it is
+    when the run wrote none."""
     if row.results is None:
         return inner_html
-    return f'<a href="{html.escape(row.report_dir + "/report.html", quote=True)}">{inner_html}</a>'
+    target = row.report_dir + "/report.html" + (f"#{evidence_anchor(test_id)}" if test_id else "")
+    return f'<a href="{html.escape(target, quote=True)}">{inner_html}</a>'
 
 
 def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office compatibility matrix") -> str:
@@ -149,8 +169,8 @@ def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office
     head = "".join(f"<th>{esc(c)}</th>" for c in MATRIX_CLAUSES)
     body = []
     for row in rows:
-        cells = "".join(f'<td class="{css}" title="{esc(tip, quote=True)}">{_linked(row, sym)}</td>'
-                        for css, sym, tip in _clause_cells(row))
+        cells = "".join(f'<td class="{css}" title="{esc(tip, quote=True)}">{_linked(row, sym, tid)}</td>'
+                        for css, sym, tip, tid in _clause_cells(row))
         verdict, route = _verdict(row)
         vclass = _VERDICT_CLASS.get(verdict, "none")
         problem = f'<div class="problem">{esc(row.problem)}</div>' if row.problem else ""
@@ -161,9 +181,10 @@ def render_matrix_html(rows: Sequence[MatrixRow], *, title: str = "Remote Office
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/>"
         f"<title>{esc(title)}</title><style>{_MATRIX_CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1>"
-        f"<p>{_LEGEND_TEXT}. "
-        "Verdict: <code>native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
-        "(blind OR consult_in_ringing) AND trunks)</code>. Click a cell for the profile's report.</p>"
+        f'<p class="legend">{esc(_LEGEND_TEXT)} · — no results</p>'
+        "<p>Verdict: <code>native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
+        "(blind OR consult_in_ringing) AND trunks)</code>. A clause's cell opens the evidence of its "
+        "requirement in the profile's report; the profile's name opens the report.</p>"
         f'<table class="matrix"><thead><tr><th>profile</th>{head}<th>verdict</th><th>route</th>'
         f"<th>exit</th></tr></thead><tbody>{''.join(body)}</tbody></table></body></html>\n")
 
@@ -180,7 +201,7 @@ def render_matrix_md(rows: Sequence[MatrixRow]) -> str:
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
         verdict, route = _verdict(row)
-        syms = [sym for _, sym, _ in _clause_cells(row)]
+        syms = [sym for _, sym, _, _ in _clause_cells(row)]
         name = f"[{_md(row.profile)}]({row.report_dir}/report.html)" if row.results is not None else _md(row.profile)
         lines.append("| " + " | ".join([name, *syms, _md(verdict), _md(route), str(row.status)]) + " |")
     lines += ["", f"{_LEGEND_TEXT} · — no results", ""]

@@ -3,15 +3,17 @@
 ``ro-conformance run`` registers one ``HtmlReportPlugin`` through ``pytest.main(..., plugins=[...])``, so
 none of this is active in anybody else's pytest session. Layout of the page (docs/results-format.md):
 
-1. summary prefix: the verdict box (verdict, route, exit status, clauses that do not hold with their tests
-   and outcomes, the formula), then the per-requirement table;
+1. summary prefix: our style sheet, the verdict box (verdict, route, exit status, clauses that do not hold
+   with their tests and outcomes, the formula; or the partial-run note), then the per-requirement table
+   with its outcome filters (plain CSS, no script);
 2. summary postfix: the profile (YAML text), the backend / provider info, and the evidence of every
-   requirement (ladder SVG + raw log) in ``<details>`` blocks;
-3. pytest-html's own results table, with two extra columns (requirement, RO outcome) and each test's
-   ladder + raw log prepended to its log.
+   requirement (ladder SVG + raw log) in ``<details>`` blocks, open when the requirement did not pass;
+3. pytest-html's own run count, filters and results table are hidden (they count pytest's tests in
+   pytest's words); their per-test logs are emptied, the evidence is stored once, in 2.
 
-Everything in 1 and 2 is rendered server-side, so the verdict and the evidence read without JavaScript;
-pytest-html's table needs its script. Every string that came from the PBX, the profile or a reason is
+Everything is rendered server-side, so the page reads without JavaScript. The outcome words are ISO 9646's
+(pass, fail, inconclusive, error, not applicable), never pytest's. No local file-system path goes into the
+page: the profile is named by its file name. Every string that came from the PBX, the profile or a reason is
 escaped here (``html.escape``) or by ``_ladder`` -- a PBX picks caller names, and a report must survive
 ``<script>``.
 """
@@ -27,10 +29,12 @@ from typing import Any, Final
 
 import pytest
 
+from conformance._certification import certification_html
 from conformance._recorder import records_from_jsonable
-from conformance.report._files import status_of
+from conformance.report._files import evidence_anchor
 from conformance.report._ladder import render_ladder, render_log_html
-from conformance.report._results import EXIT_MEANINGS, RunResults, TestOutcome
+from conformance.report._results import EXIT_MEANINGS, OUTCOMES, RunResults, TestOutcome
+from conformance.report._summary import partial_note, run_status
 
 __all__ = [
     "EXIT_MEANINGS",
@@ -38,6 +42,7 @@ __all__ = [
     "backend_html",
     "evidence_html",
     "evidence_section_html",
+    "outcome_word",
     "profile_html",
     "requirements_table_html",
     "verdict_box_html",
@@ -58,11 +63,16 @@ def _css_token(text: str) -> str:
 
 
 def _anchor(test_id: str) -> str:
-    return "ev-" + _css_token(test_id)
+    return evidence_anchor(test_id)
+
+
+def outcome_word(outcome: str) -> str:
+    """The outcome as people read it: ``not-applicable`` (the results.json value) is "not applicable"."""
+    return outcome.replace("-", " ")
 
 
 def _outcome_span(outcome: str) -> str:
-    return f'<span class="ro-outcome ro-{_css_token(outcome)}">{_esc(outcome)}</span>'
+    return f'<span class="ro-outcome ro-{_css_token(outcome)}">{_esc(outcome_word(outcome))}</span>'
 
 
 # --- the verdict box ---------------------------------------------------------------------------------
@@ -99,11 +109,18 @@ def _clause_tables(ro: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]
     return "".join(out) or "<h3>Clauses</h3><p>Every clause holds.</p>"
 
 
-def verdict_box_html(data: Mapping[str, Any]) -> str:
-    """The verdict box from a results.json mapping (``RunResults.to_jsonable()``)."""
+def verdict_box_html(data: Mapping[str, Any], keyword: str | None = None) -> str:
+    """The verdict box from a results.json mapping (``RunResults.to_jsonable()``); ``keyword`` is the
+    run's ``-k`` selection (a partial run gets no verdict)."""
     ro: Mapping[str, Any] = data.get("remote_office", {})
     verdict = str(ro.get("verdict", "undetermined"))
-    status = status_of(data)
+    status = run_status(data, keyword)
+    partial = partial_note(data, keyword)
+    if partial:
+        return (f'<section id="ro-verdict" class="ro-verdict ro-v-undetermined">'
+                f'<h2>Remote Office verdict: <span class="ro-verdict-word">NOT JUDGED</span></h2>'
+                f'<p class="ro-partial">{_esc(partial)} (selection: <code>-k {_esc(keyword)}</code>).</p>'
+                f"<p><b>Exit status:</b> {status}: {_esc(EXIT_MEANINGS.get(status, '?'))}</p></section>")
     by_id = {str(t.get("id")): t for t in data.get("tests", [])}
     empty = "" if by_id else '<p class="ro-warning">No requirement ran: nothing was proven.</p>'
     return (
@@ -111,14 +128,27 @@ def verdict_box_html(data: Mapping[str, Any]) -> str:
         f'<h2>Remote Office verdict: <span class="ro-verdict-word">{_esc(_VERDICT_WORD.get(verdict, verdict))}'
         f"</span></h2>{empty}"
         f'<p><b>Route:</b> {_esc(ro.get("route") or "none")} &#183; '
-        f"<b>Exit status:</b> {status} ({_esc(EXIT_MEANINGS.get(status, '?'))})</p>"
+        f"<b>Exit status:</b> {status}: {_esc(EXIT_MEANINGS.get(status, '?'))}</p>"
         f"{_clause_tables(ro, by_id)}"
         f'<p class="ro-formula"><b>Formula:</b> <code>{_esc(ro.get("formula", ""))}</code></p>'
         "</section>")
 
 
+def _filters_html(tests: Sequence[Mapping[str, Any]]) -> str:
+    """One checkbox per outcome, with its count; unchecking hides those rows (CSS ``:has``, no script)."""
+    boxes = []
+    for outcome in OUTCOMES:
+        count = sum(1 for t in tests if t.get("outcome") == outcome)
+        token = _css_token(outcome)
+        disabled = ' disabled="disabled"' if not count else ""
+        boxes.append(f'<label class="ro-filter"><input type="checkbox" id="ro-show-{token}" checked="checked"'
+                     f'{disabled}/> {count} {_esc(outcome_word(outcome))}</label>')
+    return f'<p class="ro-filters">Show: {" ".join(boxes)}</p>'
+
+
 def requirements_table_html(tests: Sequence[Mapping[str, Any]]) -> str:
-    """One row per requirement: id (linking to its evidence), title, clause, outcome, reason, time."""
+    """One row per requirement: id (linking to its evidence), title, clause, outcome, reason, time; the
+    outcome filters right above the table."""
     rows = []
     for t in tests:
         tid = str(t.get("id", ""))
@@ -128,7 +158,8 @@ def requirements_table_html(tests: Sequence[Mapping[str, Any]]) -> str:
             f'<td>{_esc(t.get("clause") or "advisory")}</td><td>{_outcome_span(str(t.get("outcome", "?")))}</td>'
             f'<td class="ro-reason">{_esc(t.get("reason", ""))}</td>'
             f'<td>{float(t.get("duration") or 0.0):.3f}</td></tr>')
-    return ('<section id="ro-requirements"><h2>Requirements</h2><table class="ro-requirements">'
+    return (f'<section id="ro-requirements"><h2>Requirements ({len(tests)})</h2>{_filters_html(tests)}'
+            '<table class="ro-requirements">'
             "<thead><tr><th>id</th><th>title</th><th>clause</th><th>outcome</th><th>reason</th>"
             f"<th>seconds</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
 
@@ -137,7 +168,9 @@ def requirements_table_html(tests: Sequence[Mapping[str, Any]]) -> str:
 
 
 def profile_html(text: str, path: str = "") -> str:
-    where = f" <small>({_esc(path)})</small>" if path else ""
+    """The profile's YAML text under its file name (never the directory: no local path in a report)."""
+    name = Path(path.replace("\\", "/")).name if path else ""
+    where = f" <small>({_esc(name)})</small>" if name else ""
     return (f'<section id="ro-profile"><h2>Profile{where}</h2>'
             f'<pre class="ro-profile-text">{_esc(text)}</pre></section>')
 
@@ -166,10 +199,16 @@ def evidence_html(test: Mapping[str, Any]) -> str:
     if not recs:
         return ""
     failed_seq = test.get("failed_seq")
-    title = f'{test.get("id", "")} {test.get("title", "")}'.strip()
-    ladder = render_ladder(recs, title=title, failed_seq=None if failed_seq is None else int(failed_seq))
-    return (f'<div class="ro-evidence"><div class="ro-ladder">{ladder}</div>'
-            f"<details><summary>raw log</summary>{render_log_html(recs)}</details></div>")
+    blamed = None if failed_seq is None else int(failed_seq)
+    ladder = render_ladder(recs, failed_seq=blamed)
+    # a passing (or not applicable) test's set-up and clean-up lines are one line each: results.json has
+    # them all, and fifteen copies of the same lineInitializeEx would double the page
+    settled = test.get("outcome") in ("pass", "not-applicable")
+    log = render_log_html(recs, fold=settled, failed_seq=blamed)
+    # the title is the <summary> of the block around this (HTML: it wraps where the SVG would cut it)
+    return ('<div class="ro-evidence">'
+            f'<div class="ro-ladder">{ladder}</div>'
+            f"<details><summary>raw log</summary>{log}</details></div>")
 
 
 def evidence_section_html(tests: Sequence[Mapping[str, Any]]) -> str:
@@ -179,9 +218,10 @@ def evidence_section_html(tests: Sequence[Mapping[str, Any]]) -> str:
         tid, outcome = str(t.get("id", "")), str(t.get("outcome", "?"))
         body = evidence_html(t) or "<p>Nothing was recorded.</p>"
         opened = "" if outcome in ("pass", "not-applicable") else ' open="open"'
+        reason = t.get("reason", "")
         blocks.append(f'<details id="{_anchor(tid)}" class="ro-test"{opened}><summary>{_esc(tid)} '
                       f'{_outcome_span(outcome)} {_esc(t.get("title", ""))}</summary>'
-                      f'<p class="ro-reason">{_esc(t.get("reason", ""))}</p>{body}</details>')
+                      + (f'<p class="ro-reason">{_esc(reason)}</p>' if reason else "") + f"{body}</details>")
     return f'<section id="ro-evidence"><h2>Evidence</h2>{"".join(blocks)}</section>'
 
 
@@ -200,7 +240,8 @@ def _stash_key(name: str) -> Any:
 class HtmlReportPlugin:
     """pytest-html hooks for one ``ro-conformance run``; pass an instance to ``pytest.main(plugins=...)``."""
 
-    def __init__(self, profile_name: str, profile_path: str | None = None) -> None:
+    def __init__(self, profile_name: str, profile_path: str | None = None, css: str = "") -> None:
+        self.css = css
         self.profile_name = profile_name
         self.profile_path = profile_path
         self._config: pytest.Config | None = None
@@ -234,6 +275,15 @@ class HtmlReportPlugin:
             return None
         return next((t for t in results.tests if t.nodeid == nodeid), None)
 
+    def _data(self, results: RunResults | None) -> dict[str, Any]:
+        """results.json's data, serialised once by the suite plugin's collector (evidence is large)."""
+        if results is None or self._config is None:
+            return {"remote_office": {}, "tests": []}
+        collector = self._config.pluginmanager.get_plugin("tapi-results-collector")
+        if collector is not None and hasattr(collector, "jsonable_results"):
+            return dict(collector.jsonable_results())
+        return results.to_jsonable()
+
     def _profile_text(self, results: RunResults | None) -> tuple[str, str]:
         path = self.profile_path or (str(results.profile.get("path", "")) if results else "")
         if not path:
@@ -251,8 +301,12 @@ class HtmlReportPlugin:
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
                                     session: pytest.Session) -> None:
         results = self._results()
-        data = results.to_jsonable() if results is not None else {"remote_office": {}, "tests": []}
-        prefix.append(verdict_box_html(data))
+        data = self._data(results)
+        keyword = getattr(session.config.option, "keyword", None) or None
+        if self.css:
+            prefix.append(f"<style>{self.css}</style>")
+        prefix.append(verdict_box_html(data, keyword))
+        prefix.append(certification_html(data.get("certification") or {}))
         prefix.append(requirements_table_html(data["tests"]))
         text, path = self._profile_text(results)
         postfix.append(profile_html(text, path))
@@ -271,15 +325,11 @@ class HtmlReportPlugin:
         props = dict(p for p in getattr(report, "user_properties", ()) if isinstance(p, tuple) and len(p) == 2)
         outcome = found.outcome if found else str(props.get("ro_outcome", ""))
         requirement = found.id if found else str(props.get("ro_requirement", ""))
-        cells.insert(1, f'<td class="col-roOutcome ro-{_css_token(outcome)}">{_esc(outcome)}</td>')
+        cells.insert(1, f'<td class="col-roOutcome ro-{_css_token(outcome)}">{_esc(outcome_word(outcome))}</td>')
         cells.insert(2, f'<td class="col-roRequirement">{_esc(requirement)}</td>')
 
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
-        # Once per test: on the call phase, or on the setup phase when the test never got to run.
-        if not (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
-            return
-        found = self._outcome(report.nodeid)
-        if found is not None:
-            evidence = evidence_html(found.to_jsonable())
-            if evidence:
-                data.insert(0, evidence)
+        # The evidence section holds each requirement's ladder and log once; pytest's own log of the test
+        # would store it a second time (and a skip's log names files on this machine).
+        if self._outcome(report.nodeid) is not None:
+            data.clear()

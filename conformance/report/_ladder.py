@@ -1,7 +1,16 @@
 """Draw a recorder log as a ladder (sequence) diagram: one standalone SVG string, no script, no CSS.
 
-One row per record, 18 px high, virtual time on the left. Lifelines, left to right: app, provider,
-desk phone, RO phone, target, caller, trunks (only those that occur), then any other role by name.
+One row per record, 18 px high, virtual time on the left. Lifelines, left to right, the same in every
+diagram so that ladders compare at a glance: app, provider, desk phone, RO phone, target, caller, trunks,
+then any other role by name.
+
+Set-up (everything before the suite's ``step: test`` note: lineInitializeEx, lineOpen, the pre-condition)
+and clean-up (from ``step: clean up`` on: the harness putting the PBX back) are not the test. Each is
+folded into one grey row that counts its calls and error returns -- results.json (and the raw log of a
+test that did not pass) has them line by line -- so a passing test's clean-up errors (a lineDrop on a
+call the PBX already dropped) do not look like findings, and the fifteen ladders of a report stay
+small. A range holding a failed record is drawn in full (in grey for clean-up); a failed record stays
+red wherever it is.
 
 * request: app -> provider, solid; return / error: provider -> app, dashed (an error in orange).
 * message: provider -> app, labelled with ``LineMessage.describe()``.
@@ -13,8 +22,11 @@ thin connector left of the app lifeline. Failed records and ``failed_seq`` get a
 
 Every string that came from a record is XML-escaped: a PBX chooses caller names, and a report must
 survive ``<script>``. The output depends on nothing but the records (no ids, no clock, no hashing), so
-the same records always give the same bytes. Each row carries its full text in a ``<title>`` (a
-browser tooltip), because labels are cut to fit between their lifelines.
+the same records always give the same bytes. A row whose label had to be cut to fit between its
+lifelines carries its full text in a ``<title>`` (a browser tooltip); the raw log has every line in full.
+
+Size matters (a report holds fifteen ladders): arrowheads are two shared markers, the time is written
+only when it moves, and repeated styling sits in one ``<style>`` per diagram.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ from typing import Final
 
 from conformance._recorder import Record, raw_log
 
-__all__ = ["render_ladder", "render_log_html"]
+__all__ = ["folded_ranges", "render_ladder", "render_log_html"]
 
 ROW_H: Final = 18
 _CHAR_W: Final = 6.6          # advance of an 11 px monospace glyph, to cut labels to their span
@@ -79,8 +91,65 @@ def _involved(record: Record) -> tuple[str, ...]:
 
 def _actors(records: Sequence[Record]) -> list[str]:
     used = {a for r in records for a in _involved(r)}
-    known = [a for a in ACTORS if a in used]
-    return known + sorted(used.difference(ACTORS))
+    return [*ACTORS, *sorted(used.difference(ACTORS))]
+
+
+CLEANUP_NOTE: Final = "step: clean up"
+_CLEANUP_INK: Final = "#5f6670"      # 5.9:1 on the band below: readable, clearly not a finding
+_CLEANUP_BAND: Final = "#f3f4f6"
+
+
+TEST_NOTE: Final = "step: test"
+
+
+def _cleanup_start(records: Sequence[Record]) -> int:
+    """Index of the first clean-up row (``len(records)`` when there is none)."""
+    return next((i for i, r in enumerate(records) if r.kind == "note" and r.text == CLEANUP_NOTE), len(records))
+
+
+@dataclass(frozen=True, slots=True)
+class _Fold:
+    start: int      # first record index folded
+    end: int        # one past the last
+    text: str
+
+
+def _fold_text(what: str, recs: Sequence[Record]) -> str:
+    calls = sum(1 for r in recs if r.kind == "request")
+    errors = sum(1 for r in recs if r.kind == "error")
+    parties = sum(1 for r in recs if r.kind == "party")
+    parts = [f"{calls} TAPI call{'s' * (calls != 1)}"]
+    if errors:
+        parts.append(f"{errors} returned an error")
+    if parties:
+        parts.append(f"{parties} party step{'s' * (parties != 1)}")
+    return f"{what}: {', '.join(parts)} -- every line in results.json"
+
+
+def _folds(records: Sequence[Record], failed_seq: int | None) -> list[_Fold]:
+    """The set-up and clean-up ranges to draw as one row each (none that holds a failed record)."""
+    def clean(a: int, b: int) -> bool:
+        return b - a > 1 and not any(r.failed or r.seq == failed_seq for r in records[a:b])
+
+    out = []
+    test = next((i for i, r in enumerate(records) if r.kind == "note" and r.text == TEST_NOTE), None)
+    if test is not None and clean(0, test):
+        out.append(_Fold(0, test, _fold_text("set-up (not part of the verdict)", records[:test])))
+    start = _cleanup_start(records)
+    end = next((i for i in range(start, len(records)) if records[i].failed or records[i].seq == failed_seq),
+               len(records))
+    if start < len(records) and clean(start, end):
+        out.append(_Fold(start, end, _fold_text("clean-up (not part of the verdict)", records[start:end])))
+    return out
+
+
+def _fold_row(fold: _Fold, row: int, width: int) -> str:
+    y = _HEAD_H + row * ROW_H
+    x0 = _LEFT - 24
+    w = width - x0 - 8
+    return (f'<g class="row fold"><rect x="0" y="{y}" width="{width}" height="{ROW_H}" fill="{_CLEANUP_BAND}"/>'
+            f'<rect x="{x0}" y="{y + 2}" width="{w}" height="{ROW_H - 4}" rx="3" fill="#e5e7eb" stroke="#9aa1a9"/>'
+            + _text(x0 + 6, y + 13, _cut(fold.text, w - 12), "#374151") + "</g>")
 
 
 def _columns(actors: Sequence[str]) -> dict[str, int]:
@@ -132,10 +201,18 @@ def _text(x: float, y: float, body: str, fill: str, extra: str = "") -> str:
 
 
 def _arrow(x1: int, x2: int, y: int, colour: str, dashed: bool) -> str:
-    tip = -7 if x2 > x1 else 7
-    dash = ' stroke-dasharray="5 3"' if dashed else ""
-    return (f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}"{dash}/>'
-            f'<polygon points="{x2},{y} {x2 + tip},{y - 3} {x2 + tip},{y + 3}" fill="{colour}"/>')
+    dash = ' class="d"' if dashed else ""
+    paint = "" if colour == _INK else f' stroke="{colour}" color="{colour}"'    # ink: from _STYLE
+    return f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}"{paint}{dash}/>'
+
+
+# One arrowhead marker, coloured like its line (context-stroke is not universal; currentColor is).
+_DEFS: Final = ('<defs><marker id="h" viewBox="0 0 7 6" refX="7" refY="3" markerWidth="7" markerHeight="6" '
+                'orient="auto-start-reverse" markerUnits="userSpaceOnUse"><path d="M0,0 L7,3 L0,6 z" '
+                'fill="currentColor"/></marker></defs>')
+# (CSS beats presentation attributes: the ink rule must not match the lines that carry their own colour)
+_STYLE: Final = (f"<style>.row line{{marker-end:url(#h)}}.row line:not([stroke]){{stroke:{_INK};color:{_INK}}}"
+                 ".row line.d{stroke-dasharray:5 3}.tm{fill:#595959;text-anchor:end}</style>")
 
 
 def _ends(rec: Record, xs: dict[str, int]) -> tuple[int, int]:
@@ -158,17 +235,29 @@ def _label(rec: Record, pairs: _Pairs) -> str:
     return rec.text.replace("LINECALLSTATE_", "") if rec.kind == "message" else rec.text
 
 
-def _arrow_row(rec: Record, y: int, xs: dict[str, int], pairs: _Pairs, colour: str) -> str:
+def _arrow_row(rec: Record, y: int, xs: dict[str, int], pairs: _Pairs, colour: str) -> tuple[str, bool]:
+    """(SVG of the row, whether its label was cut)."""
     x1, x2 = _ends(rec, xs)
     dashed = rec.kind in ("return", "error")
     left = min(x1, x2)
-    label = _text(left + 8, y + 10, _cut(_label(rec, pairs), abs(x2 - x1) - 16), colour)
-    return label + _arrow(x1, x2, y + 14, colour, dashed)
+    full = _label(rec, pairs)
+    shown = _cut(full, abs(x2 - x1) - 16)
+    label = (f'<text x="{left + 8}" y="{y + 10}">{_esc(shown)}</text>' if colour == _INK
+             else _text(left + 8, y + 10, shown, colour))
+    return label + _arrow(x1, x2, y + 14, colour, dashed), shown != " ".join(full.split())
 
 
-def _box_row(rec: Record, y: int, width: int, failed: bool) -> str:
+def _box_row(rec: Record, y: int, width: int, failed: bool, cleanup: bool = False) -> str:
+    """A note or timeout box across the diagram (its text cut to the box; the raw log has it whole)."""
     if failed:
         fill, stroke, ink = "#fde2e2", _FAIL, "#8b1414"
+    elif cleanup and rec.text == CLEANUP_NOTE:
+        fill, stroke, ink = "#e5e7eb", "#9aa1a9", "#374151"
+        rec_text = "clean-up: the harness puts the PBX back (not part of the verdict)"
+        x0 = _LEFT - 24
+        w = width - x0 - 8
+        return (f'<rect x="{x0}" y="{y + 2}" width="{w}" height="{ROW_H - 4}" rx="3" fill="{fill}" '
+                f'stroke="{stroke}"/>' + _text(x0 + 6, y + 13, _cut(rec_text, w - 12), ink))
     elif rec.kind == "timeout":
         fill, stroke, ink = "#fff4d6", "#d08a00", "#6b4500"
     else:
@@ -179,21 +268,30 @@ def _box_row(rec: Record, y: int, width: int, failed: bool) -> str:
             f'stroke="{stroke}"/>' + _text(x0 + 6, y + 13, _cut(rec.text, w - 12), ink))
 
 
-def _row(rec: Record, row: int, xs: dict[str, int], pairs: _Pairs, width: int, failed: bool) -> str:
+def _row(rec: Record, row: int, xs: dict[str, int], pairs: _Pairs, width: int, failed: bool,
+         cleanup: bool = False, show_time: bool = True) -> str:
     y = _HEAD_H + row * ROW_H
-    css = f"row {rec.kind}" + (" failed" if failed else "")
-    parts = [f'<g class="{css}" data-seq="{rec.seq}"><title>{_esc(rec.log_line())}</title>']
+    css = f"row {rec.kind}" + (" failed" if failed else "") + (" cleanup" if cleanup else "")
+    parts = []
     if failed:
         parts.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW_H}" fill="#fde2e2"/>')
-    parts.append(_text(_TIME_W - 6, y + 13, f"{rec.time:.3f}s", _FAIL if failed else "#666",
-                       ' text-anchor="end"'))
+    elif cleanup:
+        parts.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW_H}" fill="{_CLEANUP_BAND}"/>')
+    if failed:
+        parts.append(_text(_TIME_W - 6, y + 13, f"{rec.time:.3f}s", _FAIL, ' text-anchor="end"'))
+    elif show_time:
+        parts.append(f'<text x="{_TIME_W - 6}" y="{y + 13}" class="tm">{rec.time:.3f}s</text>')
+    cut = True
     if rec.kind in ("note", "timeout") or not _involved(rec):
-        parts.append(_box_row(rec, y, width, failed))
+        parts.append(_box_row(rec, y, width, failed, cleanup))
     else:
-        colour = _FAIL if failed else _ERR if rec.kind == "error" else pairs.colour.get(rec.seq, _INK)
-        parts.append(_arrow_row(rec, y, xs, pairs, colour))
-    parts.append("</g>")
-    return "".join(parts)
+        colour = (_FAIL if failed else _CLEANUP_INK if cleanup else _ERR if rec.kind == "error"
+                  else pairs.colour.get(rec.seq, _INK))
+        drawn, cut = _arrow_row(rec, y, xs, pairs, colour)
+        parts.append(drawn)
+    # the full line as a tooltip only where it matters: the raw log below has every line in full
+    title = f"<title>{_esc(rec.log_line())}</title>" if failed or (cut and rec.kind in ("error", "message")) else ""
+    return f'<g class="{css}" data-seq="{rec.seq}">{title}{"".join(parts)}</g>'
 
 
 def _lifelines(xs: dict[str, int], bottom: int) -> list[str]:
@@ -209,9 +307,12 @@ def _lifelines(xs: dict[str, int], bottom: int) -> list[str]:
     return out
 
 
-def _links(pairs: _Pairs) -> list[str]:
+def _links(pairs: _Pairs, row_of: Sequence[int]) -> list[str]:
     out = []
-    for start, end, colour in pairs.links:
+    for first, last, colour in pairs.links:
+        start, end = row_of[first], row_of[last]
+        if start == end:
+            continue      # both ends inside one folded range
         lane = _LEFT - 8 - (start % 4) * 4
         y1, y2 = _HEAD_H + start * ROW_H + 9, _HEAD_H + end * ROW_H + 9
         out.append(f'<path class="pair" d="M{lane + 8},{y1} H{lane} V{y2} H{lane + 8}" fill="none" '
@@ -227,20 +328,57 @@ def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int
     recs = list(records)
     xs = _columns(_actors(recs))
     width = max([*xs.values(), _LEFT + _GAP_TAPI]) + _RIGHT + (_GAP if len(xs) > 2 else 0)
-    top = 22 if title else 0
-    height = top + _HEAD_H + max(1, len(recs)) * ROW_H + 8
+    folds = {f.start: f for f in _folds(recs, failed_seq)}
+    folded_ends = {f.end - 1 for f in folds.values()}
+    row_of: list[int] = []        # record index -> drawn row
+    drawn: list[str] = []
+    cleanup = _cleanup_start(recs)
     pairs = _pairs(recs)
-    body = [*_lifelines(xs, _HEAD_H + len(recs) * ROW_H + 4), *_links(pairs)]
-    body += [_row(r, i, xs, pairs, width, r.failed or r.seq == failed_seq) for i, r in enumerate(recs)]
+    i = 0
+    while i < len(recs):
+        fold = folds.get(i)
+        if fold is not None:
+            drawn.append(_fold_row(fold, len(drawn), width))
+            row_of += [len(drawn) - 1] * (fold.end - fold.start)
+            i = fold.end
+            continue
+        r = recs[i]
+        row_of.append(len(drawn))
+        after_fold = i > 0 and (i - 1) in folded_ends
+        drawn.append(_row(r, len(drawn), xs, pairs, width, r.failed or r.seq == failed_seq, i >= cleanup,
+                          show_time=i == 0 or after_fold or r.time != recs[i - 1].time))
+        i += 1
+    top = 22 if title else 0
+    height = top + _HEAD_H + max(1, len(drawn)) * ROW_H + 8
+    body = [*_lifelines(xs, _HEAD_H + len(drawn) * ROW_H + 4), *_links(pairs, row_of), *drawn]
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="tapi-ladder" width="{width}" '
             f'height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11" '
-            f'role="img"><title>{_esc(title or "TAPI ladder")}</title>'
+            f'role="img"><title>{_esc(title or "TAPI ladder")}</title>{_DEFS}{_STYLE}'
             f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
     caption = _text(8, 16, title, _INK, ' font-weight="bold" font-size="13"') if title else ""
     inner = "".join(body)
     return f'{head}{caption}<g transform="translate(0,{top})">{inner}</g></svg>'
 
 
-def render_log_html(records: Iterable[Record]) -> str:
-    """The raw log as an escaped ``<pre>`` block."""
-    return f'<pre class="tapi-raw-log">{_esc(raw_log(records))}</pre>'
+def folded_ranges(records: Sequence[Record], failed_seq: int | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, summary) of the set-up and clean-up ranges a ladder folds into one row each."""
+    return [(f.start, f.end, f.text) for f in _folds(records, failed_seq)]
+
+
+def render_log_html(records: Iterable[Record], *, fold: bool = False, failed_seq: int | None = None) -> str:
+    """The raw log as an escaped ``<pre>`` block; ``fold`` writes set-up and clean-up as one line each
+    (for a passing test: results.json keeps every line)."""
+    recs = list(records)
+    if not fold:
+        return f'<pre class="tapi-raw-log">{_esc(raw_log(recs))}</pre>'
+    starts = {start: (end, text) for start, end, text in folded_ranges(recs, failed_seq)}
+    lines, i = [], 0
+    while i < len(recs):
+        if i in starts:
+            end, text = starts[i]
+            lines.append(f"... {text}")
+            i = end
+        else:
+            lines.append(recs[i].log_line())
+            i += 1
+    return f'<pre class="tapi-raw-log">{_esc(chr(10).join(lines))}</pre>'

@@ -26,7 +26,7 @@ other clause carries the "no". Unknown that could change the result makes the ve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "EXIT_MEANINGS",
     "EXIT_NOT_COMPATIBLE",
     "EXIT_NOT_HONOURED",
+    "EXIT_NOT_VERIFIED",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "REQUIREMENT_CLAUSES",
     "RunResults",
@@ -54,12 +56,16 @@ EXIT_NOT_COMPATIBLE: Final = 1
 EXIT_NOT_HONOURED: Final = 2
 EXIT_ERRORS: Final = 3
 EXIT_USAGE: Final = 4
+EXIT_PARTIAL: Final = 5      # run -k: what ran passed or was not applicable; the verdict was not judged
+EXIT_NOT_VERIFIED: Final = 6      # verify: a run directory that does not verify
 EXIT_MEANINGS: Final[Mapping[int, str]] = {
     EXIT_COMPATIBLE: "compatible, every claim honoured",
     EXIT_NOT_COMPATIBLE: "not compatible, every claim honoured",
     EXIT_NOT_HONOURED: "a claim of the profile is not honoured (a requirement failed)",
     EXIT_ERRORS: "errors or inconclusive results only",
     EXIT_USAGE: "usage or profile error",
+    EXIT_PARTIAL: "partial run (-k): no requirement failed or erred; the verdict was not judged",
+    EXIT_NOT_VERIFIED: "verify: the run directory does not verify (edited file or another verdict)",
 }
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "not-applicable"]
@@ -124,7 +130,11 @@ class TestOutcome:
     unmet_claims: list[str] = field(default_factory=list)
 
     def to_jsonable(self) -> dict[str, Any]:
-        return asdict(self)
+        """The results.json entry. Shallow: ``records`` are already plain JSON data (the recorder's
+        ``to_jsonable``) and are shared, not deep-copied -- ``asdict`` copied every evidence record on
+        each call, a third of a run's time."""
+        return {name: (list(value) if isinstance(value, list) else value)
+                for name, value in ((f, getattr(self, f)) for f in self.__dataclass_fields__)}
 
 
 @dataclass
@@ -134,12 +144,14 @@ class RunResults:
     tests: list[TestOutcome] = field(default_factory=list)
     started: str = ""
     finished: str = ""
+    certification: dict[str, Any] = field(default_factory=dict)   # conformance._certification
 
     def to_jsonable(self) -> dict[str, Any]:
         return {
             "format": "ro-conformance-results/1",
             "profile": self.profile,
             "backend": self.backend,
+            "certification": self.certification,
             "remote_office": ro_verdict(self.tests),
             "summary": {o: sum(1 for t in self.tests if t.outcome == o) for o in OUTCOMES},
             "exit_status": exit_status(self.tests),

@@ -27,6 +27,9 @@ CLAIMS: dict[str, tuple[_Check, str]] = {
                    and "UNCOND" in p.capabilities.forwarding.modes, "capabilities.forwarding.modes"),
     "forwarding_query": (lambda p: p.capabilities.forwarding is not None and p.capabilities.forwarding.query,
                          "capabilities.forwarding.query"),
+    # an honest "cannot be cancelled" (capabilities.forwarding.clear: false) gates the clear requirements
+    "forwarding_clear": (lambda p: p.capabilities.forwarding is not None and p.capabilities.forwarding.clear,
+                         "capabilities.forwarding.clear"),
     "forwarding_events": (lambda p: p.capabilities.forwarding is not None
                           and p.capabilities.forwarding.status_events, "capabilities.forwarding.status_events"),
     "auto_origination": (lambda p: p.capabilities.origination == "auto", "capabilities.origination"),
@@ -66,9 +69,9 @@ def check_claim(profile: Profile, claim: str) -> tuple[bool, str]:
         known = ", ".join([*sorted(CLAIMS), "trunks>=N"])
         raise ValueError(f"unknown tapi_requires claim {claim!r}; known: {known}")
     test, key = CLAIMS[claim]
-    value = "null" if profile.capabilities.forwarding is None and key.startswith("capabilities.forwarding") \
-        else _value(profile, key)
-    return bool(test(profile)), f"profile {profile.name}: {key} = {value!r} (needs {claim})"
+    shown = "null" if profile.capabilities.forwarding is None and key.startswith("capabilities.forwarding") \
+        else repr(_value(profile, key))
+    return bool(test(profile)), f"profile {profile.name}: {key} = {shown} (needs {claim})"
 
 
 def unmet_claims(profile: Profile, claims: Iterable[str]) -> list[str]:

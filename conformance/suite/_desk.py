@@ -64,8 +64,9 @@ class Device:
     def describe(self) -> str:
         if self.error:
             return f"device {self.device_id}: skipped ({self.error})"
+        more = f" (+{self.num_addresses - 1} more address(es))" if self.num_addresses > 1 else ""
         return (f"device {self.device_id}: API {self.api_version >> 16}.{self.api_version & 0xFFFF}, "
-                f"line {self.line_name!r}, address {self.address!r}")
+                f"line {self.line_name!r}, address {self.address!r}{more}")
 
 
 @dataclass

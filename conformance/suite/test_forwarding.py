@@ -56,6 +56,7 @@ def test_ro_fwd_03_address_state_forward_event(tapi_session: LineSession) -> Non
 
 
 @pytest.mark.requirement("RO-FWD-04")
+@pytest.mark.tapi_requires("forwarding_clear")
 def test_ro_fwd_04_clear_forwarding(tapi_session: LineSession) -> None:
     """lineForward with a NULL forward list cancels forwarding and is accepted (LINE_REPLY 0) (§5.6)."""
     s = tapi_session
@@ -64,7 +65,7 @@ def test_ro_fwd_04_clear_forwarding(tapi_session: LineSession) -> None:
 
 
 @pytest.mark.requirement("RO-FWD-05")
-@pytest.mark.tapi_requires("forwarding_query")
+@pytest.mark.tapi_requires("forwarding_clear", "forwarding_query")
 def test_ro_fwd_05_query_shows_cleared(tapi_session: LineSession) -> None:
     """After clearing, lineGetAddressStatus reports no forward entry (dwForwardNumEntries = 0) (§5.6)."""
     s = tapi_session

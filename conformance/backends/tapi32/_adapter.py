@@ -49,6 +49,7 @@ from conformance.backends.tapi32._codec import (
 from conformance.backends.tapi32._dll import FunctionTable, bind, load_tapi32
 from conformance.backends.tapi32._operator import Operator
 from conformance.backends.tapi32._parties import Tapi32Parties
+from conformance.backends.tapi32._spec import parse_spec
 from conformance.backends.tapi32._structs import (
     LINEADDRESSCAPS,
     LINEADDRESSSTATUS,
@@ -158,6 +159,9 @@ class Tapi32Backend:
         self.removed_devices: set[int] = set()             # LINE_REMOVE
         self.initial_size: int | None = None               # buffer size of the first try (None: fixed+1024)
         self.errors: list[str] = []                         # message-thread faults
+        # Set by the trace (conformance._trace) while it records a call: gets each variable-size
+        # structure the DLL filled, as (struct name, API version, the bytes up to dwUsedSize).
+        self.raw_sink: Callable[[str, int | None, bytes], None] | None = None
         self.profile = profile
         self.parties = Tapi32Parties(self, profile.pixit if profile else None, operator)
         if open_parties:
@@ -166,24 +170,25 @@ class Tapi32Backend:
     # ----- construction ---------------------------------------------------------------------
     @classmethod
     def from_spec(cls, target: str, profile: Profile | None) -> Tapi32Backend:
-        """``tapi32:`` = tapi32.dll (Windows); ``tapi32:emulated[:PROFILE]`` = the emulated DLL anywhere."""
-        kind, _, path = target.partition(":")
-        if kind in ("", "dll"):
-            return cls(load_tapi32(), profile=profile)
-        if kind == "emulated":
-            return cls.emulated(path or profile)
-        raise BackendUnavailable(f"tapi32: unknown target {target!r}; use 'tapi32:' (Windows) or "
-                                 "'tapi32:emulated[:PROFILE]'")
+        """Open the backend a ``tapi32:`` spec names (see ``_spec.parse_spec`` for the forms)."""
+        spec = parse_spec(target)
+        if spec.kind == "emulated":
+            return cls.emulated(spec.profile or profile, **spec.options)
+        return cls(load_tapi32(spec.path), profile=profile)
 
     @classmethod
-    def emulated(cls, profile: Profile | str | os.PathLike[str] | None, **kwargs: Any) -> Tapi32Backend:
-        from conformance.backends.tapi32._emulated import EmulatedTapi32
+    def emulated(cls, profile: Profile | str | os.PathLike[str] | None, *, clock: str = "virtual",
+                 pbx: str = "simulator", **kwargs: Any) -> Tapi32Backend:
+        """The adapter over the tapi32 double (``conformance.backends.tapi32_double``) and ``profile``."""
+        from conformance.backends.tapi32_double import Tapi32Double
         from simulator._profile import load_profile
 
         if profile is None:
             raise BackendUnavailable("tapi32:emulated needs a profile (--profile or tapi32:emulated:PATH)")
         loaded = profile if isinstance(profile, Profile) else load_profile(profile)
-        return cls(bind(EmulatedTapi32(loaded)), profile=loaded, **kwargs)
+        double = Tapi32Double(loaded, clock=clock, pbx=pbx)
+        # pbx=realistic: the PIXIT a tester would write for that installation (its CTI ports as party lines)
+        return cls(bind(double), profile=double.run_profile, **kwargs)
 
     def info(self) -> dict[str, Any]:
         source = self.fn.source
@@ -415,7 +420,10 @@ class Tapi32Backend:
             fixed = fixed_size(name, version or ApiVersion.V3_1)
         except ValueError:      # a version TAPI never negotiates: the DLL says so (INCOMPATIBLEAPIVERSION)
             fixed = fixed_size(name, ApiVersion.V3_1)
-        return read_struct(value_cls, self._fetch(name, fixed, struct_cls, call), api_version=version)
+        raw = self._fetch(name, fixed, struct_cls, call)
+        if self.raw_sink is not None:
+            self.raw_sink(name, version, raw[:int.from_bytes(raw[8:12], "little")])   # up to dwUsedSize
+        return read_struct(value_cls, raw, api_version=version)
 
     def _fetch(self, name: str, fixed: int, struct_cls: type[ctypes.Structure], call: Callable[[Any], int]
                ) -> bytes:

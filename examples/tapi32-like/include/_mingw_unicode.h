@@ -1,0 +1,1 @@
+/* Empty on purpose: tapi.h includes it; windows.h here declares what tapi.h needs. */
