@@ -233,6 +233,36 @@ def test_monitor_only_line_cannot_drop_or_answer(subject: Subject) -> None:
     assert_usable(subject)
 
 
+def test_set_call_privilege_takes_and_gives_back_ownership(subject: Subject) -> None:
+    """lineSetCallPrivilege on every backend: a monitor becomes an owner and can answer; bad privilege,
+    bad handle and the sole owner of a live call stepping down are refused with the TAPI codes."""
+    b, desk = subject.backend, subject.line
+    watcher, _, _ = b.line_initialize_ex("monitor")
+    b.line_open(watcher, desk.device_id, desk.api_version, 0, 0, MONITOR, 0)
+    b.parties.call("caller", PROFILE.station(PROFILE.pixit.desk).business_number)
+    offer = subject.wait(watcher, lambda m: m.msg == LineMsg.APPNEWCALL, "LINE_APPNEWCALL on the monitor")
+    monitored = offer.param2
+    subject.state(watcher, monitored, int(S.OFFERING))
+    assert_code(LineErr.INVALCALLPRIVILEGE, b.line_set_call_privilege, monitored, int(OWNER | MONITOR))
+    assert_code(LineErr.INVALCALLPRIVILEGE, b.line_set_call_privilege, monitored, 0)
+    assert_code(LineErr.INVALCALLHANDLE, b.line_set_call_privilege, BOGUS, int(OWNER))
+    b.line_set_call_privilege(monitored, int(OWNER))
+    assert b.line_get_call_status(monitored).call_privilege == OWNER
+    owned = subject.wait(desk.h_line_app, lambda m: m.msg == LineMsg.CALLSTATE and bool(m.param1 & S.OFFERING),
+                         "the OFFERING call on the desk").device
+    b.line_set_call_privilege(owned, int(MONITOR))        # the watcher owns it too: the desk may step down
+    assert_code(LineErr.NOTOWNER, b.line_answer, owned)
+    assert_code(LineErr.INVALCALLSTATE, b.line_set_call_privilege, monitored, int(MONITOR))   # sole owner
+    assert subject.reply(watcher, b.line_answer(monitored)).result == 0       # the new owner answers
+    subject.state(watcher, monitored, int(S.CONNECTED))
+    assert subject.reply(watcher, b.line_drop(monitored)).result == 0
+    subject.state(watcher, monitored, int(S.IDLE))
+    b.line_deallocate_call(monitored)
+    b.line_deallocate_call(owned)
+    b.line_shutdown(watcher)
+    assert_usable(subject)
+
+
 # ----- unsupported modes, devices, versions -------------------------------------------------------
 
 def test_unsupported_transfer_and_forward_modes(subject: Subject) -> None:
