@@ -46,7 +46,6 @@ from conformance.backends.tapi32_double._wire import (
 )
 from simulator._clock import Clock, VirtualClock, WallClock
 from simulator._constants import (
-    LineCallPrivilege,
     LineCallState,
     LineErr,
     LineInitializeExOption,
