@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import heapq
 import os
 import threading
 import time
@@ -48,7 +49,7 @@ from conformance.backends.tapi32._codec import (
     read_struct,
 )
 from conformance.backends.tapi32._dll import FunctionTable, bind, load_tapi32
-from conformance.backends.tapi32._parties import Tapi32Parties
+from conformance.backends.tapi32._parties import Tapi32Parties, answer_delays
 from conformance.backends.tapi32._spec import parse_spec
 from conformance.backends.tapi32._structs import (
     LINEADDRESSCAPS,
@@ -110,6 +111,12 @@ class _RealTime:
     def pump_started(self, h_line_app: int) -> None:
         pass
 
+    def wake_at(self, at: float) -> None:
+        """Wake the waiters at ``at`` (a ``call_later`` action falls due)."""
+        timer = threading.Timer(max(0.0, at - self.now()), self.notify)
+        timer.daemon = True
+        timer.start()
+
     def notify(self) -> None:
         with self._cv:
             self._cv.notify_all()
@@ -163,7 +170,10 @@ class Tapi32Backend:
         # structure the DLL filled, as (struct name, API version, the bytes up to dwUsedSize).
         self.raw_sink: Callable[[str, int | None, bytes], None] | None = None
         self.profile = profile
-        self.parties = Tapi32Parties(self, profile.pixit if profile else None, operator)
+        self._due: list[tuple[float, int, Callable[[], None]]] = []   # call_later: (time, seq, action)
+        self._due_seq = 0
+        self.parties = Tapi32Parties(self, profile.pixit if profile else None, operator,
+                                     answer_delays(profile) if profile else None)
         if open_parties:
             self.parties.open()
 
@@ -304,8 +314,48 @@ class Tapi32Backend:
 
     def wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
         """Let (real or virtual) time pass until ``done()`` or ``timeout`` seconds; returns ``done()``."""
-        ok: bool = self._time.run_until(done, timeout)
-        return ok
+        return self._run_until(done, timeout)
+
+    def call_later(self, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``delay`` seconds (backend time) have passed, on the thread that is waiting
+        then (``wait_until`` / ``line_get_message``), never on a message thread: the party's delayed
+        lineAnswer. Errors of ``action`` are recorded in ``errors``."""
+        at = self.now() + max(0.0, delay)
+        with self._lock:
+            self._due_seq += 1
+            heapq.heappush(self._due, (at, self._due_seq, action))
+        wake = getattr(self._time, "wake_at", None)
+        if wake is not None:
+            wake(at)
+        self._notify()
+
+    def _action_due(self) -> bool:
+        with self._lock:
+            return bool(self._due) and self._due[0][0] <= self.now()
+
+    def _run_due(self) -> bool:
+        ran = False
+        while True:
+            with self._lock:
+                if not self._due or self._due[0][0] > self.now():
+                    return ran
+                _at, _seq, action = heapq.heappop(self._due)
+            try:
+                action()
+            except Exception as exc:
+                self.errors.append(f"delayed action: {exc!r}")
+            ran = True
+
+    def _run_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """``run_until`` of the time source that stops for due ``call_later`` actions and runs them."""
+        deadline = self.now() + max(0.0, timeout)
+        while True:
+            ok: bool = self._time.run_until(lambda: done() or self._action_due(),
+                                            max(0.0, deadline - self.now()))
+            if not self._run_due():
+                return ok
+            if done():
+                return True
 
     # ----- initialization, devices, lines (sync) ----------------------------------------------
     def _initialize(self, app_name: str, api_version: int,
@@ -407,7 +457,7 @@ class Tapi32Backend:
         app = self._apps.get(h_line_app)
         if app is None:
             raise LineError(LineErr.INVALAPPHANDLE, "lineGetMessage", f"no application 0x{h_line_app:08X}")
-        self._time.run_until(lambda: bool(app.queue) or app.stopping, timeout)
+        self._run_until(lambda: bool(app.queue) or app.stopping, timeout)
         with self._lock:
             return app.queue.popleft() if app.queue else None
 

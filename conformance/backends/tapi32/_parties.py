@@ -62,10 +62,10 @@ from simulator._constants import (
 from simulator._errors import LineError, TapiError
 from simulator._messages import LineMessage
 from simulator._partyview import PARTY_STATE_OF, ROLES, Presentation, current_call, presentation_of
-from simulator._profile_model import Pixit
+from simulator._profile_model import Pixit, Profile
 from simulator._structs import LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallParams, LineDevCaps
 
-__all__ = ["ROLES", "PartyLineHost", "Tapi32Parties", "media_modes_of"]
+__all__ = ["ROLES", "PartyLineHost", "Tapi32Parties", "answer_delays", "media_modes_of"]
 
 AUTO_ANSWER: Final = frozenset({"remote_office", "target"})
 OWNER: Final = int(LineCallPrivilege.OWNER)
@@ -101,6 +101,19 @@ class PartyLineHost(Protocol):
     def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus: ...
     def line_deallocate_call(self, h_call: int) -> None: ...
     def wait_until(self, done: Callable[[], bool], timeout: float) -> bool: ...
+
+
+def answer_delays(profile: Profile) -> dict[str, float]:
+    """Role -> seconds its party lets a call ring before answering: what the profile says the party does
+    (``externals[].answer_after_rings`` x ``simulation.timing.ring_period``, or ``default_external``), for
+    the auto-answering roles whose party answers at all."""
+    delays = {}
+    for role in AUTO_ANSWER:
+        number = str(getattr(profile.pixit, role))
+        party = next((e for e in profile.externals if e.number == number), profile.default_external)
+        if party.behaviour == "answer":
+            delays[role] = max(party.answer_after_rings, 0) * profile.simulation.timing.ring_period
+    return delays
 
 
 def media_modes_of(options: Mapping[str, Any]) -> int:
@@ -144,8 +157,13 @@ class _Role:
 class Tapi32Parties:
     """``PartyControl`` over the PIXIT's party lines (see the module docstring)."""
 
-    def __init__(self, backend: PartyLineHost, pixit: Pixit | None, operator: Operator | None = None) -> None:
+    def __init__(self, backend: PartyLineHost, pixit: Pixit | None, operator: Operator | None = None,
+                 answer_delays: Mapping[str, float] | None = None) -> None:
         self._backend = backend
+        # role -> seconds an auto-answering party lets its call ring first (the profile's answer_after_rings
+        # x ring_period, as the simulated party waits): answering at once would win every race the PBX's
+        # timers run against the party (a recall, a transfer while ringing) where the real party loses it.
+        self._answer_delays = dict(answer_delays or {})
         self._pixit = pixit
         self.operator = operator or default_operator()
         self._lock = threading.RLock()
@@ -300,7 +318,12 @@ class Tapi32Parties:
                 return
             role.not_owner = ""
             if role.auto_answer:
-                self._pick_up(role, h_call)
+                delay = self._answer_delays.get(role.name, 0.0)
+                call_later = getattr(self._backend, "call_later", None)
+                if delay > 0 and call_later is not None:
+                    call_later(delay, lambda: self._pick_up_if_ringing(role, h_call))
+                else:
+                    self._pick_up(role, h_call)
         elif state == _S.DISCONNECTED and role.owner and self._owns(call):
             self._quietly(self._backend.line_drop, h_call)      # the far end left: hang up
 
@@ -321,6 +344,14 @@ class Tapi32Parties:
             return False
         call.privilege = OWNER
         return True
+
+    def _pick_up_if_ringing(self, role: _Role, h_call: int) -> None:
+        """The delayed auto-answer: only if the call still rings here and auto-answer is still on."""
+        with self._lock:
+            call = role.calls.get(h_call)
+            ringing = call is not None and call.state in (_S.OFFERING, _S.ACCEPTED)
+        if ringing and role.auto_answer:
+            self._pick_up(role, h_call)
 
     def _pick_up(self, role: _Role, h_call: int) -> None:
         """lineAnswer, after lineAccept when the line needs it (then on the accept's LINE_REPLY)."""

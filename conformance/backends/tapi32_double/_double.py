@@ -91,6 +91,10 @@ class _Kept:
     data_size: int = 0
 
 
+def _nothing() -> None:
+    """The callback of a wake-up timer: the wake-up itself is the point."""
+
+
 class _Provider(Provider):
     """The simulator's provider; every LINE_REPLY it generates first writes the request's buffers. It
     adds lineAccept, which the simulator's own API has no use for."""
@@ -206,6 +210,11 @@ class Tapi32Double:
                     return done()
                 self._settle()
             return True
+
+    def wake_at(self, at: float) -> None:
+        """A waiter must look again at (virtual) time ``at``: a clock timer that stops ``run_until`` there."""
+        with self._cond:
+            self.clock.schedule(max(0.0, at - self.clock.now()), _nothing)
 
     def _quiet(self) -> bool:
         for h in self._pumped:
