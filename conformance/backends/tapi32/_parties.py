@@ -12,7 +12,8 @@ to the operator.
   AUTOMATEDVOICE|INTERACTIVEVOICE). An OFFERING call is answered automatically after its LINECALLINFO
   was read (caller ID and its flags, ``dwReason``, RedirectingID), with lineAccept first when the role's
   options say ``accept: true`` or the address has LINEADDRCAPFLAGS_ACCEPTTOALERT. ``set_auto_answer``
-  turns that off for a role.
+  turns that off for a role. The answer comes after the ringing the profile gives that party
+  (``answer_after_rings`` x ``simulation.timing.ring_period``, ``answer_delays``), as on the simulator.
 * Ownership (docs/tapi.md §3, §7): the privilege of each new call is read from LINE_APPNEWCALL /
   LINE_CALLSTATE ``dwParam3``. If another application owns the call (we got MONITOR), the party asks
   for it with lineSetCallPrivilege(OWNER); if TAPI refuses, the role is "not owner" and every wait on it
