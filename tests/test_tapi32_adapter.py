@@ -17,6 +17,7 @@ from conformance._registry import open_backend
 from conformance.backend import Backend, PartyControl
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._codec import message_from_struct
+from conformance.backends.tapi32._parties import answer_delays
 from conformance.backends.tapi32._dll import C_TYPES, FUNCTION_NAMES, PROTOTYPES, errcheck_for, function_type
 from conformance.backends.tapi32._structs import layouts
 from conformance.backends.tapi32_double import Tapi32Double
@@ -290,6 +291,20 @@ def test_auto_answer_can_be_turned_off_and_reject_drops(make: Callable[..., Tapi
     backend.parties.reject("target")
     desk.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.device == h_call
               and m.param1 in (LineCallState.DISCONNECTED, LineCallState.IDLE, LineCallState.BUSY))
+
+
+def test_party_answers_after_the_profiles_rings_not_at_once(make: Callable[..., Tapi32Backend]) -> None:
+    """The target answers after answer_after_rings x ring_period (reference: 1 x 4 s), as on sim."""
+    backend = make()
+    profile = load_profile(PROFILES / "reference.yaml")
+    assert answer_delays(profile)["target"] == 4.0
+    desk = Desk(backend)
+    desk.reply(backend.line_make_call(desk.line, "00301234567"))
+    assert backend.parties.wait_for("target", frozenset({"alerting"}), 30) is not None
+    rang_at = backend.now()
+    assert backend.parties.wait_for("target", frozenset({"connected"}), 3.5) is None     # still ringing
+    assert backend.parties.wait_for("target", frozenset({"connected"}), 30) is not None
+    assert 3.5 <= backend.now() - rang_at <= 4.5
 
 
 def test_without_party_lines_the_operator_is_asked_and_silence_is_inconclusive(
