@@ -17,8 +17,8 @@ from conformance._registry import open_backend
 from conformance.backend import Backend, PartyControl
 from conformance.backends.tapi32 import Tapi32Backend
 from conformance.backends.tapi32._codec import message_from_struct
-from conformance.backends.tapi32._parties import answer_delays
 from conformance.backends.tapi32._dll import C_TYPES, FUNCTION_NAMES, PROTOTYPES, errcheck_for, function_type
+from conformance.backends.tapi32._parties import answer_delays
 from conformance.backends.tapi32._structs import layouts
 from conformance.backends.tapi32_double import Tapi32Double
 from simulator._constants import LineCallReason, LineCallState, LineErr, LineMsg
