@@ -108,6 +108,8 @@ def scenario(r: Recorder) -> None:
     r.drain(app)
     r("line_get_call_info", call)
     r("line_get_call_status", call)
+    r("line_set_call_privilege", call, 0x4)                              # already OWNER: no change
+    r("line_set_call_privilege", call, 0x6)                              # INVALCALLPRIVILEGE
     r("line_get_address_status", line, 0)
     r.reply(app, r("line_hold", call))
     r.reply(app, r("line_unhold", call))
