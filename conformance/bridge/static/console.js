@@ -9,6 +9,8 @@
   let retry = 500;
   let ladderCap = 500;
   let current = "shared";
+  const stats = { updates: 0, lastMs: 0, maxMs: 0 };
+  window.consoleStats = stats;
 
   function cell(tr, i, text, cls) {
     const td = tr.children[i];
@@ -136,7 +138,12 @@
     ws.onopen = () => { retry = 500; $("status").textContent = "live"; $("status").className = "status live"; };
     ws.onmessage = (ev) => {
       const m = JSON.parse(ev.data);
-      if (m.type === "update") update(m);
+      if (m.type === "update") {
+        const t0 = performance.now();
+        update(m);
+        const ms = performance.now() - t0;   // how long a push keeps the page busy (bench_console.py reads it)
+        stats.updates += 1; stats.lastMs = ms; stats.maxMs = Math.max(stats.maxMs, ms);
+      }
       else if (m.type === "error") $("error").textContent = m.text;
     };
     ws.onclose = () => {   // the server went away: reconnect with back-off (an event, not a poll)
