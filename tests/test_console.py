@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +108,32 @@ def test_the_ladder_keeps_the_newest_entries_only(served: ServerThread) -> None:
 
 def test_snapshot_of_a_backend_without_a_pbx_is_empty() -> None:
     assert snapshot(object()) == {}
+
+
+def test_serve_console_prints_the_page_address_and_the_page_needs_the_token(tmp_path: Path) -> None:
+    secret = "console-tok-51ab"
+    env = {**os.environ, "RO_CONFORMANCE_TOKEN": secret, "RO_CONFORMANCE_TOKEN_FILE": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--console", "--listen", "127.0.0.1:0",
+                             "--profile", str(REFERENCE)], stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REFERENCE.parent.parent)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline() + proc.stderr.readline()
+        match = re.search(r"console at http://([^/]+)/console \(add \?token=<the token>\)", banner)
+        assert match, banner
+        host, port = match.group(1).rsplit(":", 1)
+        for path, status in (("/console", 401), (f"/console?token={secret}", 200)):
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            conn.close()
+            assert resp.status == status, (path, resp.status)
+            assert secret not in body
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert secret not in banner + proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
