@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.report._results import REQUIREMENT_CLAUSES
+
 pytest_plugins = ["pytester"]
 
 
@@ -35,7 +37,7 @@ def test_pytest_status_stays_pytest_s_without_the_option(pytester: pytest.Pytest
     result = _suite(pytester, "--tapi-profile", "consult-connected-only", "-k", "CONS_01 or cons_01")
     assert result.ret == 0
     out = result.stdout.str()
-    assert "partial run: 1 of 15 requirements; verdict not judged" in out
+    assert f"partial run: 1 of {len(REQUIREMENT_CLAUSES)} requirements; verdict not judged" in out
     assert "--tapi-exitstatus makes it the one above" in out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_loading_the_plugin_does_not_load_the_simulator_engine_or_the_profile_loader() -> None:
@@ -28,3 +29,16 @@ def test_the_run_command_does_not_load_the_bridge_server() -> None:
              "'conformance.cli._serve') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_run_on_the_simulator_does_not_load_the_tapi32_adapter(tmp_path: Path) -> None:
+    """Up to the suite itself (stubbed here), ``run`` on ``sim`` imports neither tapi32 nor the bridge."""
+    probe = ("import sys\n"
+             "import conformance.cli._run as r\n"
+             "r.run_suite = lambda *a, **k: r.RunOutcome(0, None, r.Path('.'), 'stub')\n"
+             "from conformance.cli import main\n"
+             f"assert main(['run', '--out', {str(tmp_path)!r}]) == 0\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('conformance.backends.tapi32', "
+             "'conformance.bridge', 'asyncio', 'websockets'))))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

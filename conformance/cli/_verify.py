@@ -10,7 +10,7 @@ and trace.jsonl, and results.json's ``certification`` pins the last two by SHA-2
 3. replays trace.jsonl with the installed suite (``replay:`` backend, profile.yaml) into a temporary
    directory and compares every requirement's outcome and reason, the verdict and the route.
 
-Exit 0: verified. Exit 5 (``EXIT_NOT_VERIFIED``): something differs, each difference on its own line.
+Exit 0: verified. Exit 6 (``EXIT_NOT_VERIFIED``): something differs, each difference on its own line.
 Exit 4: DIR is not a run directory. When the recorded suite version is not the installed one, verify
 says so and lists the outcomes the installed suite judges differently; only a different verdict, route
 or exit status is then a failure (a newer suite may legitimately word a reason differently).
