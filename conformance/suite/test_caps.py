@@ -1,5 +1,5 @@
 """RO-CAPS-01/02: what the provider advertises agrees with what the profile claims and what works
-(tapi-reference.md §5.8, §8.1, §8.2, §11.1)."""
+(docs/tapi.md §5.8, §8.1, §8.2, §11.1)."""
 
 from __future__ import annotations
 
