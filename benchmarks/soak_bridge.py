@@ -307,7 +307,8 @@ def main() -> int:
         ("parked waits back to baseline", after["parked"] == base["parked"], str(after["parked"])),
         ("connections back to baseline", after["connections"] == base["connections"], str(after["connections"])),
         ("asyncio tasks back to baseline", after["tasks"] == base["tasks"], f"{base['tasks']} -> {after['tasks']}"),
-        ("file descriptors back to baseline", after["fds"] == base["fds"], f"{base['fds']} -> {after['fds']}"),
+        # <=: a connection of the warm-up may still have been closing when the baseline was taken
+        ("file descriptors back to baseline", after["fds"] <= base["fds"], f"{base['fds']} -> {after['fds']}"),
         ("RSS within 10 % of baseline", after["rss_kib"] <= 1.10 * base["rss_kib"],
          f"{base['rss_kib']} -> {after['rss_kib']} KiB ({(after['rss_kib'] / base['rss_kib'] - 1) * 100:+.1f} %)"),
         (f"p99 latency <= {args.p99_ms:g} ms", p99 <= args.p99_ms, f"{p99:.1f} ms"),

@@ -78,7 +78,7 @@ class Certifier:
         profile_copy = directory / PROFILE_FILE
         directory.mkdir(parents=True, exist_ok=True)
         if not profile_copy.exists() or not profile_copy.samefile(self.profile_path):
-            shutil.copyfile(self.profile_path, profile_copy)
+            _copy_profile(self.profile_path, profile_copy, results.profile.get("data") or {})
         header = {"suite_version": suite_version(), "backend": spec,
                   "profile": {"name": results.profile.get("name"), "sha256": sha256_of(profile_copy)},
                   "host_os": platform.platform(), "started": results.started}
@@ -97,6 +97,21 @@ class Certifier:
             "files": {"profile": PROFILE_FILE, "trace": TRACE_FILE},
         }
         _junit_properties(self.config, results.certification)
+
+
+def _copy_profile(source: Path, target: Path, resolved: Mapping[str, Any]) -> None:
+    """A byte copy of the profile; a profile derived with ``base:`` is written resolved instead, because
+    its base file (a relative path) is not in the run directory and verify must load the copy alone."""
+    import yaml
+
+    text = source.read_text(encoding="utf-8")
+    loaded = yaml.safe_load(text)
+    if isinstance(loaded, dict) and "base" in loaded:
+        header = f"# {source.name} resolved against its base: the profile as run (ro-conformance certification)\n"
+        target.write_text(header + yaml.safe_dump(dict(resolved), sort_keys=False, allow_unicode=True),
+                          encoding="utf-8")
+    else:
+        shutil.copyfile(source, target)
 
 
 def _junit_properties(config: pytest.Config, cert: Mapping[str, Any]) -> None:

@@ -205,3 +205,89 @@ def test_an_unknown_claim_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown tapi_requires claim 'teleportation'; known: .*blind_transfer"
                                          r".*trunks>=N"):
         check_claim(REFERENCE, "teleportation")
+
+
+# ----- requirement ids and finished outcomes (a stand-in for pytest.Item) -------------------------
+
+class _Marker:
+    def __init__(self, *args: object) -> None:
+        self.args = args
+
+
+class _Item:
+    def __init__(self, name: str, marker: _Marker | None = None, doc: str | None = None,
+                 originalname: str | None = None) -> None:
+        self.name, self.nodeid = name, f"suite/test_x.py::{name}"
+        if originalname is not None:
+            self.originalname = originalname
+        self._marker = marker
+        self.obj = type("F", (), {"__doc__": doc})
+
+    def get_closest_marker(self, name: str) -> _Marker | None:
+        return self._marker if name == "requirement" else None
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    (_Item("test_anything", _Marker("RO-VENDOR-07")), "RO-VENDOR-07"),
+    (_Item("test_ro_fwd_01_set"), "RO-FWD-01"),
+    (_Item("test_RO_Blind_01[x]", originalname="test_RO_Blind_01"), "RO-BLIND-01"),
+    (_Item("test_ro_caps_02"), "RO-CAPS-02"),
+    (_Item("test_other"), None),
+    (_Item("test_ro_fwd_x"), None),
+    (_Item("test_ro_fwd_01", _Marker()), "RO-FWD-01"),        # a marker without an id falls back to the name
+    (_Item("check_ro_fwd_01"), None),
+])
+def test_requirement_of(item: Any, expected: str | None) -> None:
+    from conformance._plugin_outcomes import requirement_of
+    assert requirement_of(item) == expected
+
+
+def test_make_outcome() -> None:
+    from conformance._plugin_outcomes import make_outcome
+    state = ItemState("RO-FWD-06", outcome="not-applicable", reason="profile p: trunks", duration=0.1234567,
+                      unmet_claims=["trunks>=2"])
+    records = [{"seq": 1, "failed": False}, {"seq": 2, "failed": True}, {"seq": 3, "failed": True}]
+    item = _Item("test_ro_fwd_06", doc="  A call to the business\n    number reaches the RO phone.\n\nDetails.")
+    out = make_outcome(item, state, records)
+    assert out == Outcome(id="RO-FWD-06", outcome="not-applicable", reason="profile p: trunks",
+                          title="A call to the business number reaches the RO phone.",
+                          nodeid="suite/test_x.py::test_ro_fwd_06", clause="fwd_set", duration=0.123457,
+                          records=records, failed_seq=2, unmet_claims=["trunks>=2"])
+    state.outcome = "fail"
+    failed = make_outcome(_Item("test_ro_fwd_06"), state, [{"seq": 1}])
+    assert failed.unmet_claims == [] and failed.failed_seq is None and failed.title == "test_ro_fwd_06"
+    assert make_outcome(_Item("t", doc=""), ItemState("RO-NEW-01"), []).clause is None
+
+
+def test_first_line_keeps_only_the_first_of_several_paragraphs() -> None:
+    exc = NotHonoured("one\ntwo\n\nthree\n\nfour")
+    assert classify("call", _excinfo(exc))[1] == "one two"
+
+
+def test_classify_prefers_an_exceptions_msg() -> None:
+    class WithMsg(Exception):
+        msg = "from msg"
+    assert classify("call", _excinfo(WithMsg("from str")))[1] == "test: WithMsg: from msg"
+
+
+def test_item_state_reason_details() -> None:
+    state = ItemState("R")
+    state.add("call", "fail", "", 0.0)
+    state.add("teardown", "error", "post-condition: x", 0.0)
+    assert state.reason == "post-condition: x"                 # no leading "; "
+    state = ItemState("R")
+    state.add("setup", "inconclusive", "first", 0.0)
+    state.add("call", "inconclusive", "second", 0.0)
+    assert state.reason == "first"
+    state = ItemState("R")
+    state.add("setup", "fail", "", 0.0)
+    state.add("call", "inconclusive", "x", 0.0)
+    assert (state.outcome, state.reason) == ("fail", "")
+
+
+def test_claim_reasons_for_a_present_forwarding_section_and_the_known_list() -> None:
+    _, reason = check_claim(_with(forwarding__query=False), "forwarding_query")
+    assert reason == f"profile {REFERENCE.name}: capabilities.forwarding.query = False (needs forwarding_query)"
+    with pytest.raises(ValueError) as info:
+        check_claim(REFERENCE, "x")
+    assert str(info.value).endswith("; known: " + ", ".join([*sorted(CLAIMS), "trunks>=N"]))

@@ -157,3 +157,50 @@ def test_results_json_carries_the_three_lists_and_the_unmet_claims() -> None:
     native = next(t for t in data["tests"] if t["id"] == "RO-NATIVE-01")
     assert native["unmet_claims"] == ["native"]
     assert data["exit_status"] == EXIT_NOT_HONOURED and data["summary"]["fail"] == 1
+
+
+def test_judgement_of_one_requirement() -> None:
+    from conformance.report._results import judgement
+    na = Outcome(id="RO-TRUNK-01", outcome="not-applicable", unmet_claims=["trunks >= 2"])
+    assert judgement(na, "trunks") == "unsupported"                      # "trunks >= N" in any spacing
+    assert judgement(Outcome(id="X", outcome="not-applicable", unmet_claims=["forwarding"]), "trunks") \
+        == "undetermined"
+    assert judgement(na, "a-vendor-clause") == "undetermined"
+    for outcome, expected in (("pass", "holds"), ("fail", "fails"), ("error", "undetermined"),
+                              ("inconclusive", "undetermined")):
+        assert judgement(Outcome(id="X", outcome=outcome), "trunks") == expected   # type: ignore[arg-type]
+
+
+def test_the_map_gives_the_clause_when_the_outcome_has_none() -> None:
+    tests = _tests(NATIVE_NA)
+    for t in tests:
+        t.clause = None
+    assert clause_status([*tests, Outcome(id="RO-FWD-06", outcome="fail")])["fwd_set"] == "fails"
+
+
+def test_results_json_layout_and_entry_order() -> None:
+    tests = _tests({**NATIVE_NA, "RO-FWD-06": "error", "RO-FWD-01": (NA, ["trunks>=2"]), "RO-CONS-01": "fail",
+                    "RO-BLIND-01": "fail"})
+    tests.reverse()
+    data = RunResults(profile={"name": "p"}, backend={"spec": "sim"}, tests=tests, started="s",
+                      finished="f").to_jsonable()
+    assert list(data) == ["format", "profile", "backend", "certification", "remote_office", "summary",
+                          "exit_status", "started", "finished", "tests"]
+    assert (data["format"], data["profile"], data["backend"], data["started"], data["finished"]) == \
+        ("ro-conformance-results/1", {"name": "p"}, {"spec": "sim"}, "s", "f")
+    ro = data["remote_office"]
+    assert ro["formula"] == ("native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND "
+                             "(blind OR consult_in_ringing) AND trunks)")
+    fwd_set = next(e for e in ro["undetermined_clauses"] if e["clause"] == "fwd_set")
+    assert fwd_set["tests"] == ["RO-FWD-01", "RO-FWD-06"]          # every non-pass, sorted
+    assert fwd_set["outcomes"] == ["error", "not-applicable"]
+    assert [t["id"] for t in data["tests"]] == sorted(REQUIREMENT_CLAUSES)
+
+
+def test_a_failed_clause_lists_only_the_requirements_that_failed() -> None:
+    ro = ro_verdict(_tests({**NATIVE_NA, "RO-FWD-06": "fail", "RO-FWD-01": "inconclusive"}))
+    entry = next(e for e in ro["failed_clauses"] if e["clause"] == "fwd_set")
+    assert entry["tests"] == ["RO-FWD-06"] and entry["outcomes"] == ["fail"]
+    ro = ro_verdict(_tests({"RO-NATIVE-01": (NA, ["native"]), "RO-BLIND-01": (NA, ["blind_transfer"]),
+                            "RO-E2E-01": "error"}))
+    assert next(e for e in ro["unsupported_clauses"] if e["clause"] == "blind")["tests"] == ["RO-BLIND-01"]

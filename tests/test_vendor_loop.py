@@ -127,7 +127,7 @@ def test_a_tapi32_trace_replays_without_the_dll(tapi32_run: Path, tmp_path: Path
     script = (f"import sys; from conformance.cli import main; "
               f"status = main(['run', '--profile', {str(tapi32_run / 'profile.yaml')!r}, '--backend', "
               f"'replay:{tapi32_run / 'trace.jsonl'}', '--out', {str(tmp_path)!r}]); "
-              f"print('TAPI32', any(m.startswith('conformance.backends.tapi32') for m in sys.modules)); "
+              f"print('TAPI32', 'conformance.backends.tapi32._emulated' in sys.modules); "
               f"sys.exit(status)")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)
@@ -218,6 +218,8 @@ def _reseal(directory: Path) -> None:
 TAMPERING: dict[str, tuple[Any, str]] = {
     "verdict": (lambda d: _edit_json(d / "results.json", ("remote_office", "verdict"), "not-compatible"),
                 "results.json: remote_office.verdict says 'not-compatible', its tests give 'compatible'"),
+    "profile-data": (lambda d: _edit_json(d / "results.json", ("profile", "data", "trunks", "channels"), 9),
+                     "results.json: profile.data differs from profile.yaml (keys: trunks)"),
     "outcome": (lambda d: _edit(d / "results.json", '"outcome": "pass"', '"outcome": "inconclusive"'),
                 "junit.xml: RO-"),
     "profile": (lambda d: _edit(d / "profile.yaml", "channels: 4", "channels: 3"), "profile.yaml: edited"),

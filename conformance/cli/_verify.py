@@ -77,6 +77,23 @@ def _results_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _profile_problems(directory: Path, data: Mapping[str, Any]) -> list[str]:
+    """results.json's copy of the profile (``profile.data``) must be what profile.yaml loads to."""
+    import json
+
+    from simulator._profile import load_profile
+
+    try:
+        raw = json.loads(json.dumps(load_profile(directory / PROFILE_FILE).raw, default=str))
+    except (TapiError, OSError) as exc:
+        return [f"{PROFILE_FILE}: does not load: {str(exc).splitlines()[0]}"]
+    recorded = (data.get("profile") or {}).get("data")
+    if recorded != raw:
+        keys = sorted(k for k in set(raw) | set(recorded or {}) if raw.get(k) != (recorded or {}).get(k))
+        return [f"results.json: profile.data differs from {PROFILE_FILE} (keys: {', '.join(keys)})"]
+    return []
+
+
 def _junit_problems(path: Path, data: Mapping[str, Any], cert: Mapping[str, Any]) -> list[str]:
     if not path.is_file():
         return [f"{path.name}: missing"]
@@ -150,7 +167,8 @@ def check_files(directory: Path, data: Mapping[str, Any]) -> list[str]:
         return ["results.json: no certification block (written by a suite that did not certify runs)"]
     hashes = _hash_problems(directory, cert)
     raw = [] if any(p.startswith(TRACE_FILE) for p in hashes) else raw_problems(directory / TRACE_FILE)
-    return [*hashes, *raw, *_results_problems(data),
+    profile = [] if any(p.startswith(PROFILE_FILE) for p in hashes) else _profile_problems(directory, data)
+    return [*hashes, *raw, *profile, *_results_problems(data),
             *_junit_problems(directory / "junit.xml", data, cert),
             *_html_problems(directory / "report.html", data, cert)]
 

@@ -96,7 +96,7 @@ def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> Non
         if seen == "shown":
             raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
         if seen != "withheld":
-            raise Inconclusive(f"{who}: the caller ID was {seen}, not seen withheld ({claim})")
+            raise s.verdict("inconclusive", f"{who}: the caller ID was {seen}, not seen withheld ({claim})")
         return
     if seen == "withheld":
         raise s.verdict("fail", f"{who} was shown no number (caller ID withheld) instead of {label} {number!r} "
