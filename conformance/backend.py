@@ -3,7 +3,7 @@
 Every backend (``sim`` in-process, ``bridge`` over the network, ``tapi32`` on Windows or on the emulated
 DLL) implements ``Backend``; the conformance suite is written against this and nothing else.
 
-Rules shared by every implementation (tapi-reference.md §3):
+Rules shared by every implementation (docs/tapi.md §3):
 
 * Synchronous functions return their out-values (or ``None``) and raise ``LineError`` on failure.
 * Asynchronous functions return a positive request id, or raise ``LineError`` for an error detected up

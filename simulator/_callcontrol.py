@@ -374,6 +374,10 @@ class Provider(ProviderCore):
 
     def call_info_of(self, call: LineCall, line: Line, h_call: int) -> LineCallInfo:
         owners = sum(1 for p in call.handles.values() if p & OWNER)
+        shown = self.pbx.shown_party
+        caller, called, connected = shown("caller", call.caller), shown("called", call.called), \
+            shown("connected", call.connected)
+        redirection, redirecting = shown("redirection", call.redirection), shown("redirecting", call.redirecting)
         return LineCallInfo(
             line=line.handle, line_device_id=line.device_id, address_id=0,
             bearer_mode=int(LineBearerMode.VOICE), media_mode=call.media_mode or int(LineMediaMode.INTERACTIVEVOICE),
@@ -381,14 +385,14 @@ class Provider(ProviderCore):
             call_states=REPORTED_CALL_STATES,
             origin=int(call.origin), reason=int(call.reason), num_owners=owners,
             num_monitors=len(call.handles) - owners,
-            caller_id_flags=_pid_flags(call.caller), caller_id=call.caller.number, caller_id_name=call.caller.name,
-            called_id_flags=_pid_flags(call.called), called_id=call.called.number, called_id_name=call.called.name,
-            connected_id_flags=_pid_flags(call.connected), connected_id=call.connected.number,
-            connected_id_name=call.connected.name,
-            redirection_id_flags=_pid_flags(call.redirection), redirection_id=call.redirection.number,
-            redirection_id_name=call.redirection.name,
-            redirecting_id_flags=_pid_flags(call.redirecting), redirecting_id=call.redirecting.number,
-            redirecting_id_name=call.redirecting.name,
+            caller_id_flags=_pid_flags(caller), caller_id=caller.number, caller_id_name=caller.name,
+            called_id_flags=_pid_flags(called), called_id=called.number, called_id_name=called.name,
+            connected_id_flags=_pid_flags(connected), connected_id=connected.number,
+            connected_id_name=connected.name,
+            redirection_id_flags=_pid_flags(redirection), redirection_id=redirection.number,
+            redirection_id_name=redirection.name,
+            redirecting_id_flags=_pid_flags(redirecting), redirecting_id=redirecting.number,
+            redirecting_id_name=redirecting.name,
             app_name=call.app_name,
         )
 

@@ -5,7 +5,7 @@ in the simulator changes a call's state. Rule 2: this file knows nothing of swit
 applications: the provider decides *when* to fire a trigger, the chart decides *whether* it may.
 
 Theory of operation: a freshly made call sits in UNKNOWN ("not reported yet"); its first transition
-produces its first LINE_CALLSTATE. TAPI's own rules (tapi-reference.md §4, §5) give the sources: e.g.
+produces its first LINE_CALLSTATE. TAPI's own rules (docs/tapi.md §4, §5) give the sources: e.g.
 lineAnswer needs OFFERING or ACCEPTED, lineCompleteTransfer needs the held call ONHOLD or
 ONHOLDPENDTRANSFER and the consultation call CONNECTED, RINGBACK, BUSY or PROCEEDING.
 

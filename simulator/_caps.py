@@ -2,7 +2,7 @@
 
 What the provider *advertises* comes from the profile's claims (PICS) only, so advertised and actual
 behaviour agree unless a fault says otherwise (``caps_omit_call_features``). Per-state features follow
-the JulMar TSP++ defaults (tapi-reference.md §5.8), masked by the address capabilities, and are exact:
+the JulMar TSP++ defaults (docs/tapi.md §5.8), masked by the address capabilities, and are exact:
 COMPLETETRANSF is shown on the held call only while the consultation call is in a state the profile
 lets the switch complete in.
 """

@@ -99,10 +99,22 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "wrong_connected_id": (("shows",), ()),
     "wrong_redirecting_id": (("shows",), ()),
     "wrong_reason": ((), ()),
+    "presentation_differs": (("field", "shows"), ()),
     # trunks
     "fewer_trunks": (("channels",), ()),
     # advertised capabilities
     "caps_omit_call_features": (("features",), ()),
     "call_status_omit": (("features",), ()),
     "caps_omit": (("flags",), ()),
+}
+
+
+# The LINECALLINFO party-ID blocks (dw<Field>IDFlags, dw<Field>ID, dw<Field>IDName) presentation_differs
+# can change, and what each kind's ``shows`` may say (anything else is a validate error, never ignored).
+PARTY_FIELDS: Final = ("caller", "called", "connected", "redirection", "redirecting")
+SHOWS_BY_KIND: Final[Mapping[str, tuple[str, ...]]] = {
+    "wrong_caller_id": ("business", "extension", "remote", "caller", "withheld"),
+    "wrong_connected_id": ("business", "extension", "withheld"),
+    "wrong_redirecting_id": ("caller", "remote", "withheld"),
+    "presentation_differs": ("name_only", "number_only"),
 }

@@ -1,6 +1,6 @@
 """How the switch places a call made with lineMakeCall: hands-free, prompted, refused, or native RO.
 
-tapi-reference.md §11: a PBX that auto-originates takes the desk phone off-hook hands-free and the
+docs/tapi.md §11: a PBX that auto-originates takes the desk phone off-hook hands-free and the
 call progresses DIALTONE -> DIALING -> PROCEEDING -> RINGBACK with nobody at the desk. A prompted PBX
 first rings the desk phone (OFFERING, or nothing visible) and waits for someone to lift the handset.
 With native Remote Office active (§12) the PBX rings the Remote Office phone first and, once it

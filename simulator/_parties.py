@@ -126,7 +126,8 @@ class SimParties:
         return PartyView(
             role=role,
             state=PARTY_STATE_OF.get(call.state, "unknown"),
-            presented_number="" if call.outgoing or call.caller.blocked else call.caller.number,
+            presented_number="" if call.outgoing or call.caller.blocked else
+            self.pbx.shown_party("caller", call.caller).number,
             presentation="withheld" if not call.outgoing and call.caller.blocked else "unknown",
             reason=0 if call.outgoing else int(call.reason),
             redirecting_number=call.redirecting.number,

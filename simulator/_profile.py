@@ -24,7 +24,15 @@ import yaml
 
 from simulator._constants import ApiVersion, LineCallFeature, LineErr, LineForwardMode
 from simulator._errors import ProfileError, ProfileProblem
-from simulator._faults import ASYNC_FUNCTIONS, CAPS_FLAG_FAMILIES, FAULT_FIELDS, FUNCTIONS, GROWING, caps_flag
+from simulator._faults import (
+    ASYNC_FUNCTIONS,
+    CAPS_FLAG_FAMILIES,
+    FAULT_FIELDS,
+    FUNCTIONS,
+    GROWING,
+    SHOWS_BY_KIND,
+    caps_flag,
+)
 from simulator._profile_model import (
     CallerIdRules,
     Capabilities,
@@ -438,6 +446,9 @@ def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc:
         if isinstance(flag, str) and caps_flag(flag) is None:
             doc.add((*path, "flags", i), f"unknown or not an advertised capability: {flag!r}; families: "
                                          f"{', '.join(f + '*' for f in CAPS_FLAG_FAMILIES)}")
+    shows = fault.get("shows")
+    if isinstance(shows, str) and kind in SHOWS_BY_KIND and shows not in SHOWS_BY_KIND[kind]:
+        doc.add((*path, "shows"), f"kind {kind!r} cannot show {shows!r}; valid: {', '.join(SHOWS_BY_KIND[kind])}")
     claimed, real = _get(doc.raw, "trunks", "channels"), fault.get("channels")
     if kind == "fewer_trunks" and isinstance(claimed, int) and isinstance(real, int) and real >= claimed:
         doc.add((*path, "channels"), f"{real} is not fewer than the {claimed} trunks.channels claims")

@@ -74,7 +74,7 @@ class Transfer:
 
 @dataclass(frozen=True)
 class NativeRemoteOffice:
-    """A vendor one-number feature reached with lineDevSpecific (tapi-reference.md §12)."""
+    """A vendor one-number feature reached with lineDevSpecific (docs/tapi.md §12)."""
 
     mechanism: Literal["none", "devspecific"] = "none"
     ext_version: int = 0
@@ -129,6 +129,7 @@ class Fault:
     route: str = ""
     path: str = ""
     shows: str = ""
+    field: str = ""                 # presentation_differs: the LINECALLINFO party-ID block (_faults.PARTY_FIELDS)
     after_requests: int = 0
     features: int = 0
     occurs: str = "always"          # always | once | every_nth (kinds reply_error, lost_reply)

@@ -1,6 +1,6 @@
 """The TAPI provider: applications, line devices, handles, requests, replies and messages.
 
-It maps TAPI 2.x line functions onto the switch with TAPI's own rules (tapi-reference.md §2-§7):
+It maps TAPI 2.x line functions onto the switch with TAPI's own rules (docs/tapi.md §2-§7):
 synchronous functions return or raise ``LineError``; asynchronous ones return a positive request id
 and later post exactly one LINE_REPLY; a new call's handle is valid, and its events flow, only from its
 reply on; LINE_ADDRESSSTATE / LINE_LINEDEVSTATE go only to lines that enabled them. Call-control

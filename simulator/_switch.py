@@ -204,6 +204,15 @@ class Pbx:
             return PartyId(blocked=True)
         return PartyId(original.number, original.name, original.blocked)
 
+    def shown_party(self, field: str, party: PartyId) -> PartyId:
+        """``party`` as LINECALLINFO presents it in block ``field`` (presentation_differs: name or number only)."""
+        differs = self.fault("presentation_differs", field=field)
+        if differs is None or party.blocked:
+            return party
+        if differs.shows == "name_only":
+            return PartyId("", party.name)
+        return PartyId(party.number, "")
+
     def redirecting_shown(self, station: Device, caller: LineCall, target: Device) -> PartyId:
         """The redirecting party a forward destination is shown (the station, unless a fault says otherwise)."""
         wrong = self.fault("wrong_redirecting_id")

@@ -3,7 +3,8 @@ suite gives each exactly the verdict, route and failed requirements its ``expect
 
 A mutant whose expectation the suite does not meet yet because of a known defect of the suite's
 judgement says so in its header (``# Suite defect ...``); it is a strict xfail here, so it flips to a
-failure (to be unmarked) the day the suite is fixed.
+failure (to be unmarked) the day the suite is fixed. A mutant the suite must *survive* (no requirement
+may fail for it) says why in a ``# Robustness: ...`` header line and expects ``fails: []``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ pytest_plugins = ("pytester",)
 
 CATALOGUE = sorted([*PROFILES.glob("mutants/*.yaml"), *PROFILES.glob("boundary/*.yaml")])
 _DEFECT = re.compile(r"^# Suite defect \(test marked xfail until fixed\): (.+)$", re.MULTILINE)
+_ROBUSTNESS = re.compile(r"^# Robustness: .+$", re.MULTILINE)
 REQUIREMENTS = ("RO-FWD-01", "RO-FWD-02", "RO-FWD-03", "RO-FWD-04", "RO-FWD-05", "RO-FWD-06", "RO-ORIG-01",
                 "RO-BLIND-01", "RO-CONS-01", "RO-TRUNK-01", "RO-NATIVE-01", "RO-E2E-01", "RO-E2E-02",
                 "RO-CAPS-01", "RO-CAPS-02", "RO-TAPI-01")
@@ -35,7 +37,9 @@ def test_the_catalogue_covers_every_requirement() -> None:
     proven = set()
     for path in PROFILES.glob("mutants/*.yaml"):
         expect = load_profile(path).expect
-        assert expect is not None and expect.fails, f"{path}: a mutant must expect at least one fail"
+        robust = _ROBUSTNESS.search(path.read_text(encoding="utf-8")) is not None
+        assert expect is not None and (bool(expect.fails) != robust), \
+            f"{path}: a mutant expects at least one fail, a '# Robustness:' one none"
         proven |= set(expect.fails)
     assert proven == set(REQUIREMENTS)
 
@@ -65,3 +69,26 @@ def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Pa
            "tests": [{"id": "RO-BLIND-01", "outcome": "fail"}, {"id": "RO-CAPS-02", "outcome": "fail"},
                      {"id": "RO-E2E-01", "outcome": "fail"}]}
     assert expectation_line(profile, met) is None
+
+
+def test_a_call_that_never_goes_idle_is_an_error_naming_it(pytester: pytest.Pytester) -> None:
+    """mutants/tapi-call-never-idle: every flow that drops a call ends in an error naming the handle that
+    stayed DISCONNECTED (never a pass that hides it, never a fail blamed on a Remote Office clause)."""
+    _, results = run_suite(pytester, PROFILES / "mutants" / "tapi-call-never-idle.yaml")
+    errors = {t["id"]: t["reason"] for t in results["tests"] if t["outcome"] == "error"}
+    assert {"RO-ORIG-01", "RO-TAPI-01"} <= set(errors), errors
+    stuck = re.compile(r"call 0x[0-9A-F]{8} did not reach IDLE within [0-9.]+ s \(still DISCONNECTED\)")
+    for reason in errors.values():
+        assert stuck.search(reason), reason
+
+
+def test_a_growing_needed_size_is_survived_through_tapi32(pytester: pytest.Pytester) -> None:
+    """mutants/tapi-needed-size-grows through tapi32:emulated, where sizes are real: the same outcome as
+    in-process (its expect)."""
+    path = PROFILES / "mutants" / "tapi-needed-size-grows.yaml"
+    expect = load_profile(path).expect
+    assert expect is not None
+    _, results = run_suite(pytester, path, f"--tapi-backend=tapi32:emulated:{path}")
+    ro = results["remote_office"]
+    failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
+    assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], results["tests"]

@@ -3,7 +3,7 @@
 Every (state, trigger) pair of CALL_STATES x CallTrigger is tried: an allowed pair reaches its
 destination and runs the after-change callback exactly once; any other raises LINEERR_INVALCALLSTATE
 and leaves the state (and the callback) untouched. A second, hand-written table restates the TAPI rules
-of tapi-reference.md §4 so a wrong row in the chart cannot test itself green.
+of docs/tapi.md §4 so a wrong row in the chart cannot test itself green.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_every_state_trigger_pair(state: S, trigger: CallTrigger) -> None:
     assert machine.model_count() == 1
 
 
-# TAPI's own preconditions (tapi-reference.md §4, §5), written independently of the chart.
+# TAPI's own preconditions (docs/tapi.md §4, §5), written independently of the chart.
 TAPI_SOURCES: dict[CallTrigger, set[S]] = {
     T.ANSWER: {S.OFFERING, S.ACCEPTED},                                # lineAnswer
     T.HOLD: {S.CONNECTED},                                             # lineHold

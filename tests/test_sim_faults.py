@@ -11,7 +11,16 @@ from conftest import MakeSim
 from helpers import ALL_LINE_STATES, DeskSession
 
 from conformance.backends.sim import SimBackend
-from simulator._constants import LineAddressState, LineDevState, LineErr, LineForwardMode, LineMsg
+from simulator._constants import (
+    LineAddressState,
+    LineBusyMode,
+    LineCallPrivilege,
+    LineDevState,
+    LineDisconnectMode,
+    LineErr,
+    LineForwardMode,
+    LineMsg,
+)
 from simulator._constants import LineCallFeature as CF
 from simulator._constants import LineCallState as S
 from simulator._errors import LineError
@@ -153,6 +162,37 @@ def test_several_faults_of_one_kind_each_apply(make_sim: MakeSim) -> None:
     view = sim.parties.wait_for("target", frozenset({"alerting"}), 10.0)
     assert view is not None and view.presented_number == "201"
     assert sim.profile.simulation.fault("wrong_caller_id", path="forwarded") is not None
+    s.drop_all()
+
+
+# ----- trunks ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("form", "state", "mode"), [
+    ("disconnected", S.DISCONNECTED, LineDisconnectMode.CONGESTION),
+    ("busy", S.BUSY, LineBusyMode.TRUNK),
+    ("reply_error", S.BUSY, LineBusyMode.TRUNK),   # a forwarded call has no request whose reply could fail
+])
+def test_fewer_trunks_a_forwarded_call_meets_congestion_once(make_sim: MakeSim, form: str, state: S,
+                                                              mode: int) -> None:
+    """One real channel of four claimed: the incoming call holds it, forwarding it to the RO phone needs
+    a second one. The caller sees the congestion form of simulation.trunk_exhaustion exactly once (a
+    DISCONNECTED(CONGESTION) call is not also set BUSY, which would be an invalid move), the RO phone
+    is never rung, and the PBX goes on working."""
+    sim = make_sim(faults=[Fault("fewer_trunks", channels=1)], trunk_exhaustion=form)
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    _forward(sim, s, h_line)
+    watch = DeskSession(sim, "watch")
+    watch.open("caller", LineCallPrivilege.MONITOR)
+    sim.parties.call("caller", sim.profile.stations[0].business_number)
+    watch.pump(10.0)
+    moves = [(m.param1, m.param2) for m in watch.messages(LineMsg.CALLSTATE)]
+    ends = [(st, md) for st, md in moves if st in (S.BUSY, S.DISCONNECTED)]
+    assert ends == [(state, mode)], moves
+    assert sim.parties.observe("remote_office").state == "idle"
+    assert sim.pbx.trunks_in_use == 1 == sim.pbx.trunks_total
+    sim.parties.hang_up("caller")
+    watch.pump(1.0)
+    assert sim.pbx.trunks_in_use == 0
     s.drop_all()
 
 

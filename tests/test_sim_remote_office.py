@@ -1,4 +1,4 @@
-"""The Remote Office flows on the simulator (tapi-reference.md §5.6, §5.7), through the provider API.
+"""The Remote Office flows on the simulator (docs/tapi.md §5.6, §5.7), through the provider API.
 
 Outbound: the desk calls the RO phone hands-free, then hands that call to the target by blind transfer
 or by a consultation transfer completed while the target still rings. Inbound: forwarding of the desk

@@ -12,6 +12,13 @@ subprocess with a wall-clock guard (a hang is a test failure, not a stuck CI job
   function, the request id and the bound, and the evidence shows the wait lasted exactly that bound.
 * A remote party that never answers is **inconclusive**, the reason naming the party and the bound.
 * No requirement outcome is ever "fail" because of a link fault.
+
+Which requirement a fault "after N requests" reaches is not written down here as numbers: it follows from
+the documented rule (docs/profiles.md, "What is counted": every request of the application from its
+lineInitializeEx = 1, queries and lineGetMessage excluded; each test opens its own application) applied
+to the request sequence each requirement makes on a clean run of the reference profile, recorded once
+per module (``flows``). A fault at a flow's Nth request reaches it when a request follows (the Nth is not
+its last, lineShutdown).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from test_suite_profiles import NOT_PASSING
 from conformance.backends.sim import SimBackend
 from conformance.bridge.server import BridgeServer, ServerThread
 from conformance.report._results import REQUIREMENT_CLAUSES
+from simulator._faults import UNCOUNTED_FUNCTIONS
 
 pytest_plugins = ("pytester",)
 
@@ -38,9 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GUARD = 240.0                       # wall-clock seconds a whole suite run may take before it counts as hung
 LONG = os.environ.get("RO_LONG") == "1"   # the on-demand sweep below (docs/testing.md)
 CLEAN = {r: NOT_PASSING["reference"].get(r, "pass") for r in REQUIREMENT_CLAUSES}
-# Requirements whose flow makes a TAPI request after lineInitializeEx + lineOpen (so a fault "after 3
-# requests" reaches them); RO-CAPS-01 only reads caps and RO-NATIVE-01 is not applicable on reference.
-REQUESTING = sorted(r for r, o in CLEAN.items() if o == "pass" and r != "RO-CAPS-01")
+SWEEP = 30                          # the long form kills the link at each of requests 1..SWEEP
 DEATH = {
     "line_close": "the provider closed the desk line (LINE_CLOSE)",
     "out_of_service": "the desk line went out of service (LINE_LINEDEVSTATE OUTOFSERVICE)",
@@ -61,6 +67,42 @@ def run_suite(profile: Path, tmp: Path, backend: str = "sim") -> dict[str, Any]:
     assert out.exists(), run.stdout + run.stderr
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return data
+
+
+Flows = dict[str, list[str]]
+
+
+def counted_requests(results: dict[str, Any]) -> Flows:
+    """Per requirement, the application's requests that ``after_requests`` counts, in order (the rule of
+    docs/profiles.md; requirements that made none, e.g. not applicable ones, are left out)."""
+    flows = {t["id"]: [r["function"] for r in t["records"] if r["kind"] == "request" and r["actor"] == "app"
+                       and r["function"] not in UNCOUNTED_FUNCTIONS] for t in results["tests"]}
+    return {rid: seq for rid, seq in flows.items() if seq}
+
+
+@pytest.fixture(scope="module")
+def flows(tmp_path_factory: pytest.TempPathFactory) -> Flows:
+    """The counted request sequence of each requirement on a clean reference run (one suite run)."""
+    tmp = tmp_path_factory.mktemp("clean")
+    results = run_suite(ROOT / "profiles" / "reference.yaml", tmp)
+    assert outcomes(results) == CLEAN, reasons(results)
+    recorded = counted_requests(results)
+    assert all(seq[0] == "lineInitializeEx" and seq[-1] == "lineShutdown" for seq in recorded.values()), recorded
+    return recorded
+
+
+def reached(flows: Flows, after: int) -> list[str]:
+    """Requirements whose flow makes a request after its ``after``-th (a fault there reaches them)."""
+    return sorted(rid for rid, seq in flows.items() if len(seq) > after)
+
+
+def set_up_length(flows: Flows) -> int:
+    """How many requests every flow starts with in common (initialise, open, status messages)."""
+    first, *others = flows.values()
+    n = 0
+    while all(len(seq) > n and seq[n] == first[n] for seq in others):
+        n += 1
+    return n
 
 
 def assert_never_fail(results: dict[str, Any]) -> None:
@@ -91,16 +133,23 @@ def assert_ended_with_the_link(test: dict[str, Any], death: str) -> None:
 # ----- a dead link ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(DEATH))
-def test_dead_link_at_the_first_request_is_an_error_naming_what_died(tmp_path: Path, kind: str) -> None:
-    path = derived_profile(tmp_path, "reference", f"{kind}-4".replace("_", "-"),
-                           [{"kind": kind, "after_requests": 4}])
+def test_dead_link_at_the_first_request_is_an_error_naming_what_died(tmp_path: Path, kind: str,
+                                                                     flows: Flows) -> None:
+    """The link dies at the first request after the common set-up (lineInitializeEx, lineOpen,
+    lineSetStatusMessages): every requirement that goes on is an error; RO-CAPS-01, which only reads
+    caps and shuts down, keeps its pass."""
+    after = set_up_length(flows) + 1
+    requesting = reached(flows, after)
+    assert "RO-CAPS-01" not in requesting and len(requesting) >= 10, flows
+    path = derived_profile(tmp_path, "reference", f"{kind}-{after}".replace("_", "-"),
+                           [{"kind": kind, "after_requests": after}])
     results = run_suite(path, tmp_path)
     assert_never_fail(results)
     got = outcomes(results)
-    assert got == {**CLEAN, **dict.fromkeys(REQUESTING, "error")}, reasons(results)
+    assert got == {**CLEAN, **dict.fromkeys(requesting, "error")}, reasons(results)
     assert results["remote_office"]["verdict"] == "undetermined" and results["exit_status"] == 3
     tests = by_id(results)
-    for rid in REQUESTING:
+    for rid in requesting:
         reason = tests[rid]["reason"]
         assert reason.startswith(f"{DEATH[kind]} at t="), reason          # what died, when ...
         assert "during step '" in reason                                   # ... in which step
@@ -114,20 +163,29 @@ def test_dead_link_at_the_first_request_is_an_error_naming_what_died(tmp_path: P
 
 
 @pytest.mark.parametrize("kind", ["line_close", "out_of_service"])
-def test_dead_link_later_in_a_flow_or_in_clean_up_is_still_an_error(tmp_path: Path, kind: str) -> None:
-    """After 5 requests: mid-flow for the consultation tests (lineDial), in the clean-up (restoring
-    forwarding) for the forwarding tests; flows with fewer requests are untouched."""
-    path = derived_profile(tmp_path, "reference", f"{kind}-5".replace("_", "-"),
-                           [{"kind": kind, "after_requests": 5}])
+def test_dead_link_later_in_a_flow_or_in_clean_up_is_still_an_error(tmp_path: Path, kind: str,
+                                                                     flows: Flows) -> None:
+    """At RO-CONS-01's lineDial: mid-flow for the consultation test, in the clean-up (restoring
+    forwarding, the third lineForward) for the forwarding tests that clear; flows with no request after
+    that one (RO-FWD-01/02/03, RO-TRUNK-01, RO-CAPS-01) are untouched."""
+    after = flows["RO-CONS-01"].index("lineDial") + 1
+    forwarders = [r for r, seq in flows.items() if len(seq) > after and seq[after - 1] == "lineForward"]
+    assert "RO-FWD-04" in forwarders and all(flows[r].count("lineForward") == 3 for r in forwarders), flows
+    untouched = [r for r in flows if r not in reached(flows, after)]
+    assert {"RO-CAPS-01", "RO-FWD-01"} <= set(untouched), flows
+    path = derived_profile(tmp_path, "reference", f"{kind}-{after}".replace("_", "-"),
+                           [{"kind": kind, "after_requests": after}])
     results = run_suite(path, tmp_path)
     assert_never_fail(results)
-    changed = {r: "error" for r in ("RO-CAPS-02", "RO-CONS-01", "RO-E2E-02", "RO-FWD-04", "RO-FWD-05",
-                                    "RO-FWD-06", "RO-TAPI-01")}
+    changed = dict.fromkeys(reached(flows, after), "error")
     assert outcomes(results) == {**CLEAN, **changed}, reasons(results)
     tests = by_id(results)
     cons = tests["RO-CONS-01"]["reason"]
+    dial = next(r for r in tests["RO-CONS-01"]["records"] if r["kind"] == "return" and r["function"] == "lineDial")
     assert "during step 'lineDial the target on the consultation call'" in cons
-    assert "gave up waiting for the LINE_REPLY of lineDial (request 3)" in cons
+    assert f"gave up waiting for the LINE_REPLY of lineDial (request {dial['request_id']})" in cons
+    for rid in forwarders:
+        assert "during step 'post-condition: restore forwarding'" in tests[rid]["reason"], tests[rid]["reason"]
     clean_up = tests["RO-FWD-04"]["reason"]
     assert clean_up.startswith(f"post-condition: {DEATH[kind]} at t=")
     assert "during step 'post-condition: restore forwarding'" in clean_up
@@ -136,22 +194,30 @@ def test_dead_link_later_in_a_flow_or_in_clean_up_is_still_an_error(tmp_path: Pa
         assert_ended_with_the_link(tests[rid], DEATH[kind])
 
 
-def test_dead_link_through_the_emulated_dll_is_an_error_too(tmp_path: Path) -> None:
-    """The same LINE_CLOSE through tapi32:emulated (its message threads must not hang either). Party
-    lines are TAPI lines there, so the fault counts their requests as well and fires earlier."""
-    path = derived_profile(tmp_path, "reference", "close-tapi32", [{"kind": "line_close", "after_requests": 4}])
+def test_dead_link_through_the_emulated_dll_is_an_error_too(tmp_path: Path, flows: Flows) -> None:
+    """The same LINE_CLOSE through tapi32:emulated (its message threads must not hang either). The party
+    lines' helper application is the harness and never counted, and tapi32's second sizing call is a
+    query, so the fault reaches exactly the requirements it reaches in-process."""
+    after = set_up_length(flows) + 1
+    path = derived_profile(tmp_path, "reference", "close-tapi32", [{"kind": "line_close", "after_requests": after}])
     results = run_suite(path, tmp_path, backend=f"tapi32:emulated:{path}")
     assert_never_fail(results)
-    errored = {r for r, o in outcomes(results).items() if o == "error"}
-    assert set(REQUESTING) <= errored, reasons(results)
+    errored = sorted(r for r, o in outcomes(results).items() if o == "error")
+    assert errored == reached(flows, after), reasons(results)
     assert all(DEATH["line_close"] in t["reason"] for t in results["tests"] if t["outcome"] == "error")
 
 
-def test_dead_link_through_the_bridge_hits_only_the_test_it_happens_in(tmp_path: Path) -> None:
+def test_dead_link_through_the_bridge_hits_only_the_test_it_happens_in(tmp_path: Path, flows: Flows) -> None:
     """One shared simulator for the whole run (``session=shared``; by default each test's connection gets
-    a fresh PBX, tests/test_bridge_suite.py): 'after N requests' fires once, in one test; that test is
-    an error naming LINE_CLOSE, every later test gets a fresh line and its clean verdict."""
-    path = derived_profile(tmp_path, "reference", "close-bridge", [{"kind": "line_close", "after_requests": 40}])
+    a fresh PBX, tests/test_bridge_suite.py). The count is per application and each test opens its own,
+    so N is one past every other flow's length: 'after N requests' fires once, in the longest flow (not
+    the last test of the run); that test is an error naming LINE_CLOSE, every other test - the later
+    ones on the same PBX included - gets a fresh line and its clean verdict."""
+    longest, *others = sorted(flows, key=lambda r: -len(flows[r]))
+    after = max(len(flows[r]) for r in others) + 1
+    assert len(flows[longest]) > after, flows              # a request follows: the fault reaches it
+    assert reached(flows, after) == [longest]
+    path = derived_profile(tmp_path, "reference", "close-bridge", [{"kind": "line_close", "after_requests": after}])
     served = SimBackend(path)
     with ServerThread(BridgeServer(served, mode="virtual")) as st:
         results = run_suite(path, tmp_path, backend=f"bridge://{st.url}?session=shared")
@@ -159,16 +225,22 @@ def test_dead_link_through_the_bridge_hits_only_the_test_it_happens_in(tmp_path:
     assert_never_fail(results)
     got = outcomes(results)
     hit = [r for r, o in got.items() if o != CLEAN[r]]
-    assert len(hit) == 1 and got[hit[0]] == "error", reasons(results)
-    assert DEATH["line_close"] in reasons(results)[hit[0]]
+    assert hit == [longest] and got[longest] == "error", reasons(results)
+    assert DEATH["line_close"] in reasons(results)[longest]
+    assert [t["id"] for t in results["tests"]][-1] != longest     # later tests ran on the same PBX
     assert leftovers == (0, 0)
 
 
+def test_the_long_sweep_reaches_every_request_of_every_flow(flows: Flows) -> None:
+    """The on-demand sweep below kills the link at requests 1..SWEEP: enough for the longest flow."""
+    assert max(len(seq) for seq in flows.values()) <= SWEEP, flows
+
+
 @pytest.mark.skipif(not LONG, reason="long form: RO_LONG=1 (docs/testing.md)")
-@pytest.mark.parametrize("after", range(1, 31))
+@pytest.mark.parametrize("after", range(1, SWEEP + 1))
 @pytest.mark.parametrize("kind", sorted(DEATH))
 def test_long_sweep_dead_link_at_every_step(tmp_path: Path, kind: str, after: int) -> None:
-    """Long form: the link dies after 1..30 requests; whichever requirement it hits is an error naming
+    """Long form: the link dies after 1..SWEEP requests; whichever requirement it hits is an error naming
     it, the others keep their clean verdict, and no run hangs or blames the PBX."""
     path = derived_profile(tmp_path, "reference", f"{kind}-{after}".replace("_", "-"),
                            [{"kind": kind, "after_requests": after}])
@@ -253,7 +325,8 @@ def test_a_dying_bridge_and_a_fail_after_a_dead_line_are_errors(pytester: pytest
     profile = ROOT / "profiles" / "reference.yaml"
     pytester.makepyfile(test_inner=textwrap.dedent("""
         def test_ro_fwd_01_assert_after_close(tapi_session, tapi_backend):
-            tapi_backend.inner._spontaneous("line_close")  # LINE_CLOSE queued, not yet taken in
+            sim = tapi_backend.inner                       # LINE_CLOSE of the suite's lines, not yet taken in
+            sim._spontaneous("line_close", sim.apps[tapi_session.line.h_line_app])
             assert False, "the forward list was wrong"     # would be a fail on a live line
 
         def test_ro_fwd_02_bridge_dies(tapi_session, tapi_backend):

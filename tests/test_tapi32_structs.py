@@ -1,4 +1,4 @@
-"""The tapi32 ctypes layouts against the real header, and the buffer codec against tapi-reference §6.
+"""The tapi32 ctypes layouts against the real header, and the buffer codec against docs/tapi.md §6.
 
 Layouts: every structure's size, every (nested) field's offset and size, and every FIXED_SIZES boundary
 are compiled as ``_Static_assert``s by the mingw-w64 cross compilers, for x86-64 (``layouts(8)``) and for
@@ -120,7 +120,7 @@ def test_fixed_sizes_are_header_field_boundaries(arch: Arch, pointer_size: int) 
 
 
 def test_fixed_sizes_table() -> None:
-    """The numbers of tapi-reference §6.2, per negotiated version, and that sizes never shrink."""
+    """The numbers of docs/tapi.md §6.2, per negotiated version, and that sizes never shrink."""
     expected = {
         "LINEDEVCAPS": (236, 240, 252, 252, 268, 292, 292),
         "LINECALLINFO": (296, 296, 324, 324, 324, 344, 344),
@@ -238,7 +238,7 @@ def _item_pairs(cls: type[ctypes.Structure], fixed: int) -> list[tuple[str, int]
 @pytest.mark.parametrize("version", [ApiVersion.V1_3, ApiVersion.V2_2, ApiVersion.V3_1], ids=lambda v: v.tapi_name)
 @pytest.mark.parametrize("cls", OUTPUT_CLASSES, ids=lambda c: c.__name__)
 def test_truncation_never_half_an_item(cls: type[Any], version: ApiVersion) -> None:
-    """For every dwTotalSize from the fixed part up to past the needed size (tapi-reference §6.1 rule 4)."""
+    """For every dwTotalSize from the fixed part up to past the needed size (docs/tapi.md §6.1 rule 4)."""
     value = _sample(cls, seed=3)
     name, c_cls, _ = _OUTPUTS[cls]
     fixed = S.fixed_size(name, version)
@@ -327,7 +327,7 @@ def test_address_status_forward_entries_and_stride() -> None:
 
 
 def test_forward_list_matches_reference_example() -> None:
-    """tapi-reference §6.3: one UNCOND entry, W variant, API 2.x."""
+    """docs/tapi.md §6.3: one UNCOND entry, W variant, API 2.x."""
     dest = "0171234\0".encode("utf-16-le")
     raw = build_forward_list([LineForward(forward_mode=1, dest_address="0171234")], ApiVersion.V2_2)
     assert raw == (b"".join(n.to_bytes(4, "little") for n in (8 + 24 + len(dest), 1, 1, 0, 0, 0, len(dest), 32))

@@ -28,14 +28,15 @@ from conformance.report._files import MatrixRow, render_matrix_html, render_matr
 from conformance.report._matrix_doc import DocRow, render_matrix_doc
 from conformance.report._results import EXIT_USAGE
 
-__all__ = ["add_arguments", "doc_rows", "matrix_rows", "run"]
+__all__ = ["add_arguments", "doc_rows", "expand", "matrix_rows", "run"]
 
 DEFAULT_OUT: Final = "reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profiles", nargs="+", metavar="PROFILE",
-                        help="profile YAML files or shipped profile names (ro-conformance profiles)")
+                        help="profile YAML files or shipped profile names (ro-conformance profiles); "
+                             "a directory stands for every *.yaml below it (sorted)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="SPEC",
                         help="backend spec used for every profile (default: sim, i.e. each profile simulated)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -71,6 +72,15 @@ def doc_rows(paths: Sequence[str], rows: Sequence[MatrixRow]) -> list[DocRow]:
                    row.results, row.problem) for path, row in zip(paths, rows, strict=True)]
 
 
+def expand(args: Sequence[str]) -> list[str]:
+    """Profile arguments with each directory replaced by every ``*.yaml`` below it, sorted."""
+    out: list[str] = []
+    for arg in args:
+        path = Path(arg)
+        out += sorted(str(p) for p in path.rglob("*.yaml")) if path.is_dir() else [arg]
+    return out
+
+
 def matrix_rows(paths: Sequence[str], backend: str, out: Path) -> list[MatrixRow]:
     """Run every profile (in-process, one after the other) into ``out/<name>/``; one row each."""
     taken: set[str] = set()
@@ -82,11 +92,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = matrix_rows(args.profiles, args.backend, out)
+    paths = expand(args.profiles)
+    rows = matrix_rows(paths, args.backend, out)
     (out / "matrix.html").write_text(render_matrix_html(rows), encoding="utf-8")
     (out / "matrix.md").write_text(render_matrix_md(rows), encoding="utf-8")
     if args.doc:
-        Path(args.doc).write_text(render_matrix_doc(doc_rows(args.profiles, rows), args.doc), encoding="utf-8")
+        Path(args.doc).write_text(render_matrix_doc(doc_rows(paths, rows), args.doc), encoding="utf-8")
         print(f"matrix page: {args.doc}", file=sys.stdout)
     worst = max(row.status for row in rows)
     print(f"matrix: {out / 'matrix.html'}  {out / 'matrix.md'}  (exit status {worst})", file=sys.stdout)

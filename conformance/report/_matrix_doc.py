@@ -19,11 +19,23 @@ from typing import Any, Final
 from conformance.report._cells import LEGEND, Cell, clause_cell, failed_tests
 from conformance.report._results import CLAUSES
 
-__all__ = ["COMMAND", "DocRow", "render_matrix_doc", "sort_rows"]
+__all__ = ["COMMAND", "GROUPS", "DocRow", "render_matrix_doc", "sort_rows"]
 
 # How docs/matrix.md is made (docs/matrix.md repeats it; the staleness test runs the same thing).
-COMMAND: Final = ("ro-conformance matrix --doc docs/matrix.md --out reports/matrix "
-                  "profiles/vendors/*.yaml profiles/*.yaml")
+COMMAND: Final = "ro-conformance matrix --doc docs/matrix.md --out reports/matrix profiles/"
+
+# Row groups, in page order: (key, heading, what the reader should know about them)
+GROUPS: Final = (
+    ("vendor", "Vendor profiles (from public documentation)",
+     "Real products as their public documentation describes them (`profiles/vendors/`): each claim cites "
+     "the page that backs it, a claim no page decides is `undocumented`. A row shows what those documents "
+     "imply for a PBX that behaves exactly as documented; it is **not a certification** of the product."),
+    ("invented", "Invented profiles",
+     "Test fixtures that model one capability pattern each (`profiles/*.yaml`, `profiles/boundary/`)."),
+    ("mutant", "Mutants (deliberately lying simulators)",
+     "The suite's own mutation tests (`profiles/mutants/`): each claims what `reference` claims and then "
+     "breaks one promise, so its failed cells link to the evidence of the failure the suite must find."),
+)
 
 _CLAUSE_TITLES: Final[Mapping[str, str]] = {
     "native": "native one-number via TAPI",
@@ -48,13 +60,19 @@ class DocRow:
     problem: str = ""
 
     @property
+    def group(self) -> str:
+        parts = Path(self.profile_path).parts
+        return "vendor" if "vendors" in parts else "mutant" if "mutants" in parts else "invented"
+
+    @property
     def is_vendor(self) -> bool:
-        return "vendors" in Path(self.profile_path).parts
+        return self.group == "vendor"
 
 
 def sort_rows(rows: Sequence[DocRow]) -> list[DocRow]:
-    """Vendor profiles first, then the invented ones; each group by name (independent of shell globbing)."""
-    return sorted(rows, key=lambda r: (not r.is_vendor, r.name))
+    """Vendor profiles first, then invented ones, then mutants; each group by name (not by shell globbing)."""
+    order = [key for key, _, _ in GROUPS]
+    return sorted(rows, key=lambda r: (order.index(r.group), r.name))
 
 
 def _md(text: str) -> str:
@@ -98,23 +116,20 @@ def render_matrix_doc(rows: Sequence[DocRow], doc_path: str | os.PathLike[str]) 
         "**Vendor profiles describe public documentation, not certified PBXs**: each claim in "
         "`profiles/vendors/*.yaml` cites the page that backs it, and a claim no page decides is "
         "`undocumented` (docs/profiles.md). Their rows show what those documents imply when a PBX behaves "
-        "exactly as documented. The other profiles are invented test fixtures.", "",
+        "exactly as documented. The other profiles are invented test fixtures and deliberately lying "
+        "simulators.", "",
         "Verdict: `native OR (fwd_set AND fwd_clear AND fwd_query AND auto_dial AND (blind OR "
         "consult_in_ringing) AND trunks)`; a clause not judged leaves the verdict `undetermined` unless "
         "another clause decides it.", "",
         "## Legend", "",
         "| mark | meaning | when |", "|---|---|---|",
         *(f"| {sym} | {label} | {_md(why)} |" for sym, label, why in LEGEND.values()), "",
-        "## Matrix", "",
-        "| profile | vendor | " + " | ".join(f"`{c}`" for c in CLAUSES) + " | verdict | route |",
-        "|" + "---|" * (len(CLAUSES) + 4),
+        "Clauses: " + "; ".join(f"`{c}` {t}" for c, t in _CLAUSE_TITLES.items()) + ".", "",
     ]
-    for row in ordered:
-        cells = [_cell_md(row, clause_cell(row.results, c)) for c in CLAUSES]
-        verdict, route = _verdict(row)
-        vendor = _md(row.vendor) if row.is_vendor else "invented"
-        out.append(f"| {_link(row, doc_dir)} | {vendor} | " + " | ".join(cells) + f" | {verdict} | {route} |")
-    out += ["", "Clauses: " + "; ".join(f"`{c}` {t}" for c, t in _CLAUSE_TITLES.items()) + ".", ""]
+    for key, heading, about in GROUPS:
+        group = [row for row in ordered if row.group == key]
+        if group:
+            out += _table(group, heading, about, doc_dir)
     out += _evidence(ordered)
     out += _not_documented(ordered)
     problems = [r for r in ordered if r.results is None]
@@ -124,18 +139,31 @@ def render_matrix_doc(rows: Sequence[DocRow], doc_path: str | os.PathLike[str]) 
     return "\n".join(out)
 
 
+def _table(rows: Sequence[DocRow], heading: str, about: str, doc_dir: Path) -> list[str]:
+    out = [f"## {heading}", "", about, "",
+           "| profile | vendor | " + " | ".join(f"`{c}`" for c in CLAUSES) + " | verdict | route |",
+           "|" + "---|" * (len(CLAUSES) + 4)]
+    for row in rows:
+        cells = [_cell_md(row, clause_cell(row.results, c)) for c in CLAUSES]
+        verdict, route = _verdict(row)
+        vendor = _md(row.vendor) if row.is_vendor else row.group
+        out.append(f"| {_link(row, doc_dir)} | {vendor} | " + " | ".join(cells) + f" | {verdict} | {route} |")
+    return [*out, ""]
+
+
 def _evidence(rows: Sequence[DocRow]) -> list[str]:
     out = ["## Evidence for failed requirements", ""]
     found = False
     for row in rows:
         for test in failed_tests(row.results or {}):
             found = True
-            steps = [r for r in test.get("records") or [] if isinstance(r, dict) and r.get("failed")]
-            where = f" Failed at: {_md(str(steps[0].get('text') or ''))}." if steps else ""
+            reason = str(test.get("reason") or "")
+            steps = [str(r.get("text") or "") for r in test.get("records") or [] if isinstance(r, dict)
+                     and r.get("failed")]
+            where = f" Failed at: {_md(steps[0])}." if steps and steps[0] not in reason else ""
             out += [f'<a id="{_anchor(row.name, str(test["id"]))}"></a>',
-                    f"- **{_md(row.name)} {test['id']}** ({_md(str(test.get('title') or ''))}): "
-                    f"{_md(str(test.get('reason') or ''))}.{where} Full ladder: the profile's `report.html` "
-                    f"under `reports/matrix/`.", ""]
+                    f"- **{_md(row.name)} {test['id']}**: {_md(reason)}.{where} Full ladder: the profile's "
+                    f"`report.html` under `reports/matrix/`.", ""]
     if not found:
         out += ["No requirement failed.", ""]
     return out

@@ -201,7 +201,7 @@ def make_ro_leg(s: LineSession) -> int:
     """A connected call between the desk line and the RO phone; returns its handle.
 
     Hands-free lineMakeCall (``HANDS_FREE``) where the profile claims automatic
-    origination (tapi-reference.md §5.7 step 2); otherwise the RO phone calls in and the desk line
+    origination (docs/tapi.md §5.7 step 2); otherwise the RO phone calls in and the desk line
     answers, so transfer requirements are judged even on a PBX that prompts for origination.
     """
     if s.profile.capabilities.origination == "auto":
@@ -286,7 +286,7 @@ def consult_flow(s: LineSession) -> tuple[int, int]:
 
 def desk_idle(s: LineSession) -> None:
     """After the hand-over the desk address has no call and the desk set is back on-hook (hands-free
-    off), as far as the backend can observe the set (tapi-reference §5.7 step 4)."""
+    off), as far as the backend can observe the set (docs/tapi.md §5.7 step 4)."""
     status = s.backend.line_get_address_status(s.line.h_line, 0)
     calls = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
     if calls:

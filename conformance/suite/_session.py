@@ -1,6 +1,6 @@
 """The desk line under test and the bounded waits every conformance test is made of.
 
-``open_desk_line`` (``_desk``) does the TAPI start-up of tapi-reference.md §2.8 for the PIXIT's desk extension;
+``open_desk_line`` (``_desk``) does the TAPI start-up of docs/tapi.md §2.8 for the PIXIT's desk extension;
 ``LineSession`` pumps ``lineGetMessage`` and keeps what it saw (replies by request id, call states by
 handle) so that a test can say "wait for the reply of this request" or "wait until this call rings
 back" without losing messages that arrive in another order (§3: reply and state events of an existing

@@ -1,4 +1,4 @@
-"""RO-E2E-01/02: the Remote Office scenarios end to end (tapi-reference.md §5.7, §12.1)."""
+"""RO-E2E-01/02: the Remote Office scenarios end to end (docs/tapi.md §5.7, §12.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RO-FWD-01..06: call forwarding to the Remote Office number (tapi-reference.md §5.6, §12.1).
+"""RO-FWD-01..06: call forwarding to the Remote Office number (docs/tapi.md §5.6, §12.1).
 
 The emulated Remote Office is switched on by forwarding the business phone unconditionally to the
 RO number; the application must be able to set it, see it (lineGetAddressStatus, LINE_ADDRESSSTATE)

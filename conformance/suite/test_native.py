@@ -1,4 +1,4 @@
-"""RO-NATIVE-01: a vendor one-number feature through lineDevSpecific (tapi-reference.md §12.2)."""
+"""RO-NATIVE-01: a vendor one-number feature through lineDevSpecific (docs/tapi.md §12.2)."""
 
 from __future__ import annotations
 

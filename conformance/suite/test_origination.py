@@ -1,4 +1,4 @@
-"""RO-ORIG-01: dialling without anybody at the desk (tapi-reference.md §11)."""
+"""RO-ORIG-01: dialling without anybody at the desk (docs/tapi.md §11)."""
 
 from __future__ import annotations
 

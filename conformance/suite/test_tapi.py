@@ -1,4 +1,4 @@
-"""RO-TAPI-01: TAPI message ordering an application relies on (tapi-reference.md §3; MS docs "LINE_REPLY").
+"""RO-TAPI-01: TAPI message ordering an application relies on (docs/tapi.md §3; MS docs "LINE_REPLY").
 
 Advisory: a PBX that breaks it may still carry Remote Office calls for an application that tolerates
 the order (the suite does: it keeps call states of handles it has not learnt yet), but a TAPI

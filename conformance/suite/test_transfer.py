@@ -1,4 +1,4 @@
-"""RO-BLIND-01, RO-CONS-01, RO-TRUNK-01: handing the RO leg to the target (tapi-reference.md §5.4, §5.5, §5.7)."""
+"""RO-BLIND-01, RO-CONS-01, RO-TRUNK-01: handing the RO leg to the target (docs/tapi.md §5.4, §5.5, §5.7)."""
 
 from __future__ import annotations
 

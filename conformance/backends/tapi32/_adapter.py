@@ -1,6 +1,6 @@
 """``Tapi32Backend``: the Backend contract on top of a tapi32 function table (the DLL or its emulation).
 
-How it uses TAPI (tapi-reference §2.8, §3, §6.1, §13):
+How it uses TAPI (docs/tapi.md §2.8, §3, §6.1, §13):
 
 * ``lineInitializeExW`` in USEEVENT mode; one dedicated message thread per hLineApp loops on
   ``lineGetMessage`` and feeds a queue that ``line_get_message(timeout)`` reads.
@@ -414,7 +414,7 @@ class Tapi32Backend:
     # ----- variable-size structures -----------------------------------------------------------
     def _query(self, value_cls: type[Any], struct_cls: type[ctypes.Structure], version: int | None,
                call: Callable[[Any], int]) -> Any:
-        """The grow-and-retry loop of tapi-reference §6.1 around one ``lineGet...`` call."""
+        """The grow-and-retry loop of docs/tapi.md §6.1 around one ``lineGet...`` call."""
         name = struct_cls.__name__
         try:
             fixed = fixed_size(name, version or ApiVersion.V3_1)

@@ -4,7 +4,7 @@
   described by an adjacent ``dwXxxSize``/``dwXxxOffset`` pair somewhere earlier in the image.
 * ``Reader`` reads size/offset items back, bounded by a limit. ``strict`` readers (input structures an
   application passes in: LINECALLPARAMS, LINEFORWARDLIST) raise ``ValueError`` on an item out of bounds;
-  lenient ones (structures a TSP filled) treat it as absent, because real TSPs are sloppy (tapi-reference §1).
+  lenient ones (structures a TSP filled) treat it as absent, because real TSPs are sloppy (docs/tapi.md §1).
 * ``field_map(value_class, struct_name)`` pairs the fields of a ``simulator._structs`` value with the C
   fields of its structure by name (``caller_id_flags`` <-> ``dwCallerIDFlags``), so no table is typed by hand
   and a value field without a C counterpart fails at import.
@@ -72,7 +72,7 @@ class Image:
         return start
 
     def truncated(self, total_size: int) -> tuple[bytes, int]:
-        """The bytes a ``total_size`` buffer receives and the used size (tapi-reference §6.1).
+        """The bytes a ``total_size`` buffer receives and the used size (docs/tapi.md §6.1).
 
         Items lie in ascending order, so the ones that fit are a prefix. Every item that does not fit is
         reported as Size=0, Offset=0: the caller never sees half a string.

@@ -1,7 +1,7 @@
 """C buffers <-> ``simulator._structs`` values, for the Windows adapter and the emulated tapi32.dll.
 
 Output structures (what ``lineGetDevCaps``, ``lineGetAddressCaps``, ``lineGetAddressStatus``,
-``lineGetCallInfo`` and ``lineGetCallStatus`` fill) follow tapi-reference §6.1:
+``lineGetCallInfo`` and ``lineGetCallStatus`` fill) follow docs/tapi.md §6.1:
 
 * ``write_struct`` is the provider side. The fixed part is the one of the negotiated API version; a
   ``dwTotalSize`` below it fails with ``LINEERR_STRUCTURETOOSMALL``. Otherwise the full image is built (so
@@ -272,7 +272,7 @@ def build_forward_list(entries: tuple[LineForward, ...] | list[LineForward], api
     """The LINEFORWARDLIST an application passes to ``lineForward``.
 
     An 8-byte header (``dwTotalSize``, ``dwNumEntries``), the LINEFORWARD entries (24 bytes below 3.1, 32
-    at 3.1), then the strings; string offsets count from the start of the list (tapi-reference §6.3).
+    at 3.1), then the strings; string offsets count from the start of the list (docs/tapi.md §6.3).
     """
     entries = tuple(entries)
     stride = fixed_size("LINEFORWARD", api_version)
@@ -379,7 +379,7 @@ def message_from_struct(c: Any) -> LineMessage:
     """A ``LineMessage`` from a LINEMESSAGE of either layout (``layouts(4|8).LINEMESSAGE``).
 
     The three DWORD_PTR params are masked to 32 bits: they carry DWORDs, and a LONG result in a LINE_REPLY
-    may arrive sign-extended on x64 (tapi-reference §0.5); ``LineMessage.result`` gives it back signed.
+    may arrive sign-extended on x64 (docs/tapi.md §0.5); ``LineMessage.result`` gives it back signed.
     The callback instance keeps its full width. An unknown message id is kept as a plain int.
     """
     try:

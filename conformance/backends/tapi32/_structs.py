@@ -1,7 +1,7 @@
 """ctypes layouts of the ``tapi.h`` structures the adapter and the emulated tapi32.dll exchange.
 
 Everything here is declared under ``#pragma pack(1)`` in the header, hence ``_pack_ = 1`` on every class
-(tapi-reference §0.1). ``HLINE``/``HCALL`` are ``DECLARE_OPAQUE32`` DWORDs, never pointers (§0.2);
+(docs/tapi.md §0.1). ``HLINE``/``HCALL`` are ``DECLARE_OPAQUE32`` DWORDs, never pointers (§0.2);
 ``DWORD_PTR`` and ``HANDLE`` follow the pointer size (§0.3), which is the only thing that differs between
 32- and 64-bit Windows.
 
@@ -12,7 +12,7 @@ The field lists are data (``_SPECS``), so one description yields both layouts:
   the i686 header with ctypes on an x86-64 Linux box.
 
 ``FIXED_SIZES[name][api_version]`` is the fixed part a TAPI function fills for a negotiated version
-(tapi-reference §6.2); the tests prove each size is a field boundary in the compiled header layout.
+(docs/tapi.md §6.2); the tests prove each size is a field boundary in the compiled header layout.
 Nothing here loads a DLL, so the module imports on Linux.
 """
 
@@ -409,7 +409,7 @@ def _per_version(*sizes: int) -> dict[int, int]:
     return dict(zip((int(v) for v in ApiVersion), sizes, strict=True))
 
 
-# tapi-reference §6.2/§6.3. The variable-length structures TAPI fills or reads are sized by the API
+# docs/tapi.md §6.2/§6.3. The variable-length structures TAPI fills or reads are sized by the API
 # version negotiated for the device; the others do not change. LINEFORWARDLIST is its 8-byte header.
 FIXED_SIZES: Final[dict[str, dict[int, int]]] = {
     "LINEDEVCAPS": _per_version(236, 240, 252, 252, 268, 292, 292),
