@@ -54,6 +54,9 @@ def resolve_profile(given: str) -> str:
     """
     if Path(given).is_file():
         return given
+    if Path(given).is_dir():    # not "not found": it exists, it is just not one profile
+        raise ShippedProfileError(f"profile {given} is a directory; give one profile file (YAML) or a shipped "
+                                  "name ('ro-conformance profiles' lists them)")
     name = given.replace("\\", "/")
     for suffix in _SUFFIXES:
         name = name.removesuffix(suffix)

@@ -48,6 +48,16 @@ def test_unknown_profile_name_is_exit_4_listing_the_shipped_ones(tmp_path: Path,
     assert not (tmp_path / "reports").exists()
 
 
+def test_a_directory_as_profile_is_exit_4_saying_it_is_a_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mypbx").mkdir()
+    assert main(["run", "--profile", "mypbx"]) == 4
+    err = capsys.readouterr().err
+    assert "profile mypbx is a directory; give one profile file" in err and "neither" not in err
+    assert not (tmp_path / "reports").exists()
+
+
 def test_serve_without_a_usable_profile_explains_itself_as_run_does(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--profile", "no-such-pbx"]) == 4
     run_err = capsys.readouterr().err

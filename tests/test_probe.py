@@ -122,6 +122,17 @@ def test_unanswered_draft_does_not_validate_and_names_each_question() -> None:
         assert QUESTION in problem.message
 
 
+def test_caller_id_questions_ask_for_the_business_number_only_where_remote_office_needs_it() -> None:
+    # The forwarded path is judged only against its claim (docs/profiles.md's minimal profile says
+    # 'caller' and is compatible): its question must not tell the vendor that Remote Office needs the business number.
+    _p, draft = _draft("reference")
+    sources = {k.rsplit(".", 1)[1]: c.source for k, c in draft.claims.items()
+               if k.startswith("capabilities.caller_id.")}
+    assert "RO needs business" in sources["blind_transfer"] and "RO needs business" in sources["consult_transfer"]
+    assert "native route needs business" in sources["direct"]
+    assert "needs business" not in sources["forwarded"]
+
+
 def test_every_claim_line_names_its_source_and_confidence() -> None:
     _p, draft = _draft("native-ro", active=True)
     text = render(draft)

@@ -45,6 +45,7 @@ from websockets.protocol import State
 
 from conformance.backends.sim import SimBackend
 from conformance.bridge import protocol as P
+from conformance.bridge.console import Console
 from conformance.bridge.world import Mode, NotifyingWallClock, World
 from simulator._clock import VirtualClock
 from simulator._constants import LineErr, LineMsg
@@ -134,7 +135,7 @@ class BridgeServer:
                  max_frame: int = 1 << 20, max_clients: int = 32, max_waits: int | None = None,
                  max_apps: int | None = None, limits: Limits | None = None,
                  factory: Callable[[], Any] | None = None, profile_sha256: str = "",
-                 poll_interval: float = 0.02, close_timeout: float = 2.0) -> None:
+                 poll_interval: float = 0.02, close_timeout: float = 2.0, console: bool = False) -> None:
         self.backend = backend
         self.mode = mode
         self.token = token or None
@@ -154,6 +155,7 @@ class BridgeServer:
         self.shared = World(backend, mode, on_post=self._posted)
         self._clients: set[_Conn] = set()
         self._server: Server | None = None
+        self.console: Console | None = Console(self) if console else None   # the web page (console.py)
 
     # ----- life cycle ----------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 7755) -> tuple[str, int]:
@@ -163,6 +165,8 @@ class BridgeServer:
                                    ping_interval=20, ping_timeout=20,
                                    close_timeout=self.close_timeout)
         self.shared.start()
+        if self.console is not None:
+            self.console.on_world(self.shared)
         sock = next(iter(self._server.sockets))
         bound = sock.getsockname()
         return str(bound[0]), int(bound[1])
@@ -172,6 +176,8 @@ class BridgeServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.console is not None:
+            await self.console.close()
         await self.shared.close()
 
     @property
@@ -200,6 +206,8 @@ class BridgeServer:
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.token is not None and not self._token_ok(request):
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong bridge token\n")
+        if self.console is not None and self.console.claims(request.path):
+            return self.console.process_request(connection, request)
         if len(self._clients) >= self.max_clients:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "too many bridge clients\n")
         return None
@@ -216,13 +224,21 @@ class BridgeServer:
 
     # ----- one connection ----------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
+        if self.console is not None and self.console.is_socket(ws):
+            await self.console.serve(ws)
+            return
         conn = _Conn(ws, self.shared)
         self._clients.add(conn)
+        console = self.console
         try:
             async for frame in ws:
+                if console is not None:
+                    console.on_request(conn, frame)
                 reply = self._on_frame(conn, frame)
                 if isinstance(reply, _Reset):
                     reply = await self._reset(conn, reply.req_id)
+                if console is not None:
+                    console.on_reply(conn, frame, reply)
                 if reply is not None and not _send_now(ws, reply):
                     await ws.send(reply)
         except ConnectionClosed:
@@ -279,6 +295,8 @@ class BridgeServer:
         world = World(backend, self.mode, private=True, on_post=self._posted)
         world.start()
         conn.world = world
+        if self.console is not None:
+            self.console.on_world(world)
         profile = getattr(backend, "profile", None)
         result = {"scope": "private", "profile": getattr(profile, "name", ""), "profile_sha256": self.profile_sha256}
         return None if req_id is _NOTIFY else _result_reply(req_id, result)
@@ -406,6 +424,8 @@ class BridgeServer:
 
     # ----- unread messages (the simulator tells us each one it queues) ------------------------------
     def _posted(self, world: World, h_line_app: int) -> None:
+        if self.console is not None:
+            self.console.on_posted(world, h_line_app)
         conn = world.owners.get(h_line_app)
         apps = getattr(world.backend, "apps", None)
         if conn is None or apps is None or h_line_app in conn.evicting:
@@ -487,6 +507,8 @@ class BridgeServer:
             finally:
                 world.unpark(key, fut)
         if req_id is not _NOTIFY:
+            if self.console is not None and method.name not in ("line_get_message", "party.wait_for"):
+                self.console.on_reply(conn, "{}", reply)
             with contextlib.suppress(ConnectionClosed):
                 await conn.ws.send(reply)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -26,7 +26,14 @@ from conformance.cli._run import (
 )
 from conformance.report._files import MatrixRow, render_matrix_html, render_matrix_md, safe_dirname
 from conformance.report._matrix_doc import DocRow, render_matrix_doc
-from conformance.report._results import EXIT_USAGE
+from conformance.report._results import (
+    EXIT_COMPATIBLE,
+    EXIT_ERRORS,
+    EXIT_NOT_COMPATIBLE,
+    EXIT_NOT_HONOURED,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+)
 
 __all__ = ["add_arguments", "doc_rows", "expand", "matrix_rows", "run"]
 
@@ -87,6 +94,17 @@ def matrix_rows(paths: Sequence[str], backend: str, out: Path) -> list[MatrixRow
     return [_row_for(path, backend, out, taken) for path in paths]
 
 
+# The matrix exits with its most severe profile status. Severity is not the number: a claim not honoured (2)
+# outweighs a run marred by errors or inconclusive results (3), so a CI job sees a lying PBX in the set.
+_SEVERITY: Final[dict[int, int]] = {EXIT_COMPATIBLE: 0, EXIT_NOT_COMPATIBLE: 1, EXIT_PARTIAL: 2, EXIT_ERRORS: 3,
+                                    EXIT_NOT_HONOURED: 4, EXIT_USAGE: 5}
+
+
+def most_severe(statuses: Iterable[int]) -> int:
+    """The status a set of runs exits with (see ``_SEVERITY``); an unknown status ranks by its number."""
+    return max(statuses, key=lambda status: _SEVERITY.get(status, status))
+
+
 def run(args: argparse.Namespace) -> int:
     if not check_backend(args.backend):
         return EXIT_USAGE
@@ -99,6 +117,6 @@ def run(args: argparse.Namespace) -> int:
     if args.doc:
         Path(args.doc).write_text(render_matrix_doc(doc_rows(paths, rows), args.doc), encoding="utf-8")
         print(f"matrix page: {args.doc}", file=sys.stdout)
-    worst = max(row.status for row in rows)
+    worst = most_severe(row.status for row in rows)
     print(f"matrix: {out / 'matrix.html'}  {out / 'matrix.md'}  (exit status {worst})", file=sys.stdout)
     return worst

@@ -49,11 +49,14 @@ MONITOR: Final = int(LineCallPrivilege.MONITOR)
 # Forwarding modes a profile may claim (UNKNOWN / UNAVAIL are status values, not modes).
 _MODES: Final = [m for m in LineForwardMode if m.name not in ("UNKNOWN", "UNAVAIL")]
 _SETTLED: Final = int(S.RINGBACK | S.CONNECTED | S.BUSY | S.OFFERING | S.DISCONNECTED | S.IDLE)
+# path -> (the call it is, what Remote Office needs there): the forwarded path is judged only against
+# the claim (RO-FWD-06), so the question must not ask for the business number there.
 _CALLER_ID_PATHS: Final = {
-    "direct": "a call the desk places (lineMakeCall)",
-    "blind_transfer": "the RO leg blind-transferred to the target",
-    "consult_transfer": "a consultation transfer to the target",
-    "forwarded": "a call forwarded from the business number to the RO phone",
+    "direct": ("a call the desk places (lineMakeCall)", "the native route needs business"),
+    "blind_transfer": ("the RO leg blind-transferred to the target", "RO needs business"),
+    "consult_transfer": ("a consultation transfer to the target", "RO needs business"),
+    "forwarded": ("a call forwarded from the business number to the RO phone",
+                  "any answer can be Remote Office compatible; usually caller"),
 }
 _PRESENTED: Final = "business | extension | remote | caller | withheld"
 
@@ -438,9 +441,9 @@ def draft_of(result: Probe, *, name: str | None = None, pixit: dict[str, str | N
     _origination_claim(d, line, result.active)
     _transfer_claims(d, line)
     _native_claims(d, line, result)
-    for path, what in _CALLER_ID_PATHS.items():
+    for path, (what, need) in _CALLER_ID_PATHS.items():
         d.ask(f"capabilities.caller_id.{path}", f"{_PRESENTED} - what the far party is shown on {what} "
-              "(no capability tells; RO needs business)")
+              f"(no capability tells; {need})")
     d.add("simulation.api_version", line.api_version, f"lineNegotiateAPIVersion({_hex(API_LOW)}..{_hex(API_HIGH)})",
           "observed")
     states = result.active.get("call_states")

@@ -22,7 +22,8 @@ DESCRIPTION = ("list the profiles that come with ro-conformance, what each model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--paths", action="store_true", help="also print where each profile file is")
+    parser.add_argument("--paths", action="store_true", help="also print the folder the shipped profile files are in "
+                        "(NAME.yaml below it)")
 
 
 def expected_text(expect: Any) -> str:

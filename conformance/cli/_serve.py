@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sim: follow real time (default) or move time only when a client waits")
     parser.add_argument("--max-frame", type=int, default=1 << 20, metavar="BYTES",
                         help="largest accepted WebSocket message (default 1 MiB)")
+    parser.add_argument("--console", action="store_true",
+                        help="also serve the live web console at http://HOST:PORT/console (same port and "
+                             "token rule: off loopback open /console?token=...; docs/bridge.md)")
     parser.add_argument("--max-clients", type=int, default=32, metavar="N",
                         help="simultaneous connections (default 32)")
 
@@ -139,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     backend, mode, factory, sha = made
     server = BridgeServer(backend, mode=mode, token=token, max_frame=args.max_frame,
-                          max_clients=args.max_clients, factory=factory, profile_sha256=sha)
+                          max_clients=args.max_clients, factory=factory, profile_sha256=sha,
+                          console=bool(getattr(args, "console", False)))
     try:
         asyncio.run(_serve(server, host, port))
     except OSError as exc:
@@ -156,6 +160,11 @@ async def _serve(server: BridgeServer, host: str, port: int) -> None:
     auth = "token required" if server.token else "no token (loopback only)"
     print(f"ro-conformance serve: {server.backend.name} ({server.mode} clock) on "
           f"ws://{bound_host}:{bound_port}/ - {auth}", file=sys.stderr, flush=True)
+    if server.console is not None:
+        where = f"[{bound_host}]" if ":" in bound_host else bound_host
+        hint = " (add ?token=<the token>)" if server.token else ""
+        print(f"ro-conformance serve: console at http://{where}:{bound_port}/console{hint}", file=sys.stderr,
+              flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
