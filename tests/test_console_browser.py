@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_tools import headless_chromium, needs_browser
 
 from conformance.backends.bridge import BridgeBackend
 from conformance.backends.sim import SimBackend
@@ -29,13 +29,8 @@ RO = "01711234567"
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1"><b>Caller</b>'
 HOSTILE_NUMBER = "<i>0401</i>"
 V2_2 = 0x00020002
-_CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
-_DRIVER = next((p for p in (shutil.which("chromedriver"), "/usr/bin/chromedriver") if p and Path(p).exists()), None)
-
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
-pytestmark = pytest.mark.skipif(_CHROMIUM is None or _DRIVER is None,
-                                reason="Debian's chromium / chromium-driver are not installed "
-                                       "(apt-get install chromium chromium-driver; .ci/run does)")
+pytestmark = needs_browser
 
 
 def _profile(tmp: Path) -> Path:
@@ -59,19 +54,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(_CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(_DRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium("--window-size=1200,900") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _until(what: str, check: Callable[[], Any], timeout: float = 15.0) -> Any:
@@ -92,12 +76,19 @@ def _row(browser: Any, table: str, number: str) -> list[str] | None:
     return cells
 
 
-def test_a_remote_office_call_through_the_bridge_is_shown_answered_by_a_click_and_connects(
-        served: ServerThread, browser: Any) -> None:
+@pytest.fixture(scope="module")
+def page(served: ServerThread, browser: Any) -> Any:
+    """The console loaded and live: every test can run alone (xdist may split this module over workers)."""
     browser.get(f"http://{served.url}/console")
     _until("the live socket", lambda: browser.execute_script("return document.getElementById('status').textContent")
            == "live")
     _until("the stations", lambda: _row(browser, "stations", "201"))
+    return browser
+
+
+def test_a_remote_office_call_through_the_bridge_is_shown_answered_by_a_click_and_connects(
+        served: ServerThread, page: Any) -> None:
+    browser = page
     client = BridgeBackend(f"ws://{served.url}/")
     try:
         app, _, _ = client.line_initialize_ex("console-test", V2_2)
@@ -130,7 +121,8 @@ def test_a_remote_office_call_through_the_bridge_is_shown_answered_by_a_click_an
         client.close()
 
 
-def test_hostile_strings_are_text_and_the_page_logs_no_errors(served: ServerThread, browser: Any) -> None:
+def test_hostile_strings_are_text_and_the_page_logs_no_errors(page: Any) -> None:
+    browser = page
     caller = _until("the hostile caller", lambda: _row(browser, "externals", "0409876543"))
     assert caller[1] == HOSTILE_NAME
     browser.execute_script("document.getElementById('dial-from').value = arguments[0];"

@@ -9,25 +9,20 @@ tests are skipped with the reason.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_tools import headless_chromium, needs_browser
 
 from conformance.cli import main
 from conformance.report._results import REQUIREMENT_CLAUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 1000, 800
-_CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
-_DRIVER = next((p for p in (shutil.which("chromedriver"), "/usr/bin/chromedriver") if p and Path(p).exists()), None)
-
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
-pytestmark = pytest.mark.skipif(_CHROMIUM is None or _DRIVER is None,
-                                reason="Debian's chromium / chromium-driver are not installed "
-                                       "(apt-get install chromium chromium-driver; .ci/run does)")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +38,9 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(_CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(_DRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with headless_chromium(f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars", page_load_timeout=60) as driver:
         driver.set_window_size(WIDTH, HEIGHT)
         yield driver
-    finally:
-        driver.quit()
 
 
 def _open(browser: Any, page: Path) -> None:
