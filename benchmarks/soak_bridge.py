@@ -233,6 +233,15 @@ def server_figures(pid: int, url: str) -> dict[str, int]:
     return out
 
 
+def fd_targets(pid: int) -> dict[str, str]:
+    """What each open descriptor of ``pid`` is (``socket:[inode]``, a path, ...), to name a leaked one."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+    return out
+
+
 async def phase(url: str, seconds: float, clients: int, hostile: int, think: float,
                 latencies: list[float], counts: dict[str, int]) -> None:
     stop = time.monotonic() + seconds
@@ -273,7 +282,7 @@ def main() -> int:
               flush=True)
         asyncio.run(phase(url, args.warmup, args.clients, args.hostile, args.think, [], counts))
         time.sleep(2.0)
-        base = server_figures(proc.pid, url)
+        base, base_fds = server_figures(proc.pid, url), fd_targets(proc.pid)
         print(f"soak: baseline {base}", flush=True)
         latencies: list[float] = []
         counts = dict.fromkeys(counts, 0)
@@ -282,7 +291,10 @@ def main() -> int:
         elapsed = time.monotonic() - started
         server_cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
         time.sleep(2.0)
-        after = server_figures(proc.pid, url)
+        after, after_fds = server_figures(proc.pid, url), fd_targets(proc.pid)
+        for fd, target in sorted(after_fds.items()):
+            if base_fds.get(fd) != target:
+                print(f"soak: descriptor {fd} -> {target} (baseline: {base_fds.get(fd, 'closed')})")
     finally:
         proc.terminate()
         try:
