@@ -272,6 +272,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     item.stash[OUTCOME_KEY] = result
     if outcome != "pass":
         report.sections.append(("ro-conformance", f"{state.requirement}: {outcome}: {reason}"))
+        report.tapi_phase_outcome = outcome                            # type: ignore[attr-defined]
     if call.when == "teardown":
         # Through JSON: plain types only (IntFlag params in the records would not cross to xdist).
         report.tapi_outcome = _jsonable(result.to_jsonable())          # type: ignore[attr-defined]
@@ -281,6 +282,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         report.user_properties.append(("ro_outcome", result.outcome))
         report.user_properties.append(("ro_requirement", result.id))
     return report
+
+
+# pytest's words for a phase that raised, when the suite judged it otherwise: "FAILED" / "ERROR" lines in the
+# console for a requirement the verdict lists as inconclusive or not applicable contradict the verdict (a new
+# user reads them first). The report's own outcome stays "failed", so pytest-html, JUnit and pytest's exit
+# code are unchanged; only the console's letter, word and summary category follow the suite's outcome.
+_STATUS_WORDS = {"inconclusive": ("inconclusive", "I", "INCONCLUSIVE"),
+                 "not-applicable": ("not applicable", "N", "NOT APPLICABLE")}
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """The console status of a phase the suite judged inconclusive / not applicable (not "failed")."""
+    outcome = getattr(report, "tapi_phase_outcome", None)
+    if report.outcome == "failed" and outcome in _STATUS_WORDS:
+        return _STATUS_WORDS[outcome]
+    return None
 
 
 # ----- fixtures -----------------------------------------------------------------------------------

@@ -184,3 +184,20 @@ def test_cells_follow_clause_status_when_results_carry_it() -> None:
     data["remote_office"]["clause_status"] = {"trunks": "undetermined", "native": "unsupported"}
     assert clause_cell(data, "trunks").state == "not-tested"
     assert clause_cell(data, "native").state == "not-possible"
+
+
+def test_console_words_follow_the_suite_outcome(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """An inconclusive requirement is not "FAILED" / "ERROR" on the console, and its reason is printed;
+    a real fail still is "FAILED" (the same run, so the two cannot drift apart)."""
+    def mutate(d: dict[str, Any]) -> None:
+        d["capabilities"]["forwarding"]["query"] = "undocumented"
+        d.setdefault("simulation", {})["faults"] = [{"kind": "transfer_never_completes", "route": "blind"}]
+    run, results = run_suite(pytester, _profile(tmp_path, mutate))
+    got = outcomes(results)
+    assert got["RO-FWD-02"] == "inconclusive" and got["RO-BLIND-01"] == "fail", got
+    text = run.stdout.str()
+    assert not re.search(r"^(FAILED|ERROR) .*test_ro_fwd_02", text, re.MULTILINE), text
+    assert re.search(r"^FAILED .*test_ro_blind_01", text, re.MULTILINE), text
+    summary = next(line for line in text.splitlines() if " in " in line and "passed" in line)
+    assert "inconclusive" in summary and "2 failed" in summary, summary   # RO-BLIND-01 and RO-E2E-01
+    assert re.search(r"^  RO-FWD-02 \(inconclusive\): not documented: ", text, re.MULTILINE), text

@@ -68,5 +68,20 @@ def summary_lines(data: Mapping[str, Any], keyword: str | None = None) -> list[s
             for entry in ro.get(key, []):
                 tests = ", ".join(f"{t} ({outcomes.get(t, '?')})" for t in entry["tests"]) or "no test ran"
                 lines.append(f"  {entry['clause']}: {tests}")
+    # Why each requirement was not judged: the console shows pytest's details only for fails (the plugin
+    # reports inconclusive phases under their own word), so the reason of the others is said here.
+    open_tests = [t for t in data.get("tests", []) if t.get("outcome") in ("inconclusive", "error")]
+    if open_tests:
+        lines.append("why not judged:")
+    for t in open_tests:
+        reason = " ".join(str(t.get("reason") or "no reason recorded").split())
+        lines.append(f"  {t['id']} ({t['outcome']}): {_shorten(reason, _REASON_WIDTH)}")
     lines.append(f"exit status {status}: {EXIT_MEANINGS.get(status, '?')}")
     return lines
+
+
+_REASON_WIDTH = 240      # characters; the whole reason is in results.json and the report
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
