@@ -123,6 +123,18 @@ def test_replay_reaches_the_recorded_outcomes(run: str, request: pytest.FixtureR
     assert json.loads((replayed / "results.json").read_text())["certification"]["provider_info"].startswith("RO")
 
 
+def test_replay_warns_up_front_when_the_run_judges_another_profile(sim_run: Path, tmp_path: Path) -> None:
+    """The replayed PBX is the recorded one: judging it against another profile's claims is said before the run."""
+    trace = f"replay:{sim_run / 'trace.jsonl'}"
+    same = cli("run", "--profile", str(PROFILE), "--backend", trace, "--out", str(tmp_path / "same"), "-k", "CAPS")
+    assert "was recorded with profile" not in same.stderr, same.stderr[-2000:]
+    other = cli("run", "--profile", str(PROFILES / "reference.yaml"), "--backend", trace,
+                "--out", str(tmp_path / "other"), "-k", "CAPS")
+    warning = [line for line in other.stderr.splitlines() if "was recorded with profile" in line]
+    assert len(warning) == 1, other.stderr[-2000:]
+    assert "'consult-ringing'" in warning[0] and "reference.yaml" in warning[0]
+
+
 def test_a_tapi32_trace_replays_without_the_dll(tapi32_run: Path, tmp_path: Path) -> None:
     script = (f"import sys; from conformance.cli import main; "
               f"status = main(['run', '--profile', {str(tapi32_run / 'profile.yaml')!r}, '--backend', "

@@ -13,6 +13,8 @@ Windows, or a bridge) replays on any OS. ``PATH`` is the trace file or the run d
 
 from __future__ import annotations
 
+import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from conformance._trace import (
     decode_error,
     encode_args,
     read_trace,
+    sha256_of,
 )
 from conformance.backend import TAPI_NAMES, PartyView
 from simulator._errors import BackendUnavailable
@@ -34,6 +37,7 @@ __all__ = ["ReplayBackend"]
 
 _CACHE: dict[tuple[str, float, int], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
 _CACHE_LOCK = threading.Lock()
+_warned: set[tuple[str, str, str, str]] = set()
 
 
 def _load(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -82,7 +86,36 @@ class ReplayBackend:
         """``replay:PATH`` (a trace.jsonl, or the run directory that holds one)."""
         if not target:
             raise BackendUnavailable("replay: needs a trace: replay:PATH/trace.jsonl")
-        return cls(target)
+        backend = cls(target)
+        if profile is not None and profile.path:
+            backend.check_profile(profile)
+        return backend
+
+    def check_profile(self, profile: Profile) -> bool:
+        """False (and a warning on stderr, once per process) when the trace was recorded with another profile.
+
+        The replayed PBX is the recorded one whatever ``--profile`` says, so judging it against other claims
+        gives a verdict about a PBX that was never run. Told apart by the profile's name, and by the file's
+        SHA-256 when the run's profile is a plain file (a ``base:`` profile is recorded resolved, so its
+        bytes differ from the file by design)."""
+        recorded = self.header.get("profile") or {}
+        name, sha = str(recorded.get("name") or ""), str(recorded.get("sha256") or "")
+        path = Path(profile.path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            run_sha = "" if re.search(r"^base\s*:", text, re.MULTILINE) else sha256_of(path)
+        except OSError:
+            run_sha = ""
+        if (not name or name == profile.name) and (not sha or not run_sha or sha == run_sha):
+            return True
+        key = (str(self.path), name, sha, str(path))
+        if key not in _warned:
+            _warned.add(key)
+            print(f"ro-conformance: warning: the trace {self.path} was recorded with profile {name!r} "
+                  f"(sha256 {sha[:12]}...), not the run's --profile {path} ({profile.name!r}"
+                  f"{f', sha256 {run_sha[:12]}...' if run_sha else ''}): the replay plays the recorded PBX "
+                  f"while the verdict judges the claims of {path}", file=sys.stderr, flush=True)
+        return False
 
     # --- which test ---------------------------------------------------------------------------
     def bind_test(self, test: str) -> None:
