@@ -169,7 +169,8 @@ class Lines:
 def test_rpc_against_bridge_with_restart(built: Path, wine_env: dict[str, str]) -> None:
     bridge = Bridge()
     assert WINE is not None
-    env = dict(wine_env, RO_TSP_TOKEN=TOKEN)
+    # A short keepalive: the idle stretches of the self-test then send pings that the bridge must answer.
+    env = dict(wine_env, RO_TSP_TOKEN=TOKEN, RO_TSP_KEEPALIVE_MS="300")
     t0 = time.monotonic()
     proc = subprocess.Popen([WINE, str(built), "main", bridge.url, "--restart"], env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -196,7 +197,7 @@ def test_rpc_against_bridge_with_restart(built: Path, wine_env: dict[str, str]) 
     names = {line.split()[1] for line in out if line.startswith("ok ")}
     expected = {"connect", "info", "roundtrip", "line_initialize_ex", "null_result", "lineerr", "unknown_method",
                 "line_subscribe", "line_open", "line_message", "nested_call", "one_dispatch_thread", "timeout",
-                "after_timeout", "stop_bounded", "wrong_token", "down", "reconnect", "stop"}
+                "after_timeout", "stop_bounded", "wrong_token", "no_spurious_drop", "down", "reconnect", "stop"}
     assert expected <= names, f"checks missing: {sorted(expected - names)}\n" + "\n".join(out)
     assert out[-1] == "SELFTEST PASSED" and proc.returncode == 0, "\n".join(out)
 
@@ -262,6 +263,8 @@ CASES: dict[str, list[bytes] | str] = {
     "closeok": [_frame(0x8, struct.pack("!H", 1001) + b"going away")],
     "eof": [],
     "trickle": [_frame(0x1, b"0123456789")[:7]],
+    "notjson": [],    # answers the client's first text message with a text that is no JSON (rpc mode)
+    "blackhole": [],  # accepts, reads, never answers anything, not even a ping (rpc mode, keepalive)
     "badaccept": "badaccept",
     "http503": "http503",
     "garbage": "garbage",
@@ -332,8 +335,10 @@ class HostileServer:
                     mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
                     data = bytes(b ^ mask[i % 4] for i, b in enumerate(await reader.readexactly(n)))
                     seen.frames.append((b0 & 0x0F, bool(b1 & 0x80), data))
+                    if case == "notjson" and b0 & 0x0F == 0x1:
+                        writer.write(_frame(0x1, b"this is not json"))
                     if b0 & 0x0F == 0x8:
-                        if case not in ("closeok", "close1", "closecode"):
+                        if case not in ("closeok", "close1", "closecode", "blackhole"):
                             writer.write(_frame(0x8, data[:2]))  # answer the client's close (RFC 6455 §5.5.1)
                             await writer.drain()
                         break
@@ -407,3 +412,28 @@ def test_ws_hostile_server(built: Path, wine_env: dict[str, str]) -> None:
         assert fragment in got[case], f"{case}: {got[case]}"
         if close is not None:
             assert _close_code(server.seen[case]) == close, f"{case}: client sent {server.seen[case].frames}"
+
+
+def test_rpc_hostile_server(built: Path, wine_env: dict[str, str]) -> None:
+    """rpc.c drops a connection whose messages are not JSON-RPC (close 1002) and one that stops answering pings
+    (keepalive, here 300 ms): the pending call returns RPC_EDOWN with the reason long before its 3 s timeout."""
+    server = HostileServer()
+    urls = [f"ws://127.0.0.1:{server.port}/{case}" for case in ("notjson", "blackhole")]
+    assert WINE is not None
+    try:
+        proc = subprocess.run([WINE, str(built), "rpc", *urls], env=dict(wine_env, RO_TSP_KEEPALIVE_MS="300"),
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        server.close()
+    print("\n" + proc.stdout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("RPCRESULT", "STATE0"))]
+    assert proc.returncode == 0 and len(lines) == 4, proc.stdout + proc.stderr[-2000:]
+    for (result, state), case, why in zip(zip(lines[::2], lines[1::2], strict=True), ("notjson", "blackhole"),
+                                          ("not a JSON object", "no reply from the bridge to a ping"), strict=True):
+        _, status, ms, message = result.split(" ", 3)
+        assert status == "RPC_EDOWN" and why in message and int(ms) < 2500, f"{case}: {result}"
+        assert state.startswith("STATE0 ") and "none" not in state, f"{case}: no on_state(0): {state}"
+    assert _close_code(server.seen["notjson"]) == 1002, server.seen["notjson"].frames
+    blackhole = server.seen["blackhole"].frames
+    assert any(op == 0x9 for op, _, _ in blackhole), f"no keepalive ping was sent: {blackhole}"
+    assert _close_code(server.seen["blackhole"]) == 1001, blackhole

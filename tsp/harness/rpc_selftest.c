@@ -5,6 +5,8 @@
                                          RO_TSP_TOKEN). With --restart it then prints "PLEASE_STOP_SERVER", checks
                                          the loss (on_state 0, RPC_EDOWN), prints "PLEASE_START_SERVER" and checks
                                          the reconnect. Every step prints "ok NAME ..." or "FAIL NAME: why".
+     rpc_selftest rpc URL...             per URL: rpc_start, one rpc_call("now"), then up to 5 s for on_state(0);
+                                         prints "RPCRESULT <RPC_* name> <ms> <message>" and "STATE0 <ms>|none".
      rpc_selftest ws URL...              one ws_connect + ws_recv per URL (a hostile test server picks the case from
                                          the path); prints "RESULT <connect|recv> <WS_* code> <reason or message>".
 
@@ -330,6 +332,14 @@ static int run_main(const char *url, int restart)
         rpc_stop(c3);
     }
 
+    /* With RO_TSP_KEEPALIVE_MS small (the pytest sets 300) the idle stretches above sent pings: the bridge's pongs
+       must keep the connection up. */
+    EnterCriticalSection(&seen.lock);
+    int drops = 0;
+    for (int i = 0; i < seen.nstates; i++) drops += seen.states[i] == 0;
+    LeaveCriticalSection(&seen.lock);
+    check(drops == 0 && rpc_connected(c), "no_spurious_drop", "%d connection losses while the bridge was up", drops);
+
     if (restart) {
         printf("PLEASE_STOP_SERVER\n");
         fflush(stdout);
@@ -367,6 +377,39 @@ static int run_main(const char *url, int restart)
     return failures ? 1 : 0;
 }
 
+/* -------------------------------------------------------------------------------------------- rpc mode */
+
+static int run_rpc(int argc, char **argv)
+{
+    InitializeCriticalSection(&seen.lock);
+    seen.changed = CreateEventW(NULL, FALSE, FALSE, NULL);
+    for (int i = 0; i < argc; i++) {
+        rpc_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.url = argv[i];
+        cfg.call_timeout_ms = 3000;
+        cfg.connect_timeout_ms = 3000;
+        cfg.on_state = on_state;
+        EnterCriticalSection(&seen.lock);
+        seen.nstates = 0;
+        LeaveCriticalSection(&seen.lock);
+        rpc_client *c = rpc_start(&cfg);
+        LARGE_INTEGER t;
+        QueryPerformanceCounter(&t);
+        cJSON *r = NULL;
+        rpc_error e;
+        int s = rpc_call(c, "now", NULL, &r, &e);
+        printf("RPCRESULT %s %.0f %s\n", status_name(s), ms_since(t), s ? e.message : "");
+        cJSON_Delete(r);
+        int zero = 0;
+        int down = wait_for(last_state_is, &zero, 5000);
+        printf("STATE0 %s%.0f\n", down ? "" : "none ", ms_since(t));
+        fflush(stdout);
+        rpc_stop(c);
+    }
+    return 0;
+}
+
 /* --------------------------------------------------------------------------------------------- ws mode */
 
 static int run_ws(int argc, char **argv)
@@ -401,6 +444,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "main") == 0)
         return run_main(argv[2], argc >= 4 && strcmp(argv[3], "--restart") == 0);
     if (argc >= 3 && strcmp(argv[1], "ws") == 0) return run_ws(argc - 2, argv + 2);
-    fprintf(stderr, "usage: rpc_selftest main ws://HOST:PORT/ [--restart] | rpc_selftest ws URL...\n");
+    if (argc >= 3 && strcmp(argv[1], "rpc") == 0) return run_rpc(argc - 2, argv + 2);
+    fprintf(stderr, "usage: rpc_selftest main ws://HOST:PORT/ [--restart] | rpc_selftest ws|rpc URL...\n");
     return 2;
 }

@@ -22,6 +22,14 @@
 #define RPC_READ_SLICE_MS 100u      /* the reader re-checks the stop flag this often */
 #define RPC_CLOSE_MS 500u           /* close handshake on rpc_stop */
 #define RPC_JOIN_MS 2000u           /* rpc_stop's bound (contract) */
+/* Keepalive: after this long without a byte from the bridge the reader sends a ping, and drops the connection when
+   nothing arrives within the same time again. Without it a bridge host that vanished (no FIN, no RST) would leave
+   the TSP "connected" with every call timing out and no reconnect. The bridge (Python websockets) answers pings
+   itself. RO_TSP_KEEPALIVE_MS overrides it (tests; operators on links with idle timeouts). */
+#define RPC_KEEPALIVE_MS 10000u
+/* A connection that lived shorter than this does not reset the backoff: a server that accepts and then drops us
+   at once is not hammered every 0.25 s. */
+#define RPC_STABLE_MS 8000u
 /* A server flooding notifications faster than on_notify consumes them would grow the queue without end: past this
    the connection is dropped (the TSP resynchronises after the reconnect, see on_state). */
 #define RPC_MAX_QUEUED 16384u
@@ -45,7 +53,7 @@ typedef struct qitem {
 
 struct rpc_client {
     char *url, *token;
-    DWORD call_timeout_ms, connect_timeout_ms;
+    DWORD call_timeout_ms, connect_timeout_ms, keepalive_ms;
     rpc_notify_fn on_notify;
     rpc_state_fn on_state;
     void *ctx;
@@ -65,7 +73,23 @@ struct rpc_client {
     HANDLE stop_ev;        /* wakes the reader out of its backoff sleep */
     HANDLE first_try_ev;   /* set after the first connect attempt (rpc_start waits for it) */
     HANDLE io_thread, dispatch_thread;
+    HMODULE pin_io, pin_dispatch; /* module references held by the threads, see thread_exit */
 };
+
+/* Each thread holds a reference to the module its code lives in (the TSP DLL, or the EXE) and drops it as its very
+   last action: if rpc_stop ever gives up waiting (2 s bound) and TAPISRV unloads the TSP, a thread still running
+   keeps the DLL mapped until it has left its code. */
+static HMODULE pin_module(void)
+{
+    HMODULE h = NULL;
+    GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)&pin_module, &h);
+    return h;
+}
+
+static void thread_exit(HMODULE pin)
+{
+    if (pin) FreeLibraryAndExitThread(pin, 0);
+}
 
 /* ------------------------------------------------------------------------------------------------ misc */
 
@@ -139,7 +163,9 @@ static unsigned __stdcall dispatch_main(void *arg)
         free(q);
         EnterCriticalSection(&c->lock);
     }
+    HMODULE pin = c->pin_dispatch; /* read before the thread ends: c may be freed right after */
     LeaveCriticalSection(&c->lock);
+    thread_exit(pin);
     return 0;
 }
 
@@ -288,18 +314,29 @@ static unsigned __stdcall io_main(void *arg)
         }
         if (first) { first = 0; SetEvent(c->first_try_ev); }
         if (conn) {
-            backoff = RPC_BACKOFF_MIN_MS;
-            int graceful = 0;
+            ULONGLONG since = GetTickCount64();
+            int graceful = 0, ping_out = 0;
             for (;;) {
                 char *msg = NULL;
                 size_t len = 0;
                 if (c->stop) { graceful = 1; break; }
                 int r = ws_recv(conn, &msg, &len, RPC_READ_SLICE_MS, reason, sizeof reason);
-                if (r == WS_TIMEOUT) continue;
+                if (r == WS_TIMEOUT) {
+                    ULONGLONG idle = GetTickCount64() - ws_last_rx(conn);
+                    if (idle >= 2ull * c->keepalive_ms) {
+                        snprintf(reason, sizeof reason, "no reply from the bridge to a ping within %lu ms (dead peer?)",
+                                 (unsigned long)c->keepalive_ms);
+                        ws_fail(conn, 1001, "keepalive timeout");
+                        break;
+                    }
+                    if (idle >= c->keepalive_ms && !ping_out) { ws_ping(conn); ping_out = 1; }
+                    if (idle < c->keepalive_ms) ping_out = 0;
+                    continue;
+                }
                 if (r != WS_OK) break;
                 r = handle_message(c, conn, msg, len, reason, sizeof reason);
                 free(msg);
-                if (r != 0) { ws_shutdown(conn); break; }
+                if (r != 0) { ws_fail(conn, 1002, reason); break; }
             }
             /* Retire the connection: no new senders, wait for the current ones (each bounded by its call timeout;
                ws_shutdown makes them fail at once), fail the pending calls, tell the dispatcher. */
@@ -314,12 +351,14 @@ static unsigned __stdcall io_main(void *arg)
             LeaveCriticalSection(&c->lock);
             if (graceful) ws_close(conn, RPC_CLOSE_MS);
             else ws_free(conn);
+            if (GetTickCount64() - since >= RPC_STABLE_MS) backoff = RPC_BACKOFF_MIN_MS;
         }
         if (c->stop) break;
         WaitForSingleObject(c->stop_ev, backoff); /* bounded sleep, cut short by rpc_stop */
-        if (!conn) backoff = backoff >= RPC_BACKOFF_MAX_MS / 2 ? RPC_BACKOFF_MAX_MS : backoff * 2;
+        backoff = backoff >= RPC_BACKOFF_MAX_MS / 2 ? RPC_BACKOFF_MAX_MS : backoff * 2;
     }
     if (first) SetEvent(c->first_try_ev);
+    thread_exit(c->pin_io); /* rpc_stop frees c only after this thread has ended */
     return 0;
 }
 
@@ -334,6 +373,13 @@ rpc_client *rpc_start(const rpc_config *cfg)
     c->token = cfg->token && *cfg->token ? dup_str(cfg->token) : NULL;
     c->call_timeout_ms = cfg->call_timeout_ms ? cfg->call_timeout_ms : RPC_DEFAULT_TIMEOUT_MS;
     c->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : RPC_DEFAULT_TIMEOUT_MS;
+    c->keepalive_ms = RPC_KEEPALIVE_MS;
+    char env[16];
+    DWORD n = GetEnvironmentVariableA("RO_TSP_KEEPALIVE_MS", env, sizeof env);
+    if (n > 0 && n < sizeof env) {
+        unsigned long v = strtoul(env, NULL, 10);
+        if (v >= 100 && v <= 3600000ul) c->keepalive_ms = (DWORD)v;
+    }
     c->on_notify = cfg->on_notify;
     c->on_state = cfg->on_state;
     c->ctx = cfg->ctx;
@@ -345,10 +391,13 @@ rpc_client *rpc_start(const rpc_config *cfg)
     c->stop_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
     c->first_try_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
     if (!c->url || (cfg->token && *cfg->token && !c->token) || !c->stop_ev || !c->first_try_ev) goto fail;
+    c->pin_dispatch = pin_module();
     c->dispatch_thread = (HANDLE)_beginthreadex(NULL, 0, dispatch_main, c, 0, NULL);
-    if (!c->dispatch_thread) goto fail;
+    if (!c->dispatch_thread) { if (c->pin_dispatch) FreeLibrary(c->pin_dispatch); goto fail; }
+    c->pin_io = pin_module();
     c->io_thread = (HANDLE)_beginthreadex(NULL, 0, io_main, c, 0, NULL);
     if (!c->io_thread) {
+        if (c->pin_io) FreeLibrary(c->pin_io);
         InterlockedExchange(&c->stop, 1);
         EnterCriticalSection(&c->lock);
         WakeAllConditionVariable(&c->q_cv);

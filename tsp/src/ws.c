@@ -34,6 +34,7 @@ struct ws_conn {
     size_t mlen;
     int in_msg;
     char closed_reason[WS_REASON_LEN];
+    ULONGLONG last_rx; /* GetTickCount64 of the last bytes received (keepalive); reader thread only */
 };
 
 /* ---------------------------------------------------------------------------------------------- helpers */
@@ -299,7 +300,7 @@ static int fill(ws_conn *c, size_t want, ULONGLONG deadline, const volatile LONG
     for (;;) {
         int room = (int)((c->rcap - c->rlen) > 0x10000000u ? 0x10000000u : (c->rcap - c->rlen));
         int n = recv(c->s, (char *)c->rbuf + c->rlen, room, 0);
-        if (n > 0) { c->rlen += (size_t)n; return 1; }
+        if (n > 0) { c->rlen += (size_t)n; c->last_rx = now_ms(); return 1; }
         if (n == 0) {
             set_reason(reason, rl, "the bridge closed the TCP connection without a close frame (1006)");
             return -1;
@@ -411,7 +412,13 @@ int ws_recv(ws_conn *c, char **msg, size_t *len, DWORD timeout_ms, char *reason,
     *msg = NULL;
     *len = 0;
     if (c->closed) { set_reason(reason, rl, "%s", c->closed_reason); return WS_CLOSED; }
-    for (;;) {
+    for (unsigned iter = 0;; iter++) {
+        /* A server that never stops sending control frames must not keep the caller here past its deadline (the
+           rpc reader checks its stop flag between calls). */
+        if (iter > 0 && now_ms() >= deadline) {
+            set_reason(reason, rl, "no message within %lu ms", (unsigned long)timeout_ms);
+            return WS_TIMEOUT;
+        }
         /* Parse one frame header from rbuf, reading more when it is incomplete. */
         size_t need = 2;
         if (c->rlen >= 2) {
@@ -710,8 +717,24 @@ ws_conn *ws_connect(const char *url, const char *token, DWORD timeout_ms, const 
         ws_free(c);
         return NULL;
     }
+    c->last_rx = now_ms();
     return c;
 }
+
+void ws_fail(ws_conn *c, unsigned code, const char *text)
+{
+    if (!c) return;
+    send_close(c, code, text);
+    ws_shutdown(c);
+}
+
+int ws_ping(ws_conn *c)
+{
+    char ignored[WS_REASON_LEN];
+    return send_frame(c, 0x9, (const unsigned char *)"rotsp", 5, WS_CLOSE_SEND_MS, ignored, sizeof ignored);
+}
+
+ULONGLONG ws_last_rx(ws_conn *c) { return c->last_rx; }
 
 void ws_shutdown(ws_conn *c)
 {

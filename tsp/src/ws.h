@@ -40,6 +40,15 @@ int ws_send_text(ws_conn *c, const char *data, size_t len, DWORD timeout_ms, cha
    On a protocol violation the connection is closed with the matching close code and WS_ERROR + reason. */
 int ws_recv(ws_conn *c, char **msg, size_t *len, DWORD timeout_ms, char *reason, size_t reason_len);
 
+/* Sends a ping (the pong, like any received byte, moves ws_last_rx). WS_OK or an error. Any thread. */
+int ws_ping(ws_conn *c);
+
+/* GetTickCount64() of the last bytes received (or of the handshake). The ws_recv thread only. */
+ULONGLONG ws_last_rx(ws_conn *c);
+
+/* The application above found the peer's messages unusable: best-effort close frame with code, then ws_shutdown. */
+void ws_fail(ws_conn *c, unsigned code, const char *text);
+
 /* Makes a blocked ws_recv / ws_send_text return soon (shutdown of the socket); safe from any thread. */
 void ws_shutdown(ws_conn *c);
 
