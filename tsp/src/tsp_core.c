@@ -48,7 +48,16 @@ static BOOL CALLBACK init_once(PINIT_ONCE o, PVOID p, PVOID *c)
     return TRUE;
 }
 void tsp_global_init(void) { InitOnceExecuteOnce(&g_once, init_once, NULL, NULL); }
-void tsp_lock(void) { EnterCriticalSection(&g.cs); }
+void tsp_lock(void) { tsp_global_init(); EnterCriticalSection(&g.cs); }
+
+/* Only the locks are set up here; threads and the bridge start in TSPI_providerEnumDevices / providerInit (never
+   under the loader lock). */
+BOOL WINAPI DllMain(HINSTANCE inst, DWORD reason, LPVOID reserved)
+{
+    (void)reserved;
+    if (reason == DLL_PROCESS_ATTACH) { DisableThreadLibraryCalls(inst); tsp_global_init(); }
+    return TRUE;
+}
 void tsp_unlock(void) { LeaveCriticalSection(&g.cs); }
 
 /* ---------- small helpers ---------- */
@@ -295,7 +304,7 @@ void tsp_cb_push(tsp_cb *item)
     g.cbq_tail = &item->next;
     WakeConditionVariable(&g.cb_cv);
 }
-static void push_event(tsp_line *l, tsp_call *c, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3)
+void tsp_push_event(tsp_line *l, tsp_call *c, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3)
 {
     tsp_cb *it = calloc(1, sizeof *it);
     if (!it) return;
@@ -605,23 +614,23 @@ static int process_msg(const cJSON *m, int stale)
         }
         /* At TSPI level dwParam3 of LINE_CALLSTATE is the call's media mode
            (Microsoft: https://learn.microsoft.com/en-us/windows/win32/tapi/line-callstate--tspi-). */
-        if (c->line) push_event(c->line, c, LINE_CALLSTATE, p1, p2, c->media_mode);
+        if (c->line) tsp_push_event(c->line, c, LINE_CALLSTATE, p1, p2, c->media_mode);
         return MSG_DONE;
     }
     case LINE_CALLINFO: {
         tsp_call *c = call_by_bridge(dev);
         if (!c) return create_pending() && !stale ? MSG_DEFER : MSG_DONE;
-        if (c->tapi_valid && c->line) push_event(c->line, c, LINE_CALLINFO, p1, 0, 0);
+        if (c->tapi_valid && c->line) tsp_push_event(c->line, c, LINE_CALLINFO, p1, 0, 0);
         return MSG_DONE;
     }
     case LINE_ADDRESSSTATE: case LINE_LINEDEVSTATE: case LINE_DEVSPECIFIC: {
         tsp_line *l = line_by_bridge(dev);
         if (!l && msg == LINE_DEVSPECIFIC) {
             tsp_call *c = call_by_bridge(dev);
-            if (c && c->tapi_valid && c->line) push_event(c->line, c, msg, p1, p2, p3);
+            if (c && c->tapi_valid && c->line) tsp_push_event(c->line, c, msg, p1, p2, p3);
             return MSG_DONE;
         }
-        if (l) push_event(l, NULL, msg, p1, p2, msg == LINE_ADDRESSSTATE ? 0 : p3);
+        if (l) tsp_push_event(l, NULL, msg, p1, p2, msg == LINE_ADDRESSSTATE ? 0 : p3);
         return MSG_DONE;
     }
     case LINE_CLOSE: {
@@ -630,7 +639,7 @@ static int process_msg(const cJSON *m, int stale)
         l->bridge_hline = 0;
         for (DWORD i = 0; i < g.ncalls; i++)
             if (g.calls[i]->line == l) g.calls[i]->bridge_live = 0; /* the bridge invalidated them */
-        push_event(l, NULL, LINE_CLOSE, 0, 0, 0);
+        tsp_push_event(l, NULL, LINE_CLOSE, 0, 0, 0);
         return MSG_DONE;
     }
     case LINE_CREATE: {
@@ -707,7 +716,7 @@ static void connection_lost(void)
     g.app_valid = 0;
     for (DWORD i = 0; i < g.nlines; i++) {
         tsp_line *l = g.lines[i];
-        if (l->bridge_hline) { l->bridge_hline = 0; push_event(l, NULL, LINE_CLOSE, 0, 0, 0); }
+        if (l->bridge_hline) { l->bridge_hline = 0; tsp_push_event(l, NULL, LINE_CLOSE, 0, 0, 0); }
     }
     while (g.pend) {
         tsp_pend *p = g.pend;

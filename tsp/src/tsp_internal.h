@@ -25,6 +25,7 @@ typedef struct {
     DWORD tapi_id;       /* TAPI's device id (dwLineDeviceIDBase + index, or given by providerCreateLineDevice) */
     int has_tapi_id;
     int removed;         /* LINE_REMOVE from the bridge */
+    DWORD ext_version;   /* last TSPI_lineNegotiateExtVersion result: the bridge line is opened with it */
 } tsp_dev;
 
 struct tsp_line {
@@ -33,6 +34,7 @@ struct tsp_line {
     HTAPILINE htLine;
     LINEEVENT proc;
     DWORD version;       /* negotiated TSPI version */
+    DWORD ext_version;   /* extension version the bridge line was opened with */
     DWORD bridge_hline;  /* 0 once the bridge closed it (connection lost, LINE_CLOSE) */
     DWORD num_addresses;
     DWORD media_detect;  /* TSPI_lineSetDefaultMediaDetection */
@@ -133,7 +135,8 @@ int tsp_ensure_app(void);
 void tsp_cb_start(void);
 void tsp_cb_stop(void);
 void tsp_drain(void);                        /* processes parked pushed messages (takes g.cs) */
-void tsp_cb_push(tsp_cb *item);             /* under g.cs */
+void tsp_cb_push(tsp_cb *item);
+void tsp_push_event(tsp_line *l, tsp_call *c, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3); /* under g.cs */             /* under g.cs */
 void tsp_complete_inline(DRV_REQUESTID req, LONG result); /* under cb_lock, NOT under g.cs */
 LONG tsp_rpc_error(int rc, const rpc_error *err);
 LONG tsp_call_sync(const char *method, cJSON *params, cJSON **result);

@@ -181,7 +181,12 @@ LONG TSPIAPI TSPI_lineNegotiateExtVersion(DWORD dwDeviceID, DWORD dwTSPIVersion,
     cJSON_AddNumberToObject(p, "low", dwLowVersion);
     cJSON_AddNumberToObject(p, "high", dwHighVersion);
     LONG rc = tsp_call_sync("line_negotiate_ext_version", p, &r);
-    if (rc == 0) *lpdwExtVersion = jdw(r, NULL);
+    if (rc == 0) {
+        *lpdwExtVersion = jdw(r, NULL);
+        tsp_lock();
+        if (idx < g.ndevs) g.devs[idx].ext_version = *lpdwExtVersion;
+        tsp_unlock();
+    }
     cJSON_Delete(r);
     return rc;
 }
@@ -328,13 +333,15 @@ LONG TSPIAPI TSPI_lineOpen(DWORD dwDeviceID, HTAPILINE htLine, LPHDRVLINE lphdLi
     if (!l) { tsp_unlock(); return LINEERR_NOMEM; }
     l->dev = idx; l->htLine = htLine; l->proc = lpfnEventProc; l->version = dwTSPIVersion;
     l->num_addresses = 1;
-    DWORD seq = l->seq;
+    DWORD seq = l->seq, ext = g.devs[idx].ext_version;
+    l->ext_version = ext;
     g.inflight++; /* park pushed messages until bridge_hline is known */
     tsp_unlock();
 
     cJSON *p = obj_app(), *r = NULL;
     cJSON_AddNumberToObject(p, "device_id", idx);
     cJSON_AddNumberToObject(p, "api_version", bridge_api(dwTSPIVersion));
+    cJSON_AddNumberToObject(p, "ext_version", ext); /* TSPI_lineOpen has none: the device's last negotiated one */
     cJSON_AddNumberToObject(p, "callback_instance", seq);
     /* OWNER|MONITOR: TAPISRV multiplexes the one TSPI line among its applications and needs to see every call. */
     cJSON_AddNumberToObject(p, "privileges", LINECALLPRIVILEGE_OWNER | LINECALLPRIVILEGE_MONITOR);
@@ -409,6 +416,50 @@ LONG TSPIAPI TSPI_lineClose(HDRVLINE hdLine)
     return 0;
 }
 
+/* The bridge takes the extension version at line_open only, so another one re-opens the bridge line (same callback
+   instance) - allowed while the line has no calls. Bound: 2 round trips. */
+LONG TSPIAPI TSPI_lineSelectExtVersion(HDRVLINE hdLine, DWORD dwExtVersion)
+{
+    tsp_lock();
+    tsp_line *l = tsp_line_valid(hdLine);
+    if (!l) { tsp_unlock(); return LINEERR_INVALLINEHANDLE; }
+    if (l->ext_version == dwExtVersion) { tsp_unlock(); return 0; }
+    if (!l->bridge_hline) { tsp_unlock(); return LINEERR_RESOURCEUNAVAIL; }
+    for (DWORD i = 0; i < g.ncalls; i++)
+        if (g.calls[i]->line == l && g.calls[i]->tapi_valid) { tsp_unlock(); return LINEERR_INVALLINESTATE; }
+    DWORD old = l->bridge_hline, dev = l->dev, version = l->version, seq = l->seq;
+    l->bridge_hline = 0;
+    g.inflight++;
+    tsp_unlock();
+    cJSON *q = cJSON_CreateObject(), *r = NULL;
+    cJSON_AddNumberToObject(q, "h_line", old);
+    tsp_call_sync("line_close", q, &r);
+    cJSON_Delete(r); r = NULL;
+    cJSON *p = obj_app();
+    cJSON_AddNumberToObject(p, "device_id", dev);
+    cJSON_AddNumberToObject(p, "api_version", bridge_api(version));
+    cJSON_AddNumberToObject(p, "ext_version", dwExtVersion);
+    cJSON_AddNumberToObject(p, "callback_instance", seq);
+    cJSON_AddNumberToObject(p, "privileges", LINECALLPRIVILEGE_OWNER | LINECALLPRIVILEGE_MONITOR);
+    cJSON_AddNumberToObject(p, "media_modes", LINEMEDIAMODE_INTERACTIVEVOICE);
+    LONG rc = tsp_call_sync("line_open", p, &r);
+    DWORD h = rc == 0 ? jdw(r, NULL) : 0;
+    cJSON_Delete(r);
+    tsp_lock();
+    l = tsp_line_valid(hdLine);
+    if (l && h) { l->bridge_hline = h; l->ext_version = dwExtVersion; }
+    else if (l && rc == 0) rc = LINEERR_OPERATIONFAILED;
+    if (rc != 0 && l) {
+        /* The old bridge line is closed and no new one opened: the line is gone, as after a connection loss. */
+        tsp_log("lineSelectExtVersion 0x%08lX: re-opening the bridge line failed (0x%08lX)", dwExtVersion, (DWORD)rc);
+        tsp_push_event(l, NULL, LINE_CLOSE, 0, 0, 0);
+    }
+    g.inflight--;
+    tsp_unlock();
+    tsp_drain();
+    return rc;
+}
+
 /* No network: bridge housekeeping (drop / deallocate) goes through the callback thread's queue. */
 LONG TSPIAPI TSPI_lineCloseCall(HDRVCALL hdCall)
 {
@@ -477,6 +528,9 @@ LONG TSPIAPI TSPI_lineSetStatusMessages(HDRVLINE hdLine, DWORD dwLineStates, DWO
     LONG err = 0;
     DWORD h = line_bridge(hdLine, &err, NULL, NULL);
     if (!h) return err;
+    /* TAPI itself reports OPEN, CLOSE, REINIT and TRANSLATECHANGE (it adds them to every LINEDEVCAPS.dwLineStates,
+       Microsoft: TSPI_lineGetDevCaps remarks); the bridge would refuse them as not in its caps. */
+    dwLineStates &= ~(DWORD)(LINEDEVSTATE_OPEN | LINEDEVSTATE_CLOSE | LINEDEVSTATE_REINIT | LINEDEVSTATE_TRANSLATECHANGE);
     cJSON *p = cJSON_CreateObject(), *r = NULL;
     cJSON_AddNumberToObject(p, "h_line", h);
     cJSON_AddNumberToObject(p, "line_states", dwLineStates);
