@@ -429,12 +429,19 @@ static void deliver(tsp_cb *it)
     }
 }
 
+static void drain_deferred(void);
+
 static DWORD WINAPI cb_main(LPVOID arg)
 {
     (void)arg;
     tsp_lock();
     for (;;) {
-        while (!g.cbq && !g.cb_stop) SleepConditionVariableCS(&g.cb_cv, &g.cs, INFINITE);
+        while (!g.cbq && !g.cb_stop) {
+            /* Wake twice a second while messages are parked, so one parked for an unknown call is released after
+               its 3 s even when nothing else arrives. */
+            SleepConditionVariableCS(&g.cb_cv, &g.cs, g.deferred ? 500 : INFINITE);
+            if (g.deferred) drain_deferred();
+        }
         if (!g.cbq && g.cb_stop) break;
         tsp_cb *it = g.cbq;
         g.cbq = it->next;
@@ -468,9 +475,13 @@ void tsp_cb_stop(void)
     }
     tsp_lock();
     g.cb_thread = NULL;
+    tsp_cb_clear();
+    tsp_unlock();
+}
+void tsp_cb_clear(void)
+{
     while (g.cbq) { tsp_cb *n = g.cbq->next; free(g.cbq); g.cbq = n; }
     g.cbq_tail = &g.cbq;
-    tsp_unlock();
 }
 
 /* ---------- the bridge ---------- */

@@ -120,9 +120,12 @@ LONG TSPIAPI TSPI_providerShutdown(DWORD dwTSPIVersion, DWORD dwPermanentProvide
 {
     (void)dwTSPIVersion; (void)dwPermanentProviderID;
     tsp_global_init();
-    tsp_bridge_stop();      /* lines and calls are gone with the bridge application */
+    /* The callback thread first (what is queued is delivered; its bridge housekeeping still has a bridge), then
+       the bridge: lines and calls are gone with its application. Nothing queued meanwhile is delivered. */
     tsp_cb_stop();
+    tsp_bridge_stop();
     tsp_lock();
+    tsp_cb_clear();
     while (g.nlines) tsp_line_free(g.lines[0]);
     while (g.ncalls) tsp_call_free(g.calls[0]);
     while (g.pend) { tsp_pend *p = g.pend; g.pend = p->next; free(p); }
@@ -471,15 +474,15 @@ LONG TSPIAPI TSPI_lineCloseCall(HDRVCALL hdCall)
     tsp_pend *cancelled = NULL, **pp = &g.pend, *p;
     int creating = 0;
     while ((p = *pp)) {
-        if (p->owner == c) { *pp = p->next; p->next = cancelled; cancelled = p; continue; }
-        if (p->target == c) {
+        if (p->owner == c && !p->target) { *pp = p->next; p->next = cancelled; cancelled = p; continue; }
+        if (p->target == c || p->owner == c) {
             /* Its LINE_REPLY still names the bridge call we must clean up: keep the entry, complete it now. */
             if (!p->done) {
                 tsp_pend *copy = calloc(1, sizeof *copy);
                 if (copy) { copy->tapi_req = p->tapi_req; copy->next = cancelled; cancelled = copy; }
             }
             p->done = 1; p->buf = NULL;
-            creating = 1;
+            if (p->target == c) creating = 1;
         }
         pp = &p->next;
     }
