@@ -197,7 +197,7 @@ def test_rpc_against_bridge_with_restart(built: Path, wine_env: dict[str, str]) 
     names = {line.split()[1] for line in out if line.startswith("ok ")}
     expected = {"connect", "info", "roundtrip", "line_initialize_ex", "null_result", "lineerr", "unknown_method",
                 "line_subscribe", "line_open", "line_message", "nested_call", "one_dispatch_thread", "timeout",
-                "after_timeout", "stop_bounded", "wrong_token", "no_spurious_drop", "down", "reconnect", "stop"}
+                "after_timeout", "stop_bounded", "stop_with_pending", "wrong_token", "no_spurious_drop", "down", "reconnect", "stop"}
     assert expected <= names, f"checks missing: {sorted(expected - names)}\n" + "\n".join(out)
     assert out[-1] == "SELFTEST PASSED" and proc.returncode == 0, "\n".join(out)
 

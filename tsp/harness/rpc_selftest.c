@@ -14,6 +14,7 @@
 #include "ws.h"
 #include "rpc.h"
 
+#include <process.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,31 @@ static int wait_stdin_line(DWORD timeout_ms)
     return 0;
 }
 
+/* A call parked in the bridge (line_get_message) from another thread while the main thread stops the client. */
+typedef struct {
+    rpc_client *c;
+    double h_line_app;
+    int status;
+    double ms;
+    char message[256];
+} parked_t;
+
+static unsigned __stdcall parked_call(void *arg)
+{
+    parked_t *pk = arg;
+    cJSON *p = cJSON_CreateObject(), *r = NULL;
+    rpc_error e;
+    LARGE_INTEGER t;
+    cJSON_AddNumberToObject(p, "h_line_app", pk->h_line_app);
+    cJSON_AddNumberToObject(p, "timeout", 3);
+    QueryPerformanceCounter(&t);
+    pk->status = rpc_call(pk->c, "line_get_message", p, &r, &e);
+    pk->ms = ms_since(t);
+    snprintf(pk->message, sizeof pk->message, "%s", e.message);
+    cJSON_Delete(r);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------- main mode */
 
 static int run_main(const char *url, int restart)
@@ -321,6 +347,31 @@ static int run_main(const char *url, int restart)
     QueryPerformanceCounter(&t);
     rpc_stop(c2);
     check(ms_since(t) < 2100, "stop_bounded", "rpc_stop took %.0f ms", ms_since(t));
+
+    /* rpc_stop while another thread waits in rpc_call: that call returns RPC_EDOWN at once, not at its timeout,
+       and the client is freed only after it has returned (no use after free: would crash here under wine). */
+    c2cfg.call_timeout_ms = 5000;
+    rpc_client *c4 = rpc_start(&c2cfg);
+    p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "app_name", "rpc_selftest-parked");
+    r = NULL;
+    s = c4 ? rpc_call(c4, "line_initialize_ex", p, &r, &e) : (cJSON_Delete(p), RPC_EDOWN);
+    happ = cJSON_GetObjectItemCaseSensitive(r, "h_line_app");
+    static parked_t pk;
+    pk.c = c4;
+    pk.h_line_app = cJSON_IsNumber(happ) ? happ->valuedouble : 0;
+    pk.status = -1;
+    cJSON_Delete(r);
+    HANDLE th = c4 ? (HANDLE)_beginthreadex(NULL, 0, parked_call, &pk, 0, NULL) : NULL;
+    Sleep(300); /* the request is parked in the bridge by now */
+    QueryPerformanceCounter(&t);
+    rpc_stop(c4);
+    double stop_ms = ms_since(t);
+    DWORD joined = th ? WaitForSingleObject(th, 5000) : WAIT_FAILED;
+    if (th) CloseHandle(th);
+    check(s == RPC_OK && joined == WAIT_OBJECT_0 && pk.status == RPC_EDOWN && pk.ms < 1500 && stop_ms < 2100,
+          "stop_with_pending", "parked call: %s after %.0f ms '%s'; rpc_stop took %.0f ms",
+          pk.status >= 0 ? status_name(pk.status) : "no return", pk.ms, pk.message, stop_ms);
 
     /* A wrong token is refused at the handshake (HTTP 401) and reported as the reason of RPC_EDOWN. */
     if (token && *token) {

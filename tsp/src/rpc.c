@@ -74,6 +74,11 @@ struct rpc_client {
     HANDLE first_try_ev;   /* set after the first connect attempt (rpc_start waits for it) */
     HANDLE io_thread, dispatch_thread;
     HMODULE pin_io, pin_dispatch; /* module references held by the threads, see thread_exit */
+    DWORD dispatch_tid;
+    /* References: the owner (until rpc_stop), each of the two threads, each rpc_call in progress. The last one
+       frees the client, so rpc_stop never frees memory that a caller woken with RPC_EDOWN or a late thread still
+       touches. */
+    volatile LONG refs;
 };
 
 /* Each thread holds a reference to the module its code lives in (the TSP DLL, or the EXE) and drops it as its very
@@ -126,6 +131,31 @@ static void set_err(rpc_error *err, int code, const char *fmt, ...)
     va_end(ap);
 }
 
+static void client_free(rpc_client *c)
+{
+    while (c->qhead) { /* never delivered: the dispatcher stops at once on rpc_stop */
+        qitem *q = c->qhead;
+        c->qhead = q->next;
+        free(q->method);
+        cJSON_Delete(q->params);
+        free(q);
+    }
+    if (c->io_thread) CloseHandle(c->io_thread);
+    if (c->dispatch_thread) CloseHandle(c->dispatch_thread);
+    if (c->stop_ev) CloseHandle(c->stop_ev);
+    if (c->first_try_ev) CloseHandle(c->first_try_ev);
+    DeleteCriticalSection(&c->lock);
+    free(c->url);
+    if (c->token) { SecureZeroMemory(c->token, strlen(c->token)); free(c->token); }
+    free(c);
+}
+
+/* Drops one reference; nothing of c may be touched after this call. */
+static void client_release(rpc_client *c)
+{
+    if (InterlockedDecrement(&c->refs) == 0) client_free(c);
+}
+
 /* ------------------------------------------------------------------------------------------ dispatch queue */
 
 /* Caller holds c->lock. Takes ownership of method and params. 0, or -1 when the queue is full. */
@@ -163,8 +193,9 @@ static unsigned __stdcall dispatch_main(void *arg)
         free(q);
         EnterCriticalSection(&c->lock);
     }
-    HMODULE pin = c->pin_dispatch; /* read before the thread ends: c may be freed right after */
+    HMODULE pin = c->pin_dispatch; /* read before the release: c may be freed by it */
     LeaveCriticalSection(&c->lock);
+    client_release(c);
     thread_exit(pin);
     return 0;
 }
@@ -358,7 +389,9 @@ static unsigned __stdcall io_main(void *arg)
         backoff = backoff >= RPC_BACKOFF_MAX_MS / 2 ? RPC_BACKOFF_MAX_MS : backoff * 2;
     }
     if (first) SetEvent(c->first_try_ev);
-    thread_exit(c->pin_io); /* rpc_stop frees c only after this thread has ended */
+    HMODULE pin = c->pin_io;
+    client_release(c);
+    thread_exit(pin);
     return 0;
 }
 
@@ -384,39 +417,39 @@ rpc_client *rpc_start(const rpc_config *cfg)
     c->on_state = cfg->on_state;
     c->ctx = cfg->ctx;
     c->next_id = 1;
+    c->refs = 1; /* the owner's */
     snprintf(c->last_reason, sizeof c->last_reason, "not connected yet");
     InitializeCriticalSection(&c->lock);
     InitializeConditionVariable(&c->senders_cv);
     InitializeConditionVariable(&c->q_cv);
     c->stop_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
     c->first_try_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (!c->url || (cfg->token && *cfg->token && !c->token) || !c->stop_ev || !c->first_try_ev) goto fail;
+    if (!c->url || (cfg->token && *cfg->token && !c->token) || !c->stop_ev || !c->first_try_ev) {
+        client_free(c);
+        return NULL;
+    }
+    unsigned tid = 0;
     c->pin_dispatch = pin_module();
-    c->dispatch_thread = (HANDLE)_beginthreadex(NULL, 0, dispatch_main, c, 0, NULL);
-    if (!c->dispatch_thread) { if (c->pin_dispatch) FreeLibrary(c->pin_dispatch); goto fail; }
+    InterlockedIncrement(&c->refs); /* the dispatcher's */
+    c->dispatch_thread = (HANDLE)_beginthreadex(NULL, 0, dispatch_main, c, 0, &tid);
+    if (!c->dispatch_thread) {
+        if (c->pin_dispatch) FreeLibrary(c->pin_dispatch);
+        client_free(c);
+        return NULL;
+    }
+    c->dispatch_tid = tid;
     c->pin_io = pin_module();
+    InterlockedIncrement(&c->refs); /* the reader's */
     c->io_thread = (HANDLE)_beginthreadex(NULL, 0, io_main, c, 0, NULL);
     if (!c->io_thread) {
         if (c->pin_io) FreeLibrary(c->pin_io);
-        InterlockedExchange(&c->stop, 1);
-        EnterCriticalSection(&c->lock);
-        WakeAllConditionVariable(&c->q_cv);
-        LeaveCriticalSection(&c->lock);
-        WaitForSingleObject(c->dispatch_thread, RPC_JOIN_MS);
-        CloseHandle(c->dispatch_thread);
-        goto fail;
+        InterlockedDecrement(&c->refs);
+        rpc_stop(c); /* ends the dispatcher; it frees c */
+        return NULL;
     }
     /* Returns after the first attempt, but never later than the connect timeout (name resolution may not be). */
     WaitForSingleObject(c->first_try_ev, c->connect_timeout_ms);
     return c;
-fail:
-    if (c->stop_ev) CloseHandle(c->stop_ev);
-    if (c->first_try_ev) CloseHandle(c->first_try_ev);
-    DeleteCriticalSection(&c->lock);
-    free(c->url);
-    if (c->token) { SecureZeroMemory(c->token, strlen(c->token)); free(c->token); }
-    free(c);
-    return NULL;
 }
 
 int rpc_connected(rpc_client *c)
@@ -427,6 +460,8 @@ int rpc_connected(rpc_client *c)
     LeaveCriticalSection(&c->lock);
     return r;
 }
+
+static int do_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, rpc_error *err);
 
 int rpc_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, rpc_error *err)
 {
@@ -439,6 +474,14 @@ int rpc_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, r
         set_err(err, 0, "rpc_call: no client or no method");
         return RPC_EDOWN;
     }
+    InterlockedIncrement(&c->refs); /* c stays valid until this call has returned, even across rpc_stop */
+    int s = do_call(c, method, params, result, err);
+    client_release(c);
+    return s;
+}
+
+static int do_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, rpc_error *err)
+{
     ULONGLONG deadline = GetTickCount64() + c->call_timeout_ms;
 
     pending *p = calloc(1, sizeof *p);
@@ -476,7 +519,8 @@ int rpc_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, r
     char why[WS_REASON_LEN] = "out of memory";
     int sent = WS_ERROR;
     if (text) {
-        DWORD left = (DWORD)(deadline > GetTickCount64() ? deadline - GetTickCount64() : 1);
+        ULONGLONG now = GetTickCount64();
+        DWORD left = (DWORD)(deadline > now ? deadline - now : 1);
         sent = ws_send_text(conn, text, strlen(text), left, why, sizeof why);
         free(text);
     }
@@ -487,7 +531,8 @@ int rpc_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, r
     LeaveCriticalSection(&c->lock);
 
     if (sent == WS_OK) {
-        DWORD left = (DWORD)(deadline > GetTickCount64() ? deadline - GetTickCount64() : 0);
+        ULONGLONG now = GetTickCount64();
+        DWORD left = (DWORD)(deadline > now ? deadline - now : 0);
         WaitForSingleObject(ev, left);
     }
     EnterCriticalSection(&c->lock);
@@ -524,35 +569,20 @@ int rpc_call(rpc_client *c, const char *method, cJSON *params, cJSON **result, r
 void rpc_stop(rpc_client *c)
 {
     if (!c) return;
-    InterlockedExchange(&c->stop, 1);
-    SetEvent(c->stop_ev);
     EnterCriticalSection(&c->lock);
+    InterlockedExchange(&c->stop, 1);
+    fail_all_locked(c, "client stopping"); /* callers in rpc_call return RPC_EDOWN now, not at their timeout */
     WakeAllConditionVariable(&c->q_cv);
     LeaveCriticalSection(&c->lock);
+    SetEvent(c->stop_ev);
     /* One 2 s budget for both threads. The reader needs at most a read slice + the close handshake (RPC_CLOSE_MS);
-       the dispatcher at most the running callback, whose rpc_call returns RPC_EDOWN once the reader has gone. */
-    HANDLE th[2] = {c->io_thread, c->dispatch_thread};
-    DWORD w = WaitForMultipleObjects(2, th, TRUE, RPC_JOIN_MS);
-    if (w == WAIT_TIMEOUT || w == WAIT_FAILED) {
-        /* A thread is still inside a callback or a name lookup: freeing now would be a use-after-free, so the
-           client is leaked on purpose (the threads end on their own; nothing references it afterwards). */
-        OutputDebugStringA("rotsp rpc_stop: threads did not end within 2 s; client leaked\n");
-        return;
-    }
-    CloseHandle(c->io_thread);
-    CloseHandle(c->dispatch_thread);
-    /* Items still queued were never delivered; the reader already failed every pending call. */
-    while (c->qhead) {
-        qitem *q = c->qhead;
-        c->qhead = q->next;
-        free(q->method);
-        cJSON_Delete(q->params);
-        free(q);
-    }
-    CloseHandle(c->stop_ev);
-    CloseHandle(c->first_try_ev);
-    DeleteCriticalSection(&c->lock);
-    free(c->url);
-    if (c->token) { SecureZeroMemory(c->token, strlen(c->token)); free(c->token); }
-    free(c);
+       the dispatcher at most the running callback. Called from a callback (the dispatcher itself), it cannot wait
+       for its own thread. Whoever ends last frees the client (references), so giving up here is safe. */
+    HANDLE th[2];
+    DWORD n = 0;
+    if (c->io_thread) th[n++] = c->io_thread;
+    if (c->dispatch_thread && GetCurrentThreadId() != c->dispatch_tid) th[n++] = c->dispatch_thread;
+    if (n > 0 && WaitForMultipleObjects(n, th, TRUE, RPC_JOIN_MS) == WAIT_TIMEOUT)
+        OutputDebugStringA("rotsp rpc_stop: a transport thread is still busy after 2 s; it frees the client\n");
+    client_release(c);
 }
