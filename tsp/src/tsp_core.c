@@ -352,6 +352,11 @@ static void deliver(tsp_cb *it)
         if (g.create_proc) g.create_proc(NULL, NULL, LINE_CREATE, (DWORD_PTR)g.hProvider, it->p1, 0);
         LeaveCriticalSection(&g.cb_lock);
         break;
+    case CB_REMOVE:
+        EnterCriticalSection(&g.cb_lock);
+        if (g.create_proc) g.create_proc(NULL, NULL, LINE_REMOVE, it->p1, 0, 0);
+        LeaveCriticalSection(&g.cb_lock);
+        break;
     case CB_EVENT: {
         EnterCriticalSection(&g.cb_lock);
         tsp_lock();
@@ -637,8 +642,10 @@ static int process_msg(const cJSON *m, int stale)
     case LINE_ADDRESSSTATE: case LINE_LINEDEVSTATE: case LINE_DEVSPECIFIC: {
         tsp_line *l = line_by_bridge(dev);
         if (!l && msg == LINE_DEVSPECIFIC) {
+            /* On a call, TSPI says LINE_CALLDEVSPECIFIC (TAPI turns it into LINE_DEVSPECIFIC for applications;
+               Microsoft: https://learn.microsoft.com/en-us/windows/win32/tapi/line-calldevspecific). */
             tsp_call *c = call_by_bridge(dev);
-            if (c && c->tapi_valid && c->line) tsp_push_event(c->line, c, msg, p1, p2, p3);
+            if (c && c->tapi_valid && c->line) tsp_push_event(c->line, c, LINE_CALLDEVSPECIFIC, p1, p2, p3);
             return MSG_DONE;
         }
         if (l) tsp_push_event(l, NULL, msg, p1, p2, msg == LINE_ADDRESSSTATE ? 0 : p3);
@@ -665,7 +672,15 @@ static int process_msg(const cJSON *m, int stale)
         return MSG_DONE;
     }
     case LINE_REMOVE:
-        if (p1 < g.ndevs) g.devs[p1].removed = 1;
+        /* TSPI LINE_REMOVE: dwParam1 = TAPI's device id; TAPI then closes the line and its calls itself
+           (Microsoft: https://learn.microsoft.com/en-us/previous-versions/windows/desktop/legacy/ms725237(v=vs.85)). */
+        if (p1 < g.ndevs && !g.devs[p1].removed) {
+            g.devs[p1].removed = 1;
+            if (g.devs[p1].has_tapi_id) {
+                tsp_cb *it = calloc(1, sizeof *it);
+                if (it) { it->kind = CB_REMOVE; it->p1 = g.devs[p1].tapi_id; tsp_cb_push(it); }
+            }
+        }
         return MSG_DONE;
     default:
         return MSG_DONE;

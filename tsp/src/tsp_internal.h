@@ -69,7 +69,7 @@ typedef struct tsp_pend {
     void *buf; DWORD buf_size; /* lineDevSpecific: written back at the reply (docs/tapi.md §0.6) */
 } tsp_pend;
 
-enum { CB_COMPLETION = 1, CB_EVENT, CB_NEWCALL, CB_CREATE, CB_BRIDGE_DROP, CB_BRIDGE_DEALLOC };
+enum { CB_COMPLETION = 1, CB_EVENT, CB_NEWCALL, CB_CREATE, CB_REMOVE, CB_BRIDGE_DROP, CB_BRIDGE_DEALLOC };
 typedef struct tsp_cb {
     struct tsp_cb *next;
     int kind;
