@@ -197,7 +197,8 @@ def test_rpc_against_bridge_with_restart(built: Path, wine_env: dict[str, str]) 
     names = {line.split()[1] for line in out if line.startswith("ok ")}
     expected = {"connect", "info", "roundtrip", "line_initialize_ex", "null_result", "lineerr", "unknown_method",
                 "line_subscribe", "line_open", "line_message", "nested_call", "one_dispatch_thread", "timeout",
-                "after_timeout", "stop_bounded", "stop_with_pending", "wrong_token", "no_spurious_drop", "down", "reconnect", "stop"}
+                "after_timeout", "stop_bounded", "stop_with_pending", "wrong_token", "no_spurious_drop", "down",
+                "reconnect", "stop"}
     assert expected <= names, f"checks missing: {sorted(expected - names)}\n" + "\n".join(out)
     assert out[-1] == "SELFTEST PASSED" and proc.returncode == 0, "\n".join(out)
 
@@ -283,6 +284,10 @@ class HostileServer:
         async def main() -> None:
             server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
             self.port = server.sockets[0].getsockname()[1]
+            try:  # the same port on ::1 too, for the IPv6 literal and "localhost" cases
+                self.server6: asyncio.Server | None = await asyncio.start_server(self.handle, "::1", self.port)
+            except OSError:
+                self.server6 = None
             self.server = server
             started.set()
             async with server:
@@ -300,8 +305,9 @@ class HostileServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode("latin-1")
-            case = head.split(" ", 2)[1].strip("/")
-            seen = self.seen.setdefault(case, Seen())
+            path = head.split(" ", 2)[1].strip("/")
+            case = path.split("-")[0]  # "fragments-v6" plays "fragments"
+            seen = self.seen.setdefault(path, Seen())
             seen.request = head
             key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head)
             action = CASES[case]
@@ -348,6 +354,8 @@ class HostileServer:
             writer.close()
 
     def close(self) -> None:
+        if self.server6 is not None:
+            self.loop.call_soon_threadsafe(self.server6.close)
         self.loop.call_soon_threadsafe(self.server.close)
         self.thread.join(timeout=10)
 
@@ -385,16 +393,34 @@ def test_ws_hostile_server(built: Path, wine_env: dict[str, str]) -> None:
     server = HostileServer()
     cases = ["fragments", "bigok", *EXPECT]
     urls = [f"ws://127.0.0.1:{server.port}/{case}" for case in cases]
+    # Name resolution (getaddrinfo, every address tried in turn), an IPv6 literal, bad URLs, a refused port and a
+    # token that cannot go into a header: (argument, expected RESULT prefix, reason fragment).
+    extra = [(f"ws://localhost:{server.port}/fragments-host", "RESULT recv 0 7", '{"a":1}'),
+             ("ws://127.0.0.1:1/", "RESULT connect 3", "WSAECONNREFUSED"),
+             ("wss://127.0.0.1:1/", "RESULT connect 3", "wss:// (TLS) is not supported"),
+             ("http://127.0.0.1:1/", "RESULT connect 3", "is not a ws://host:port/path URL"),
+             ("ws://127.0.0.1:99999/", "RESULT connect 3", "bad port"),
+             ("ws://[::1/", "RESULT connect 3", "unterminated [IPv6] host"),
+             ("ws://user@127.0.0.1:1/", "RESULT connect 3", "user info in the URL is not supported"),
+             (f"ws://127.0.0.1:{server.port}/a\tb", "RESULT connect 3", "space or control character"),
+             ("token=two words", None, None),
+             (f"ws://127.0.0.1:{server.port}/fragments-token", "RESULT connect 3", "contains a space")]
+    if server.server6 is not None:
+        extra.insert(1, (f"ws://[::1]:{server.port}/fragments-v6", "RESULT recv 0 7", '{"a":1}'))
     assert WINE is not None
     try:
-        proc = subprocess.run([WINE, str(built), "ws", *urls], env=dict(wine_env, RO_TSP_TOKEN=TOKEN),
-                              capture_output=True, text=True, timeout=180)
+        proc = subprocess.run([WINE, str(built), "ws", *urls, *(arg for arg, _, _ in extra)],
+                              env=dict(wine_env, RO_TSP_TOKEN=TOKEN), capture_output=True, text=True, timeout=180)
     finally:
         server.close()
     results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     report = proc.stdout + proc.stderr[-2000:]
-    assert proc.returncode == 0 and len(results) == len(cases), f"rpc_selftest crashed or stopped early:\n{report}"
-    got = dict(zip(cases, results, strict=True))
+    checked = [(arg, prefix, why) for arg, prefix, why in extra if prefix is not None]
+    assert proc.returncode == 0 and len(results) == len(cases) + len(checked), f"rpc_selftest stopped early:\n{report}"
+    got = dict(zip(cases, results[: len(cases)], strict=True))
+    for (arg, prefix, why), line in zip(checked, results[len(cases):], strict=True):
+        assert prefix is not None and why is not None
+        assert line.startswith(prefix + " ") and why in line, f"{arg}: {line}"
     print("\n" + "\n".join(f"{case}: {line[:160]}" for case, line in got.items()))
 
     # Fragments with pings in between are reassembled; each ping is answered by a pong with its payload;

@@ -9,6 +9,7 @@
                                          prints "RPCRESULT <RPC_* name> <ms> <message>" and "STATE0 <ms>|none".
      rpc_selftest ws URL...              one ws_connect + ws_recv per URL (a hostile test server picks the case from
                                          the path); prints "RESULT <connect|recv> <WS_* code> <reason or message>".
+                                         An argument token=T sets the token for the URLs after it.
 
    Exit status: 0 when every check passed, 1 otherwise, 2 on bad usage. Every wait is bounded. */
 #include "ws.h"
@@ -465,9 +466,11 @@ static int run_rpc(int argc, char **argv)
 
 static int run_ws(int argc, char **argv)
 {
+    const char *token = getenv("RO_TSP_TOKEN");
     for (int i = 0; i < argc; i++) {
         char reason[WS_REASON_LEN] = "";
-        ws_conn *w = ws_connect(argv[i], getenv("RO_TSP_TOKEN"), 3000, NULL, reason, sizeof reason);
+        if (strncmp(argv[i], "token=", 6) == 0) { token = argv[i] + 6; continue; } /* for the URLs after it */
+        ws_conn *w = ws_connect(argv[i], token, 3000, NULL, reason, sizeof reason);
         if (!w) {
             printf("RESULT connect %d %s\n", WS_ERROR, reason);
             fflush(stdout);
