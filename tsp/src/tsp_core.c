@@ -30,7 +30,7 @@ void tsp_log(const char *fmt, ...)
     va_end(ap);
     strcat(buf, "\n");
     OutputDebugStringA(buf);
-    if (GetEnvironmentVariableA("RO_TSP_DEBUG", NULL, 0) > 0) fputs(buf, stderr);
+    if (GetEnvironmentVariableA("RO_TSP_DEBUG", NULL, 0) > 0) { fputs(buf, stderr); fflush(stderr); }
 }
 
 static INIT_ONCE g_once = INIT_ONCE_STATIC_INIT;
@@ -794,8 +794,13 @@ int tsp_ensure_app(void)
                 }
                 tsp_unlock();
             } else {
-                tsp_log("line_subscribe refused: is the bridge a wall-clock server with push events?");
+                tsp_log("line_subscribe refused: is the bridge a wall-clock server with push events "
+                        "(ro-conformance serve --clock wall)?");
                 tsp_lock(); g.app_valid = 0; tsp_unlock();
+                cJSON *q = cJSON_CreateObject(), *rr = NULL;
+                cJSON_AddNumberToObject(q, "h_line_app", app);
+                tsp_call_sync("line_shutdown", q, &rr); /* do not leave an unused application on the bridge */
+                cJSON_Delete(rr);
             }
         }
         cJSON_Delete(r);

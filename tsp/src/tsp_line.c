@@ -84,7 +84,7 @@ LONG TSPIAPI TSPI_providerEnumDevices(DWORD dwPermanentProviderID, LPDWORD lpdwN
     g.hProvider = hProvider;
     g.create_proc = lpfnLineCreateProc;
     tsp_unlock();
-    if (!tsp_bridge_start()) tsp_log("bridge %s not reachable at start: 0 lines, LINE_CREATE when it comes", g.url);
+    if (!tsp_bridge_start()) tsp_log("bridge %s not reachable (or it refused the application) at start: 0 lines, LINE_CREATE once it is up", g.url);
     tsp_lock();
     g.enumerated = 1;
     g.num_enum = g.ndevs;
@@ -959,8 +959,9 @@ LONG TSPIAPI TSPI_lineGetAddressStatus(HDRVLINE hdLine, DWORD dwAddressID, LPLIN
             lpAddressStatus->dwForwardOffset = off;
             memset(e, 0, n * FWD_ENTRY);
         }
-        DWORD i = 0;
+        DWORD i = 0, saved_total = v.total;
         const cJSON *it;
+        if (!e) v.total = 0; /* the entries did not fit: their strings are only counted in dwNeededSize */
         cJSON_ArrayForEach(it, fw) {
             DWORD ent[6] = { jdw(it, "forward_mode"), 0, 0, jdw(it, "dest_country_code"), 0, 0 };
             vf_wstr(&v, &ent[1], &ent[2], jstr(it, "caller_address"));
@@ -968,6 +969,7 @@ LONG TSPIAPI TSPI_lineGetAddressStatus(HDRVLINE hdLine, DWORD dwAddressID, LPLIN
             if (e) memcpy(v.base + off + i * FWD_ENTRY, ent, sizeof ent);
             i++;
         }
+        v.total = saved_total;
     }
     vf_b64(&v, &lpAddressStatus->dwDevSpecificSize, &lpAddressStatus->dwDevSpecificOffset, jstr(r, "dev_specific"));
     vf_end(&v);
