@@ -504,8 +504,11 @@ LONG tsp_call_sync(const char *method, cJSON *params, cJSON **result)
     rpc_error err;
     memset(&err, 0, sizeof err);
     *result = NULL;
-    if (!g.rpc) { cJSON_Delete(params); return LINEERR_RESOURCEUNAVAIL; }
-    int rc = rpc_call(g.rpc, method, params, result, &err);
+    tsp_lock();
+    rpc_client *client = g.rpc;
+    tsp_unlock();
+    if (!client) { cJSON_Delete(params); return LINEERR_RESOURCEUNAVAIL; }
+    int rc = rpc_call(client, method, params, result, &err);
     if (rc == RPC_OK) return 0;
     tsp_log("%s failed: rpc %d, code %d, lineerr 0x%08lX: %s", method, rc, err.code, err.lineerr, err.message);
     return tsp_rpc_error(rc, &err);
@@ -766,7 +769,10 @@ int tsp_ensure_app(void)
     tsp_lock();
     ok = g.app_valid;
     tsp_unlock();
-    if (!ok && g.rpc && rpc_connected(g.rpc)) {
+    tsp_lock();
+    rpc_client *client = g.rpc;
+    tsp_unlock();
+    if (!ok && client && rpc_connected(client)) {
         cJSON *p = cJSON_CreateObject(), *r = NULL;
         cJSON_AddStringToObject(p, "app_name", "rotsp");
         cJSON_AddNumberToObject(p, "api_version", TSP_BRIDGE_API);
@@ -834,8 +840,11 @@ int tsp_bridge_start(void)
         cfg.connect_timeout_ms = 2000;
         cfg.on_notify = on_notify;
         cfg.on_state = on_state;
-        g.rpc = rpc_start(&cfg);
-        if (!g.rpc) return 0;
+        rpc_client *client = rpc_start(&cfg);
+        if (!client) return 0;
+        tsp_lock();
+        g.rpc = client;
+        tsp_unlock();
     }
     return tsp_ensure_app();
 }
@@ -853,11 +862,12 @@ void tsp_bridge_stop(void)
         tsp_call_sync("line_shutdown", p, &res);
         cJSON_Delete(res);
     }
-    rpc_stop(r);
-    g.rpc = NULL;
+    /* No rpc_call may start after rpc_stop (NOTES-transport.md): the pointer goes first, under the lock. */
     tsp_lock();
+    g.rpc = NULL;
     g.app_valid = 0;
     tsp_unlock();
+    rpc_stop(r);
 }
 
 void tsp_config_load(void)
