@@ -20,6 +20,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import itertools
 import os
 import queue
 import re
@@ -228,6 +229,7 @@ class Seen:
     """What the hostile server received from the client on one connection."""
 
     request: str = ""
+    times: list[float] = field(default_factory=list)  # time.monotonic() of each handshake request
     frames: list[tuple[int, bool, bytes]] = field(default_factory=list)  # (opcode, masked, unmasked payload)
 
 
@@ -309,6 +311,7 @@ class HostileServer:
             case = path.split("-")[0]  # "fragments-v6" plays "fragments"
             seen = self.seen.setdefault(path, Seen())
             seen.request = head
+            seen.times.append(time.monotonic())
             key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head)
             action = CASES[case]
             if action == "badaccept":
@@ -444,7 +447,7 @@ def test_rpc_hostile_server(built: Path, wine_env: dict[str, str]) -> None:
     """rpc.c drops a connection whose messages are not JSON-RPC (close 1002) and one that stops answering pings
     (keepalive, here 300 ms): the pending call returns RPC_EDOWN with the reason long before its 3 s timeout."""
     server = HostileServer()
-    urls = [f"ws://127.0.0.1:{server.port}/{case}" for case in ("notjson", "blackhole")]
+    urls = [f"ws://127.0.0.1:{server.port}/{case}" for case in ("notjson", "blackhole", "http503-backoff")]
     assert WINE is not None
     try:
         proc = subprocess.run([WINE, str(built), "rpc", *urls], env=dict(wine_env, RO_TSP_KEEPALIVE_MS="300"),
@@ -453,8 +456,8 @@ def test_rpc_hostile_server(built: Path, wine_env: dict[str, str]) -> None:
         server.close()
     print("\n" + proc.stdout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(("RPCRESULT", "STATE0"))]
-    assert proc.returncode == 0 and len(lines) == 4, proc.stdout + proc.stderr[-2000:]
-    for (result, state), case, why in zip(zip(lines[::2], lines[1::2], strict=True), ("notjson", "blackhole"),
+    assert proc.returncode == 0 and len(lines) == 6, proc.stdout + proc.stderr[-2000:]
+    for (result, state), case, why in zip(zip(lines[:4:2], lines[1:4:2], strict=True), ("notjson", "blackhole"),
                                           ("not a JSON object", "no reply from the bridge to a ping"), strict=True):
         _, status, ms, message = result.split(" ", 3)
         assert status == "RPC_EDOWN" and why in message and int(ms) < 2500, f"{case}: {result}"
@@ -463,3 +466,14 @@ def test_rpc_hostile_server(built: Path, wine_env: dict[str, str]) -> None:
     blackhole = server.seen["blackhole"].frames
     assert any(op == 0x9 for op, _, _ in blackhole), f"no keepalive ping was sent: {blackhole}"
     assert _close_code(server.seen["blackhole"]) == 1001, blackhole
+
+    # A server refusing every handshake (HTTP 503) sees the attempts back off: 0.25, 0.5, 1, 2 s apart
+    # (rpc_start's own attempt first), not a reconnect storm. The client ran ~5 s (its STATE0 wait).
+    result, state = lines[4:6]
+    assert result.startswith("RPCRESULT RPC_EDOWN ") and "HTTP 503" in result, result
+    assert state.startswith("STATE0 none"), state  # never connected, so never disconnected
+    times = server.seen["http503-backoff"].times
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
+    assert len(times) in (4, 5, 6), f"{len(times)} attempts in ~5 s, gaps {gaps}"
+    for gap, want in zip(gaps, (0.25, 0.5, 1.0, 2.0, 4.0), strict=False):
+        assert want * 0.8 <= gap <= want + 0.4, f"backoff gaps {gaps}, expected 0.25, 0.5, 1, 2, 4 s"
