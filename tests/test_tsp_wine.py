@@ -4,16 +4,20 @@
 (tsp/harness/tspi_harness.c) plays TAPISRV: it loads the x86-64 TSP with LoadLibrary under wine64 and drives
 it against a real ``ro-conformance serve --clock wall`` on loopback (the TSP's events are pushed by the
 bridge: docs/bridge.md "Push events"), checking TSPI's rules and the Remote Office flows (docs/tsp.md).
-Wine's own tapi32 is stubs, hence the harness. Skipped with the reason only when mingw-w64, make or wine64
-is absent; the i686 build is checked by its export and import tables (no wine32 to run it).
+Wine's own tapi32 is stubs, hence the harness. A second run (scenario ``reconnect``) starts with no bridge,
+then this test starts, stops and restarts the server when the harness says so. Skipped with the reason only
+when mingw-w64, make or wine64 is absent; the i686 build is checked by its export and import tables (no
+wine32 to run it).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -126,35 +130,127 @@ def _windows_path(p: Path) -> str:
     return "Z:" + str(p.resolve()).replace("/", "\\")
 
 
-def test_the_tsp_passes_the_tspi_harness_under_wine64(built: Path, bridge: tuple[str, list[str]],
-                                                       tmp_path: Path) -> None:
-    wine = _wine64()
-    if wine is None:
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """(wine64 loader, environment with a fresh WINEPREFIX created by ``wineboot --init``)."""
+    loader = _wine64()
+    if loader is None:
         pytest.skip("wine64 is not installed (Debian: wine64): the TSPI harness runs the TSP under Wine")
-    url, server_log = bridge
-    env = {**os.environ, "WINEPREFIX": str(tmp_path / "wineprefix"), "WINEDEBUG": "-all",
+    env = {**os.environ, "WINEPREFIX": str(tmp_path_factory.mktemp("wine") / "prefix"), "WINEDEBUG": "-all",
            "WINEDLLOVERRIDES": "mscoree,mshtml=",   # no Mono / Gecko installer on first start
-           "RO_TSP_BRIDGE": url, "RO_TSP_TOKEN": ""}
+           "RO_TSP_TOKEN": "", "RO_TSP_UI": "none"}
     env.pop("DISPLAY", None)   # no window: nothing here needs one
+    env.pop("RO_TSP_BRIDGE", None)
     wineserver = shutil.which("wineserver") or next(
         (p for p in ("/usr/lib/wine/wineserver64", "/usr/lib/wine/wineserver") if os.access(p, os.X_OK)), None)
     try:
         t0 = time.monotonic()
-        boot = subprocess.run([wine, "wineboot", "--init"], env=env, capture_output=True, text=True, timeout=600)
-        t_prefix = time.monotonic() - t0
+        boot = subprocess.run([loader, "wineboot", "--init"], env=env, capture_output=True, text=True, timeout=600)
         assert boot.returncode == 0, f"wineboot --init failed ({boot.returncode}): {boot.stderr[-3000:]}"
-        t0 = time.monotonic()
-        run = subprocess.run([wine, _windows_path(built / "x86_64" / "tspi_harness.exe"),
-                              _windows_path(built / "x86_64" / "rotsp.tsp"), url],
-                             env=env, capture_output=True, text=True, timeout=600, errors="replace")
-        t_run = time.monotonic() - t0
+        print(f"\nwine prefix created in {time.monotonic() - t0:.1f} s")
+        yield loader, env
     finally:
         if wineserver:   # the prefix's wineserver lingers a few seconds after the last process: end it now
             subprocess.run([wineserver, "-k"], env=env, capture_output=True, timeout=60, check=False)
-    print(f"\nwine prefix created in {t_prefix:.1f} s; harness ran in {t_run:.1f} s\n{run.stdout}")
+
+
+def _harness_cmd(loader: str, built: Path, url: str, *extra: str) -> list[str]:
+    return [loader, _windows_path(built / "x86_64" / "tspi_harness.exe"),
+            _windows_path(built / "x86_64" / "rotsp.tsp"), url, *extra]
+
+
+def test_the_tsp_passes_the_tspi_harness_under_wine64(built: Path, wine: tuple[str, dict[str, str]],
+                                                       bridge: tuple[str, list[str]]) -> None:
+    loader, env = wine
+    url, server_log = bridge
+    t0 = time.monotonic()
+    run = subprocess.run(_harness_cmd(loader, built, url), env={**env, "RO_TSP_BRIDGE": url}, capture_output=True,
+                         text=True, timeout=600, errors="replace")
+    print(f"\nharness ran in {time.monotonic() - t0:.1f} s\n{run.stdout}")
     report = (f"tspi_harness exited {run.returncode}\n--- harness output ---\n{run.stdout}\n--- harness stderr "
               f"---\n{run.stderr[-4000:]}\n--- bridge stderr ---\n{''.join(server_log)[-4000:]}")
     assert run.returncode == 0, report
     assert "SUMMARY" in run.stdout and "\nFAIL " not in "\n" + run.stdout, report
     passed = re.search(r"SUMMARY (\d+) passed, 0 failed", run.stdout)
     assert passed and int(passed.group(1)) >= 100, report   # the flows really ran, not just start-up (120 checks)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "wall",
+                             "--listen", f"127.0.0.1:{port}", "--profile", str(REFERENCE)],
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "RO_CONFORMANCE_TOKEN": "", "RO_CONFORMANCE_TOKEN_FILE": ""})
+    assert proc.stderr is not None
+    banner = proc.stderr.readline()   # printed once it listens
+    assert f":{port}/" in banner, banner
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_the_tsp_survives_a_bridge_down_at_start_lost_and_back(built: Path, wine: tuple[str, dict[str, str]]) -> None:
+    """Bridge down at start: no lines, then LINE_CREATE when it comes up; lost: LINE_CLOSE; back: lineOpen works.
+
+    The harness (scenario ``reconnect``) prints READY lines; this test starts and stops the server on them.
+    """
+    loader, env = wine
+    port = _free_port()
+    url = f"ws://127.0.0.1:{port}/"
+    harness = subprocess.Popen(_harness_cmd(loader, built, url, "reconnect"), env={**env, "RO_TSP_BRIDGE": url},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    lines: queue.Queue[str] = queue.Queue()
+    out: list[str] = []
+    assert harness.stdout is not None
+    stdout = harness.stdout
+
+    def read() -> None:
+        for line in stdout:
+            out.append(line)
+            lines.put(line)
+    threading.Thread(target=read, daemon=True).start()
+
+    def wait_for(marker: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if lines.get(timeout=max(0.01, deadline - time.monotonic())).startswith(marker):
+                    return
+            except queue.Empty:
+                raise AssertionError(f"the harness did not print {marker!r} within {timeout} s:\n"
+                                     f"{''.join(out)}") from None
+
+    server: subprocess.Popen[str] | None = None
+    try:
+        wait_for("READY bridge-down", 120)      # Wine start-up included
+        server = _serve(port)
+        wait_for("READY lines-open", 90)
+        _stop(server)
+        wait_for("READY bridge-lost", 60)
+        server = _serve(port)
+        rc = harness.wait(120)
+    finally:
+        _stop(server)
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait(10)
+    text = "".join(out)
+    print(f"\n{text}")
+    assert rc == 0 and "\nFAIL " not in "\n" + text, f"tspi_harness reconnect exited {rc}:\n{text}"
+    for check in ("reconnect.enumerate-bridge-down", "reconnect.LINE_CREATE", "reconnect.LINE_CLOSE",
+                  "reconnect.reopen"):
+        assert f"PASS {check} " in text, f"{check} did not pass:\n{text}"

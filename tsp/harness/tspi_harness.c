@@ -87,7 +87,7 @@ static void info(const char *fmt, ...)
     X(lineGetNumAddressIDs) X(lineSetStatusMessages) X(lineGetLineDevStatus) X(lineGetAddressStatus) \
     X(lineMakeCall) X(lineDial) X(lineAnswer) X(lineDrop) X(lineCloseCall) X(lineBlindTransfer) \
     X(lineSetupTransfer) X(lineCompleteTransfer) X(lineForward) X(lineGetCallInfo) X(lineGetCallStatus) \
-    X(lineHold) X(lineUnhold) X(lineRedirect) X(lineGetID)
+    X(lineHold) X(lineUnhold) X(lineRedirect) X(lineGetID) X(providerCreateLineDevice)
 
 #define DECLARE_PTR(name) static __typeof__(&TSPI_##name) p_##name;
 TSPI_FUNCS(DECLARE_PTR)
@@ -273,18 +273,40 @@ static void CALLBACK line_event(HTAPILINE htLine, HTAPICALL htCall, DWORD dwMsg,
     if (dwMsg == LINE_CALLSTATE && (p3 & ~(DWORD_PTR)MEDIA_MODES_ALL) != 0)
         violation(&g_bad_media, "CALLSTATE-media", "dwParam3 0x%lx is not a LINEMEDIAMODE_* set (TSPI: the media "
                   "mode)", (unsigned long)p3);
+    if (dwMsg == LINE_CLOSE) {   /* the line is closed from now on: further events for it are violations */
+        if (htLine == g_htLine) g_line_open = 0;
+        if (htLine == g_htLine2) g_line2_open = 0;
+    }
     if (g_nev < MAX_EVENTS) { e.seq = g_nev; g_ev[g_nev++] = e; }
     WakeAllConditionVariable(&g_cv);
     LeaveCriticalSection(&g_cs);
     cb_leave();
 }
 
+#define HPROVIDER_GIVEN ((HPROVIDER)(ULONG_PTR)0x7C000001)
+#define MAX_CREATES 64
+static DWORD_PTR g_create_temp[MAX_CREATES];
+static DWORD g_ncreates;
+static int g_create_bad;
+
+/* lpfnLineCreateProc of providerEnumDevices: LINE_CREATE(hProvider, temporary device id) for a device that
+   appeared later (Microsoft: LINE_CREATE (TSPI)). */
 static void CALLBACK line_create_event(HTAPILINE htLine, HTAPICALL htCall, DWORD dwMsg, DWORD_PTR p1, DWORD_PTR p2,
                                        DWORD_PTR p3)
 {
-    (void)htLine; (void)htCall; (void)p3;
+    (void)p3;
     cb_enter("LINEEVENT(create)");
-    info("LINE_CREATE-proc message %lu (hProvider %p, temp id %lu)", dwMsg, (void *)p1, (unsigned long)p2);
+    EnterCriticalSection(&g_cs);
+    note_tid(g_tid_event, &g_ntid_event, GetCurrentThreadId());
+    if (dwMsg != LINE_CREATE || htLine != NULL || htCall != NULL || p1 != (DWORD_PTR)HPROVIDER_GIVEN) {
+        g_create_bad++;
+        printf("VIOLATION LINE_CREATE-proc msg %lu htLine %p htCall %p dwParam1 %p (want LINE_CREATE, NULL, NULL, the "
+               "hProvider %p)\n", dwMsg, (void *)htLine, (void *)htCall, (void *)p1, (void *)HPROVIDER_GIVEN);
+    } else if (g_ncreates < MAX_CREATES) {
+        g_create_temp[g_ncreates++] = p2;
+    }
+    WakeAllConditionVariable(&g_cv);
+    LeaveCriticalSection(&g_cs);
     cb_leave();
 }
 
@@ -707,7 +729,7 @@ static int start_provider(void)
 
     DWORD nlines = 0, nphones = 0xFFFF;
     ENTER_TSPI();
-    rc = p_providerEnumDevices(g_provider_id, &nlines, &nphones, (HPROVIDER)(ULONG_PTR)0x7C000001, line_create_event,
+    rc = p_providerEnumDevices(g_provider_id, &nlines, &nphones, HPROVIDER_GIVEN, line_create_event,
                                phone_create_event);
     LEAVE_TSPI();
     check(rc == 0 && nlines >= 1, "enumerate", "providerEnumDevices: rc 0x%08lX lines %lu phones %lu",
@@ -1243,6 +1265,103 @@ static void shutdown_provider(void)
     Sleep(500);   /* a callback arriving late would be counted as a violation */
 }
 
+/* ---- scenario "reconnect": the bridge is down at start, comes up, goes away, comes back. The test that runs us
+   starts / stops the server when we print a READY line (tests/test_tsp_wine.py). ---- */
+
+static int pred_line_close(const ev_t *e, const void *arg)
+{
+    return e->msg == LINE_CLOSE && e->htLine == *(const HTAPILINE *)arg;
+}
+
+static int wait_creates(DWORD want, DWORD timeout_ms)
+{
+    ULONGLONG end = GetTickCount64() + timeout_ms;
+    EnterCriticalSection(&g_cs);
+    while (g_ncreates < want) {
+        ULONGLONG now = GetTickCount64();
+        if (now >= end) break;
+        SleepConditionVariableCS(&g_cv, &g_cs, (DWORD)(end - now));
+    }
+    DWORD n = g_ncreates;
+    LeaveCriticalSection(&g_cs);
+    return n >= want;
+}
+
+static void scenario_reconnect(void)
+{
+    DWORD ver = 0, nlines = 0xFFFF, nphones = 0, options = 0;
+    ENTER_TSPI(); LONG rc = p_lineNegotiateTSPIVersion(INITIALIZE_NEGOTIATION, 0x00010003, 0x00030001, &ver);
+    LEAVE_TSPI();
+    if (!check(rc == 0, "reconnect.negotiate", "rc 0x%08lX version 0x%08lX", (unsigned long)rc, (unsigned long)ver))
+        return;
+    g_ver = ver;
+    ULONGLONG t = GetTickCount64();
+    ENTER_TSPI();
+    rc = p_providerEnumDevices(g_provider_id, &nlines, &nphones, HPROVIDER_GIVEN, line_create_event,
+                               phone_create_event);
+    LEAVE_TSPI();
+    check(rc == 0 && nlines == 0, "reconnect.enumerate-bridge-down", "nothing listening: rc 0x%08lX, %lu lines "
+          "after %llu ms", (unsigned long)rc, (unsigned long)nlines, GetTickCount64() - t);
+    ENTER_TSPI(); rc = p_providerInit(g_ver, g_provider_id, g_base, 0, nlines, nphones, async_completion, &options);
+    LEAVE_TSPI();
+    if (!check(rc == 0, "reconnect.providerInit", "0 lines: rc 0x%08lX", (unsigned long)rc)) return;
+
+    printf("READY bridge-down\n");     /* the test starts the bridge now */
+    int ok = wait_creates(1, 60000);
+    if (ok) Sleep(1000);              /* the other devices' LINE_CREATEs come together */
+    EnterCriticalSection(&g_cs); DWORD ncreates = g_ncreates; LeaveCriticalSection(&g_cs);
+    check(ok && g_create_bad == 0, "reconnect.LINE_CREATE", "the bridge came up: %lu LINE_CREATE with our hProvider",
+          (unsigned long)ncreates);
+    if (!ok) return;
+    g_ndevs = 0;
+    for (DWORD i = 0; i < ncreates; i++) {
+        DWORD dev = g_base + i;       /* TAPISRV hands out the next free device ids */
+        ENTER_TSPI(); rc = p_providerCreateLineDevice(g_create_temp[i], dev); LEAVE_TSPI();
+        char name[64];
+        snprintf(name, sizeof name, "reconnect.createLineDevice%lu", (unsigned long)i);
+        check(rc == 0, name, "temp id %lu -> device %lu: rc 0x%08lX", (unsigned long)g_create_temp[i],
+              (unsigned long)dev, (unsigned long)rc);
+        if (rc == 0) g_ndevs++;
+    }
+    enumerate_devices();
+    if (g_desk_dev == 0xFFFFFFFF) return;
+    HDRVLINE hd = NULL;
+    EnterCriticalSection(&g_cs); g_line_open = 1; LeaveCriticalSection(&g_cs);
+    ENTER_TSPI(); rc = p_lineOpen(g_desk_dev, g_htLine, &hd, g_ver, line_event); LEAVE_TSPI();
+    if (!check(rc == 0 && hd, "reconnect.lineOpen", "device %lu: rc 0x%08lX", (unsigned long)g_desk_dev,
+               (unsigned long)rc)) { g_line_open = 0; return; }
+
+    DWORD from = ev_count();
+    printf("READY lines-open\n");      /* the test stops the bridge now */
+    ok = wait_event(&from, pred_line_close, &g_htLine, 30000, NULL);
+    check(ok, "reconnect.LINE_CLOSE", ok ? "the bridge went away: LINE_CLOSE for the open line" :
+          "no LINE_CLOSE within 30 s of the bridge going away");
+    if (!ok) { ENTER_TSPI(); p_lineClose(hd); LEAVE_TSPI(); EnterCriticalSection(&g_cs); g_line_open = 0;
+               LeaveCriticalSection(&g_cs); return; }
+
+    printf("READY bridge-lost\n");     /* the test starts the bridge again now */
+    t = GetTickCount64();
+    hd = NULL;
+    rc = -1;
+    while (GetTickCount64() - t < 40000) {
+        EnterCriticalSection(&g_cs); g_line_open = 1; LeaveCriticalSection(&g_cs);
+        ENTER_TSPI(); rc = p_lineOpen(g_desk_dev, g_htLine, &hd, g_ver, line_event); LEAVE_TSPI();
+        if (rc == 0) break;
+        EnterCriticalSection(&g_cs); g_line_open = 0; LeaveCriticalSection(&g_cs);
+        Sleep(500);
+    }
+    check(rc == 0, "reconnect.reopen", "lineOpen again after the bridge came back: rc 0x%08lX after %llu ms",
+          (unsigned long)rc, GetTickCount64() - t);
+    EnterCriticalSection(&g_cs); ncreates = g_ncreates; LeaveCriticalSection(&g_cs);
+    check(ncreates == g_ndevs, "reconnect.no-duplicate-LINE_CREATE", "%lu LINE_CREATE in all for %lu devices (the "
+          "same devices after a reconnect are not new)", (unsigned long)ncreates, (unsigned long)g_ndevs);
+    if (rc == 0) {
+        ENTER_TSPI(); rc = p_lineClose(hd); LEAVE_TSPI();
+        check(rc == 0, "reconnect.lineClose", "rc 0x%08lX", (unsigned long)rc);
+    }
+    EnterCriticalSection(&g_cs); g_line_open = 0; LeaveCriticalSection(&g_cs);
+}
+
 static void whole_run_checks(void)
 {
     int never = 0, twice = 0, pending = 0, early = 0;
@@ -1270,6 +1389,7 @@ static void whole_run_checks(void)
           g_bad_media);
     check(g_tspi_slow == 0, "rule.tspi-calls-bounded", "longest TSPI call %llu ms (bound %u ms), %d over it",
           g_tspi_max, TSPI_BOUND_MS, g_tspi_slow);
+    check(g_create_bad == 0, "rule.line-create-proc", "%d malformed LINE_CREATE", g_create_bad);
     check(g_after_shutdown == 0, "rule.nothing-after-shutdown", "%d callbacks after providerShutdown",
           g_after_shutdown);
     char ev[256] = "", co[256] = "";
@@ -1289,9 +1409,12 @@ static void whole_run_checks(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: tspi_harness PATH\\rotsp.tsp [ws://HOST:PORT/]  (else RO_TSP_BRIDGE)\n");
+        fprintf(stderr, "usage: tspi_harness PATH\\rotsp.tsp [ws://HOST:PORT/ [reconnect]]  (URL else "
+                        "RO_TSP_BRIDGE)\n  reconnect: the bridge is down at start; READY lines on stdout say "
+                        "when to start / stop / restart it\n");
         return 2;
     }
+    int reconnect = argc > 3 && !strcmp(argv[3], "reconnect");
     const char *url = argc > 2 ? argv[2] : getenv("RO_TSP_BRIDGE");
     if (!url || !*url) {
         fprintf(stderr, "tspi_harness: no bridge URL (argument 2 or RO_TSP_BRIDGE)\n");
@@ -1309,6 +1432,22 @@ int main(int argc, char **argv)
     InitializeConditionVariable(&g_cv);
     g_main_tid = GetCurrentThreadId();
     ULONGLONG t0 = GetTickCount64();
+
+    if (reconnect) {   /* no party control: the bridge is not there yet */
+        HMODULE dll = LoadLibraryA(argv[1]);
+        if (!check(dll != NULL, "LoadLibrary", "%s: error %lu", argv[1], dll ? 0ul : GetLastError())) return 2;
+        if (!load_exports(dll)) return 2;
+        scenario_reconnect();
+        ENTER_TSPI(); LONG src = p_providerShutdown(g_ver, g_provider_id); LEAVE_TSPI();
+        check(src == 0, "providerShutdown", "rc 0x%08lX", (unsigned long)src);
+        EnterCriticalSection(&g_cs); g_provider_shut = 1; LeaveCriticalSection(&g_cs);
+        Sleep(500);
+        whole_run_checks();
+        FreeLibrary(dll);
+        printf("SUMMARY %d passed, %d failed in %.1f s\n", g_passed, g_failed,
+               (double)(GetTickCount64() - t0) / 1000.0);
+        return g_failed ? 1 : 0;
+    }
 
     rpc_config rc = {0};
     rc.url = url;
