@@ -495,6 +495,7 @@ LONG tsp_rpc_error(int rc, const rpc_error *err)
 {
     if (rc == RPC_EREMOTE && err->code == -32000 && err->lineerr) return (LONG)err->lineerr;
     if (rc == RPC_EREMOTE && err->code == -32005) return LINEERR_RESOURCEUNAVAIL; /* a bridge limit */
+    if (rc == RPC_EREMOTE && err->code == -32602) return LINEERR_INVALPARAM;       /* e.g. a 5000-digit number */
     if (rc == RPC_EDOWN) return LINEERR_RESOURCEUNAVAIL;  /* reconnecting: may work later */
     return LINEERR_OPERATIONFAILED;                        /* timeout, protocol error */
 }
