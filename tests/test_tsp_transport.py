@@ -269,6 +269,10 @@ CASES: dict[str, list[bytes] | str] = {
     "notjson": [],    # answers the client's first text message with a text that is no JSON (rpc mode)
     "blackhole": [],  # accepts, reads, never answers anything, not even a ping (rpc mode, keepalive)
     "badaccept": "badaccept",
+    "subproto": "subproto",
+    "noupgrade": "noupgrade",
+    "oddheaders": "oddheaders",
+    "hugeheader": "hugeheader",
     "http503": "http503",
     "garbage": "garbage",
 }
@@ -316,6 +320,23 @@ class HostileServer:
             action = CASES[case]
             if action == "badaccept":
                 writer.write(_ok_head("", accept=base64.b64encode(b"x" * 20).decode()))
+            elif action == "subproto":  # a subprotocol the client never offered (RFC 6455 §4.1: fail)
+                assert key
+                writer.write(_ok_head(key.group(1))[:-2] + b"Sec-WebSocket-Protocol: chat\r\n\r\n")
+            elif action == "noupgrade":
+                assert key
+                writer.write(f"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                             f"Sec-WebSocket-Accept: {_accept(key.group(1))}\r\n\r\n".encode())
+            elif action == "oddheaders":  # valid: any header case, padding, a token list in Connection
+                assert key
+                writer.write(f"HTTP/1.1 101 OK\r\nconnection: keep-alive, Upgrade\r\nUPGRADE: WebSocket\r\n"
+                             f"X-Other:x\r\nsec-websocket-accept:   {_accept(key.group(1))}  \r\n\r\n".encode())
+                writer.write(_frame(0x1, b"{}"))
+                await writer.drain()
+                await asyncio.sleep(1)  # let the client read, echo and close before this connection ends
+            elif action == "hugeheader":
+                assert key
+                writer.write(_ok_head(key.group(1))[:-2] + b"X-Pad: " + b"p" * 20000 + b"\r\n\r\n")
             elif action == "http503":
                 writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
             elif action == "garbage":
@@ -387,6 +408,10 @@ EXPECT: dict[str, tuple[str, int, str, int | None]] = {
     "eof": ("recv", 3, "without a close frame", None),
     "trickle": ("recv", 1, "no message within 3000 ms", 1000),
     "badaccept": ("connect", 3, "wrong or missing Sec-WebSocket-Accept", None),
+    "subproto": ("connect", 3, "extension or subprotocol that was not offered", None),
+    "noupgrade": ("connect", 3, "without 'Upgrade: websocket'", None),
+    "oddheaders": ("recv", 0, "2 {}", None),
+    "hugeheader": ("connect", 3, "handshake response longer than 16384 bytes", None),
     "http503": ("connect", 3, "HTTP 503", None),
     "garbage": ("connect", 3, "not an HTTP/1.1 response", None),
 }
