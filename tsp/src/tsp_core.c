@@ -250,6 +250,18 @@ static int grow(void ***arr, DWORD *cap, DWORD n)
     *arr = p; *cap = nc;
     return 1;
 }
+/* Freed lines and calls are kept a while before their memory is released, so the address of a closed handle is not
+   soon reused by a new object: a stale hdLine / hdCall from TAPI stays invalid instead of naming someone else. */
+#define RETIRED_MAX 1024
+static void *g_retired[RETIRED_MAX];
+static DWORD g_retired_next;
+static void retire(void *p)
+{
+    DWORD i = g_retired_next++ % RETIRED_MAX;
+    free(g_retired[i]);
+    g_retired[i] = p;
+}
+
 tsp_line *tsp_line_new(void)
 {
     tsp_line *l = calloc(1, sizeof *l);
@@ -264,7 +276,7 @@ void tsp_line_free(tsp_line *l)
         if (g.lines[i] == l) { g.lines[i] = g.lines[--g.nlines]; break; }
     for (DWORD i = 0; i < g.ncalls; i++)
         if (g.calls[i]->line == l) g.calls[i]->line = NULL;
-    free(l);
+    retire(l);
 }
 tsp_call *tsp_call_new(tsp_line *line)
 {
@@ -286,7 +298,7 @@ void tsp_call_free(tsp_call *c)
         if (p->owner == c) p->owner = NULL;
         if (p->target == c) p->target = NULL;
     }
-    free(c);
+    retire(c);
 }
 int tsp_dev_index(DWORD tapi_id, DWORD *index)
 {
