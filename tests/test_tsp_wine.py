@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tsp_build import make_tsp
 
 ROOT = Path(__file__).resolve().parent.parent
 TSP = ROOT / "tsp"
@@ -64,7 +65,7 @@ def built() -> Path:
     if reason:
         pytest.skip(reason)
     t0 = time.monotonic()
-    proc = subprocess.run(["make", "-C", str(TSP), "-j2"], capture_output=True, text=True, timeout=900)
+    proc = make_tsp()
     assert proc.returncode == 0, f"make -C tsp failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
     print(f"\nmake -C tsp: {time.monotonic() - t0:.1f} s")
     for arch in ("x86_64", "i686"):
