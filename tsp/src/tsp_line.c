@@ -1075,3 +1075,25 @@ LONG TSPIAPI TSPI_lineGetCallAddressID(HDRVCALL hdCall, LPDWORD lpdwAddressID)
     tsp_unlock();
     return c ? 0 : LINEERR_INVALCALLHANDLE;
 }
+
+/* TAPISRV (2.1 and later) asks for the ids of every call it learns of when this is exported, instead of a whole
+   LINECALLINFO (Microsoft: TSPI_lineGetCallIDs,
+   https://learn.microsoft.com/en-us/windows/win32/api/tspi/nf-tspi-tspi_linegetcallids). Bound: 1 round trip. */
+LONG TSPIAPI TSPI_lineGetCallIDs(HDRVCALL hdCall, LPDWORD lpdwAddressID, LPDWORD lpdwCallID,
+                                 LPDWORD lpdwRelatedCallID)
+{
+    LONG err = 0;
+    callref c;
+    DWORD h = call_bridge(hdCall, &err, &c);
+    if (!h) return err;
+    cJSON *p = cJSON_CreateObject(), *r = NULL;
+    cJSON_AddNumberToObject(p, "h_call", h);
+    LONG rc = tsp_call_sync("line_get_call_info", p, &r);
+    if (rc == 0) {
+        if (lpdwAddressID) *lpdwAddressID = jdw(r, "address_id");
+        if (lpdwCallID) *lpdwCallID = jdw(r, "call_id");
+        if (lpdwRelatedCallID) *lpdwRelatedCallID = jdw(r, "related_call_id");
+    }
+    cJSON_Delete(r);
+    return rc;
+}
