@@ -143,7 +143,8 @@ static LONG config_dialog(HWND owner)
                        (LPCWSTR)(void *)config_dialog, &self);
     INT_PTR r = DialogBoxIndirectParamW(self, (LPCDLGTEMPLATEW)t.buf, owner, dlg_proc, (LPARAM)&c);
     if (r == IDOK) return registry_write(c.url, c.token);
-    return r == IDCANCEL ? LINEERR_OPERATIONFAILED : LINEERR_OPERATIONFAILED;
+    if (r == -1) tsp_log("TUISPI_providerConfig: the dialog could not be created (error %lu)", GetLastError());
+    return LINEERR_OPERATIONFAILED; /* cancelled, or no dialog: nothing stored */
 }
 
 /* ---------- TUISPI (TAPI 2.0+) ---------- */
