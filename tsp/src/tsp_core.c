@@ -614,7 +614,9 @@ static int process_msg(const cJSON *m, int stale)
         if (p->buf && result == 0) {
             DWORD n = 0;
             BYTE *d = b64_decode(jstr(m, "data"), &n);
-            if (d) memcpy(p->buf, d, n < p->buf_size ? n : p->buf_size);
+            DWORD k = n < p->buf_size ? n : p->buf_size;
+            /* Written only where it changed: TAPI's buffer is in/out, but an unchanged reply needs no write. */
+            if (d && k && memcmp(p->buf, d, k) != 0) memcpy(p->buf, d, k);
             free(d);
         }
         push_completion(p->tapi_req, result);
