@@ -336,7 +336,7 @@ static void push_simple(int kind, tsp_call *c, DWORD hcall)
     it->hcall = hcall;
     tsp_cb_push(it);
 }
-static void push_completion(DRV_REQUESTID req, LONG result)
+void tsp_push_completion(DRV_REQUESTID req, LONG result)
 {
     tsp_cb *it = calloc(1, sizeof *it);
     if (!it) return;
@@ -541,7 +541,11 @@ LONG tsp_call_async(DRV_REQUESTID req, const char *method, cJSON *params, tsp_li
     tsp_unlock();
     LONG rc = tsp_call_sync(method, params, &res);
     tsp_lock();
-    if (rc == 0) {
+    if (rc == 0 && line && line_by_seq(line->seq) != line) {
+        /* TSPI_lineClose ran meanwhile: the bridge's line_close cancels the request (no LINE_REPLY will come,
+           docs/tapi.md §2.6), yet TAPI was told "accepted" - so complete it here, once. */
+        tsp_push_completion(req, LINEERR_OPERATIONFAILED);
+    } else if (rc == 0) {
         double id = cJSON_IsNumber(res) ? res->valuedouble : -1;
         if (id > 0 && id <= 2147483647.0) {
             tsp_pend *p = calloc(1, sizeof *p);
@@ -619,7 +623,7 @@ static int process_msg(const cJSON *m, int stale)
             if (d && k && memcmp(p->buf, d, k) != 0) memcpy(p->buf, d, k);
             free(d);
         }
-        push_completion(p->tapi_req, result);
+        tsp_push_completion(p->tapi_req, result);
         free(p);
         return MSG_DONE;
     }
@@ -675,6 +679,14 @@ static int process_msg(const cJSON *m, int stale)
         l->bridge_hline = 0;
         for (DWORD i = 0; i < g.ncalls; i++)
             if (g.calls[i]->line == l) g.calls[i]->bridge_live = 0; /* the bridge invalidated them */
+        /* Its pending requests were cancelled with it: no LINE_REPLY will come for them. */
+        for (tsp_pend **pp = &g.pend, *p; (p = *pp);) {
+            if (p->line_seq == l->seq) {
+                *pp = p->next;
+                if (!p->done) tsp_push_completion(p->tapi_req, LINEERR_OPERATIONFAILED);
+                free(p);
+            } else pp = &p->next;
+        }
         tsp_push_event(l, NULL, LINE_CLOSE, 0, 0, 0);
         return MSG_DONE;
     }
@@ -765,7 +777,7 @@ static void connection_lost(void)
     while (g.pend) {
         tsp_pend *p = g.pend;
         g.pend = p->next;
-        push_completion(p->tapi_req, LINEERR_OPERATIONFAILED);
+        if (!p->done) tsp_push_completion(p->tapi_req, LINEERR_OPERATIONFAILED); /* done: already completed by lineCloseCall */
         free(p);
     }
     for (DWORD i = 0; i < g.ncalls; i++) { g.calls[i]->bridge_live = 0; g.calls[i]->bridge_hcall = 0; }

@@ -134,7 +134,8 @@ void tsp_bridge_stop(void);
 int tsp_ensure_app(void);
 void tsp_cb_start(void);
 void tsp_cb_stop(void);
-void tsp_cb_clear(void);                    /* under g.cs: forget queued callbacks */
+void tsp_cb_clear(void);
+void tsp_push_completion(DRV_REQUESTID req, LONG result); /* under g.cs */                    /* under g.cs: forget queued callbacks */
 void tsp_drain(void);                        /* processes parked pushed messages (takes g.cs) */
 void tsp_cb_push(tsp_cb *item);
 void tsp_push_event(tsp_line *l, tsp_call *c, DWORD msg, DWORD_PTR p1, DWORD_PTR p2, DWORD_PTR p3); /* under g.cs */             /* under g.cs */

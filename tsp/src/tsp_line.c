@@ -382,7 +382,7 @@ static void complete_list(tsp_pend *list)
 {
     while (list) {
         tsp_pend *n = list->next;
-        tsp_complete_inline(list->tapi_req, LINEERR_OPERATIONFAILED);
+        if (!list->done) tsp_complete_inline(list->tapi_req, LINEERR_OPERATIONFAILED); /* done: completed already */
         free(list);
         list = n;
     }
