@@ -762,6 +762,7 @@ static void on_notify(void *ctx, const char *method, const cJSON *params)
         else free(d);
     }
     drain_deferred();
+    if (g.deferred) WakeConditionVariable(&g.cb_cv); /* the callback thread re-checks parked messages every 0.5 s */
     tsp_unlock();
 }
 
