@@ -398,11 +398,13 @@ static void deliver(tsp_cb *it)
         if (ok) proc(htl, NULL, LINE_NEWCALL, (DWORD_PTR)c, (DWORD_PTR)&ht, 0);
         tsp_lock();
         c = call_registered(it->call, it->call_seq);
-        if (c && ok) {
-            if (ht) { c->htCall = ht; c->reported = 1; }
+        if (c && !c->reported) {
+            if (ok && ht) { c->htCall = ht; c->reported = 1; }
             else {
-                /* TAPI could not take the call: drop it on the bridge, report nothing more about it. */
-                tsp_log("LINE_NEWCALL refused by TAPI (htCall NULL): dropping bridge call 0x%08lX", c->bridge_hcall);
+                /* Refused by TAPI (htCall NULL), or its line closed before TAPI could be told: nobody will ever
+                   close it, so drop it on the bridge (deallocated at IDLE) and report nothing more about it. */
+                tsp_log("new call 0x%08lX %s: dropped on the bridge", c->bridge_hcall,
+                        ok ? "refused by TAPI (htCall NULL)" : "not reported (its line is gone)");
                 c->tapi_valid = 0;
                 if (c->bridge_live && !c->drop_sent) { c->drop_sent = 1; push_simple(CB_BRIDGE_DROP, c, c->bridge_hcall); }
                 else if (!c->bridge_live) tsp_call_free(c);
