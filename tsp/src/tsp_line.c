@@ -359,7 +359,7 @@ LONG TSPIAPI TSPI_lineOpen(DWORD dwDeviceID, HTAPILINE htLine, LPHDRVLINE lphdLi
     else tsp_line_free(l);
     g.inflight--;
     tsp_unlock();
-    /* Drain what was parked (through an empty notification-free pass). */
+    /* The number of addresses (TSPI_lineGetNumAddressIDs) from the device's caps: a second round trip. */
     if (rc == 0) {
         cJSON *q = obj_app(), *caps = NULL;
         cJSON_AddNumberToObject(q, "device_id", idx);
@@ -374,7 +374,7 @@ LONG TSPIAPI TSPI_lineOpen(DWORD dwDeviceID, HTAPILINE htLine, LPHDRVLINE lphdLi
         }
         cJSON_Delete(caps);
     }
-    tsp_drain();
+    tsp_drain(); /* what was parked while line_open was on the wire */
     return rc;
 }
 
