@@ -359,6 +359,7 @@ LONG TSPIAPI TSPI_lineOpen(DWORD dwDeviceID, HTAPILINE htLine, LPHDRVLINE lphdLi
     else tsp_line_free(l);
     g.inflight--;
     tsp_unlock();
+    tsp_drain(); /* what was parked while line_open was on the wire */
     /* The number of addresses (TSPI_lineGetNumAddressIDs) from the device's caps: a second round trip. */
     if (rc == 0) {
         cJSON *q = obj_app(), *caps = NULL;
@@ -374,7 +375,6 @@ LONG TSPIAPI TSPI_lineOpen(DWORD dwDeviceID, HTAPILINE htLine, LPHDRVLINE lphdLi
         }
         cJSON_Delete(caps);
     }
-    tsp_drain(); /* what was parked while line_open was on the wire */
     return rc;
 }
 
