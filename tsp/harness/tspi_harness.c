@@ -244,6 +244,10 @@ static void CALLBACK line_event(HTAPILINE htLine, HTAPICALL htCall, DWORD dwMsg,
             violation(&g_newcall_order, "LINE_NEWCALL", "htCall parameter %p should be unused (NULL)", (void *)htCall);
         HTAPICALL *where = (HTAPICALL *)p2;
         HTAPICALL ht = NULL;
+        for (DWORD i = 0; i < g_ncalls; i++)   /* htCall / hdCall pairs: a call TAPI has is never new again */
+            if (g_calls[i].hd == (HDRVCALL)p1 && !g_calls[i].closed)
+                violation(&g_newcall_order, "LINE_NEWCALL-known-call", "hdCall %p is already paired with htCall %p",
+                          (void *)p1, (void *)g_calls[i].ht);
         if (g_newcall_refuse) {
             g_newcall_refuse = 0;    /* TAPI's back-pressure signal: NULL (Microsoft: LINE_NEWCALL remarks) */
         } else {
@@ -788,6 +792,11 @@ static void caps_checks(void)
           (unsigned long)dc->dwPermanentLineID);
     g_line_states = dc->dwLineStates;
     free(b);
+
+    /* the fixed part follows the version TAPISRV passes: a 2.0 application gets 2.0 sizes */
+    dev_ctx c20 = {g_desk_dev, 0x00020000};
+    free(size_protocol("devcaps-v2.0", get_devcaps, &c20, fixed_devcaps(0x00020000), DEVCAPS_PARTS,
+                       NPARTS(DEVCAPS_PARTS), 1));
 
     b = size_protocol("addrcaps", get_addrcaps, &c, fixed_addrcaps(g_ver), ADDRCAPS_PARTS, NPARTS(ADDRCAPS_PARTS), 1);
     LINEADDRESSCAPS *ac = (LINEADDRESSCAPS *)b;
