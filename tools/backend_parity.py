@@ -11,6 +11,10 @@ differs, 2 when a run could not be made.
 
 Usage: ``python tools/backend_parity.py [PROFILE ...] [--jobs N] [--out reports/parity]``
 (default: every ``profiles/**/*.yaml``, mutants included). A summary is written to OUT/parity.json.
+
+``python tools/backend_parity.py --compare RUN_DIR RUN_DIR ...`` makes no run: it compares the
+results.json of runs made elsewhere (e.g. ``--backend tapi32:`` through a Windows TAPI service provider
+against ``--backend sim``, docs/tsp.md), test by test, with the same rules and exit statuses.
 """
 
 from __future__ import annotations
@@ -86,13 +90,46 @@ def compare(profile: Path, runs: dict[str, tuple[int, dict[str, Any] | str]]) ->
     return 0, lines
 
 
+def compare_runs(dirs: list[Path]) -> int:
+    """``--compare``: the outcomes of existing runs (each RUN_DIR/results.json), labelled by directory name."""
+    if len(dirs) < 2:
+        print("parity: --compare needs at least two run directories", file=sys.stderr)
+        return 2
+    runs: dict[str, tuple[int, dict[str, Any] | str]] = {}
+    profiles = set()
+    for d in dirs:
+        path = d / "results.json" if d.is_dir() else d
+        label = (path.parent.name if path.name == "results.json" else path.stem) or str(path)
+        while label in runs:
+            label += "'"
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(results, dict) or not isinstance(results.get("tests"), list) \
+                    or "remote_office" not in results:
+                raise ValueError("not a results.json of ro-conformance run (no tests / remote_office)")
+            runs[label] = (int(results.get("exit_status", -1)), results)
+            profiles.add(str(results.get("profile", {}).get("name", "?")
+                             if isinstance(results.get("profile"), dict) else results.get("profile", "?")))
+        except (OSError, ValueError, AttributeError) as exc:
+            runs[label] = (-1, f"{label}: cannot read {path}: {exc}")
+    code, lines = compare(Path(" / ".join(sorted(profiles)) or "?"), runs)
+    print("\n".join(lines))
+    verdict = {0: "every test agrees", 1: "some tests differ", 2: "some results could not be read"}[code]
+    print(f"parity: {len(dirs)} runs compared: {verdict}", file=sys.stderr if code else sys.stdout)
+    return code
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("profiles", nargs="*", type=Path, help="profiles (default: profiles/**/*.yaml)")
     parser.add_argument("--profile", action="append", type=Path, default=[], help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="suite runs at a time")
     parser.add_argument("--out", type=Path, default=Path("reports/parity"))
+    parser.add_argument("--compare", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="compare the results.json of these run directories instead of running")
     args = parser.parse_args()
+    if args.compare:
+        return compare_runs(args.compare)
     profiles = [*args.profiles, *args.profile] or default_profiles()
     if not profiles:
         print("parity: no profiles found", file=sys.stderr)

@@ -243,6 +243,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _m("now"),
     Method("session.reset", "", ()),   # served by the server itself: a fresh PBX for this connection
     Method("server.stats", "", ()),    # served by the server itself: what it holds (operators, the soak)
+    # served by the server itself: push the application's messages as "line_message" notifications
+    # (a TSP forwards events as they happen instead of polling; docs/bridge.md "Push events")
+    Method("line_subscribe", "", (_APP,), "line_subscribe"),
+    Method("line_unsubscribe", "", (_APP,), "line_unsubscribe"),
     _m("line_initialize_ex", Param("app_name", _str), Param("api_version", _dword, DEFAULT_API_VERSION)),
     _m("line_shutdown", _APP),
     _m("line_negotiate_api_version", _APP, _DEV, Param("low", _dword), Param("high", _dword)),

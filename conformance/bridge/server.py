@@ -105,12 +105,19 @@ class _Conn:
     app_waits: Counter[int] = field(default_factory=Counter)
     evicted: dict[int, P.RpcError] = field(default_factory=dict)   # hLineApp the server shut down -> why
     evicting: set[int] = field(default_factory=set)
+    subs: set[int] = field(default_factory=set)             # hLineApps whose messages are pushed
+    # True while a request of this connection runs and its reply is being written: the pusher waits,
+    # so a client always has a request's reply (its request id) before the LINE_REPLY it caused
+    busy: bool = False
+    push_wake: asyncio.Event | None = None
+    pusher: asyncio.Task[None] | None = None
 
     def handles_of(self, kind: str) -> Any:
         return self.apps if kind == "app" else self.lines if kind == "line" else self.calls
 
     def forget_app(self, h_line_app: int) -> None:
         self.apps.discard(h_line_app)
+        self.subs.discard(h_line_app)
         for h_line in [ln for ln, app in self.lines.items() if app == h_line_app]:
             del self.lines[h_line]
 
@@ -200,7 +207,8 @@ class BridgeServer:
                 calls += len(backend.live_calls())
                 trunks += int(backend.pbx.trunks_in_use)
         return {"connections": len(self._clients), "tasks": len(asyncio.all_tasks()), "parked": self.parked(),
-                "private_pbxs": len(worlds) - 1, "apps": apps, "live_calls": calls, "trunks_in_use": trunks}
+                "private_pbxs": len(worlds) - 1, "apps": apps, "live_calls": calls, "trunks_in_use": trunks,
+                "subscriptions": sum(len(c.subs) for c in self._clients)}
 
     # ----- handshake: token and client cap -----------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -234,6 +242,7 @@ class BridgeServer:
             async for frame in ws:
                 if console is not None:
                     console.on_request(conn, frame)
+                conn.busy = True
                 reply = self._on_frame(conn, frame)
                 if isinstance(reply, _Reset):
                     reply = await self._reset(conn, reply.req_id)
@@ -241,6 +250,9 @@ class BridgeServer:
                     console.on_reply(conn, frame, reply)
                 if reply is not None and not _send_now(ws, reply):
                     await ws.send(reply)
+                conn.busy = False
+                if conn.subs and conn.push_wake is not None:
+                    conn.push_wake.set()   # what this request queued goes out now, after its reply
         except ConnectionClosed:
             pass
         finally:
@@ -252,6 +264,10 @@ class BridgeServer:
     async def _release(self, conn: _Conn) -> None:
         """Cancel the connection's waits and shut down its applications (disconnect, session.reset)."""
         tasks = list(conn.waits)
+        if conn.pusher is not None:
+            tasks.append(conn.pusher)
+        conn.subs.clear()
+        conn.pusher = conn.push_wake = None
         for task in tasks:
             task.cancel()
         if tasks:   # bounded: a wait that ignored its cancellation must not keep the apps alive
@@ -318,6 +334,12 @@ class BridgeServer:
             return _Reset(req_id)
         if method.name == "server.stats":
             return None if req_id is _NOTIFY else _result_reply(req_id, self.stats())
+        if method.name in ("line_subscribe", "line_unsubscribe"):
+            try:
+                self._subscribe(conn, method.name == "line_subscribe", args[0])
+            except P.RpcError as err:
+                return None if req_id is _NOTIFY else _error_reply(req_id, err)
+            return None if req_id is _NOTIFY else _result_reply(req_id, None)
         try:
             if method.waits and self.mode != "virtual":
                 self._start_wait(conn, req_id, method, args)
@@ -348,6 +370,11 @@ class BridgeServer:
                 raise P.RpcError(P.METHOD_NOT_FOUND, f"method not found: {name[:80]!r}")
             args = P.parse_params(method, request.get("params"))
             self._check_owned(conn, method, args)
+            if method.name == "line_get_message" and args[0] in conn.subs:
+                raise P.RpcError(P.INVALID_PARAMS, f"invalid params: line_get_message refused: application "
+                                                   f"0x{args[0]:08X} is subscribed (line_subscribe), its messages "
+                                                   f"are pushed as line_message notifications; line_unsubscribe "
+                                                   f"first")
             self._check_limits(conn, method, args)
         except P.RpcError as err:
             raise _WithId(req_id, err) from None
@@ -427,8 +454,12 @@ class BridgeServer:
         if self.console is not None:
             self.console.on_posted(world, h_line_app)
         conn = world.owners.get(h_line_app)
+        if conn is None:
+            return
+        if h_line_app in conn.subs and conn.push_wake is not None:
+            conn.push_wake.set()
         apps = getattr(world.backend, "apps", None)
-        if conn is None or apps is None or h_line_app in conn.evicting:
+        if apps is None or h_line_app in conn.evicting:
             return
         lim = self.limits
         queued = len(apps[h_line_app].queue)
@@ -455,6 +486,78 @@ class BridgeServer:
         if len(conn.evicted) < 64:
             conn.evicted[h_line_app] = why
         world.wake_app(h_line_app, everyone=True)
+
+    # ----- push events (line_subscribe) --------------------------------------------------------------
+    def _subscribe(self, conn: _Conn, on: bool, h_line_app: int) -> None:
+        """``line_subscribe`` / ``line_unsubscribe`` (docs/bridge.md "Push events"); the caller owns the app."""
+        if not on:
+            conn.subs.discard(h_line_app)   # idempotent; unread messages stay for line_get_message
+            return
+        if self.mode == "virtual":
+            raise P.RpcError(P.INVALID_PARAMS, "invalid params: line_subscribe refused: push events need a "
+                                               "wall-clock server (--clock wall): nothing moves virtual time "
+                                               "for a client that only listens")
+        if conn.app_waits.get(h_line_app):
+            raise P.RpcError(P.INVALID_PARAMS, f"invalid params: line_subscribe refused: a line_get_message is "
+                                               f"waiting on application 0x{h_line_app:08X}")
+        conn.subs.add(h_line_app)
+        if conn.pusher is None:
+            conn.push_wake = asyncio.Event()
+            conn.pusher = asyncio.get_running_loop().create_task(self._push(conn, conn.push_wake))
+        # messages already queued go out once this request's reply is written (the handler wakes the
+        # pusher after every reply of a subscribed connection)
+
+    async def _push(self, conn: _Conn, wake: asyncio.Event) -> None:
+        """One task per subscribed connection: sends each queued message of its subscribed applications.
+
+        It never takes a message while a request of the connection runs (``busy``): the handler wakes it
+        once that request's reply is written. A client that stops reading blocks this task in
+        ``ws.send`` (TCP back-pressure); its messages then pile up in the simulator's queue, where the
+        ``messages_per_app`` limit shuts the application down as for a client that never polls.
+        Backends without the simulator's ``on_post`` hook (poll mode) are looked at every poll_interval.
+        """
+        try:
+            while True:
+                if conn.world.hooked:
+                    await wake.wait()
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.poll_interval):   # cancellation-safe
+                            await wake.wait()
+                wake.clear()
+                sent = True
+                while sent and not conn.busy:
+                    sent = False
+                    for app in sorted(conn.subs):
+                        if conn.busy:
+                            break
+                        if app not in conn.subs:
+                            continue   # unsubscribed or shut down while we were sending
+                        text = self._pop_push(conn, app)
+                        if text is None:
+                            continue
+                        sent = True
+                        if not _send_now(conn.ws, text):
+                            await conn.ws.send(text)
+        except ConnectionClosed:
+            pass   # the handler's clean-up follows
+
+    def _pop_push(self, conn: _Conn, app: int) -> str | None:
+        """The next message of ``app`` as a ``line_message`` notification, or None (none / app gone)."""
+        try:
+            msg = conn.world.backend.line_get_message(app, 0.0)
+        except TapiError:
+            conn.subs.discard(app)   # the application is gone (shut down by the backend or the server)
+            return None
+        except Exception:   # a backend bug must not kill the pushes of the other applications
+            log.exception("bridge: line_get_message(0x%08X) for a push failed", app)
+            conn.subs.discard(app)
+            return None
+        if msg is None:
+            return None
+        _learn(conn, msg)   # a pushed message hands out call handles exactly as line_get_message does
+        return _encode_json({"jsonrpc": "2.0", "method": "line_message",
+                             "params": {"h_line_app": app, **P.encode(msg)}})
 
     # ----- asynchronous waits (wall / poll modes) ----------------------------------------------------
     def _start_wait(self, conn: _Conn, req_id: Any, method: P.Method, args: list[Any]) -> None:
