@@ -36,6 +36,7 @@ import re
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -154,10 +155,12 @@ async def remote_office_client(url: str, stop: float, think: float, latencies: l
 
 
 # ----- hostile clients on the shared PBX -----------------------------------------------------------------
-GARBAGE: list[str | bytes] = ["{not json", "", "[1, 2]", '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": -1}}',
-           '{"jsonrpc": "2.0", "id": "g", "method": "nope"}', '{"jsonrpc": "1.0", "id": "g", "method": "now"}',
-           '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": 196609}}',
-           '{"jsonrpc": "2.0", "id": ' + "9" * 3000 + ', "method": "now"}', "[" * 5000, b"\xff\xfe binary"]
+GARBAGE: list[str | bytes] = [
+    "{not json", "", "[1, 2]",
+    '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": -1}}',
+    '{"jsonrpc": "2.0", "id": "g", "method": "nope"}', '{"jsonrpc": "1.0", "id": "g", "method": "now"}',
+    '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": 196609}}',
+    '{"jsonrpc": "2.0", "id": ' + "9" * 3000 + ', "method": "now"}', "[" * 5000, b"\xff\xfe binary"]
 
 
 async def garbage(rpc: Rpc) -> None:
@@ -325,6 +328,9 @@ def main() -> int:
         if not match:
             print(f"soak: the server did not start: {banner}", file=sys.stderr)
             return 1
+        # read the server's log as it comes: a full stderr pipe would block the server's one thread
+        server_log: list[str] = []
+        threading.Thread(target=lambda: server_log.extend(proc.stderr or ()), daemon=True).start()
         url = match.group(1)
         counts: dict[str, int] = dict.fromkeys(["scenarios", "errors", "hostile_errors", "garbage",
                                                 "vanish_mid_transfer", "parked_waits", "junk_lookups"], 0)
@@ -368,6 +374,8 @@ def main() -> int:
           f"{server_cpu / max(1, len(latencies)) * 1e6:.0f} µs per well-behaved request, hostile traffic included), "
           f"load generator {client_cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"soak: after {after}")
+    print(f"soak: the server logged {len(server_log)} line(s) on stderr"
+          + "".join(f"\n    {line.rstrip()}" for line in server_log[:10]))
     checks = [
         ("well-behaved clients without error", counts["errors"] == 0, f"{counts['errors']} errors"),
         ("scenarios completed", counts["scenarios"] > 0, str(counts["scenarios"])),
