@@ -36,6 +36,7 @@ import re
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -154,10 +155,12 @@ async def remote_office_client(url: str, stop: float, think: float, latencies: l
 
 
 # ----- hostile clients on the shared PBX -----------------------------------------------------------------
-GARBAGE = ["{not json", "", "[1, 2]", '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": -1}}',
-           '{"jsonrpc": "2.0", "id": "g", "method": "nope"}', '{"jsonrpc": "1.0", "id": "g", "method": "now"}',
-           '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": 196609}}',
-           '{"jsonrpc": "2.0", "id": ' + "9" * 3000 + ', "method": "now"}', "[" * 5000, b"\xff\xfe binary"]
+GARBAGE: list[str | bytes] = [
+    "{not json", "", "[1, 2]",
+    '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": -1}}',
+    '{"jsonrpc": "2.0", "id": "g", "method": "nope"}', '{"jsonrpc": "1.0", "id": "g", "method": "now"}',
+    '{"jsonrpc": "2.0", "id": "g", "method": "line_drop", "params": {"h_call": 196609}}',
+    '{"jsonrpc": "2.0", "id": ' + "9" * 3000 + ', "method": "now"}', "[" * 5000, b"\xff\xfe binary"]
 
 
 async def garbage(rpc: Rpc) -> None:
@@ -217,22 +220,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def server_figures(pid: int, url: str) -> dict[str, int]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))   # type: ignore[union-attr]
-
-    async def stats() -> dict[str, int]:
-        rpc = await Rpc.open(url)
-        try:
-            return dict(await rpc.call("server.stats"))
-        finally:
-            await rpc.close()
-    out = asyncio.run(stats())
-    out["rss_kib"] = rss
-    out["fds"] = len(os.listdir(f"/proc/{pid}/fd")) - 1   # less the stats connection itself
-    return out
-
-
 def fd_targets(pid: int) -> dict[str, str]:
     """What each open descriptor of ``pid`` is (``socket:[inode]``, a path, ...), to name a leaked one."""
     out = {}
@@ -240,6 +227,69 @@ def fd_targets(pid: int) -> dict[str, str]:
         with contextlib.suppress(OSError):
             out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
     return out
+
+
+def server_side_socket(ws: ClientConnection) -> str | None:
+    """``socket:[inode]`` of the server's end of our connection ``ws`` (Linux /proc/net/tcp), or None.
+
+    The server's end has our port as its remote port; its local port is the server's.
+    """
+    client_port = ws.transport.get_extra_info("sockname")[1]
+    server_port = ws.transport.get_extra_info("peername")[1]
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], fields[9]
+                if int(local.rsplit(":", 1)[1], 16) == server_port and int(remote.rsplit(":", 1)[1], 16) == client_port:
+                    return f"socket:[{inode}]"
+    return None
+
+
+def server_figures(pid: int, url: str) -> tuple[dict[str, int], dict[str, str]]:
+    """``server.stats``, RSS and the server's descriptors (fd -> target), less the stats connection itself.
+
+    The descriptors are listed while the stats connection is still open, and its own socket is taken
+    out by name: listed after closing it, the server may or may not have processed the close yet (the
+    client's close returns when *its* end is closed), so "count - 1" was wrong by one whenever it had.
+    """
+    async def stats() -> tuple[dict[str, int], dict[str, str]]:
+        rpc = await Rpc.open(url)
+        try:
+            figures = dict(await rpc.call("server.stats"))
+            fds = fd_targets(pid)   # the server has answered: our connection's socket is surely among them
+            own = server_side_socket(rpc.ws)
+            mine = [fd for fd, target in fds.items() if target == own]
+            if len(mine) == 1:
+                del fds[mine[0]]
+            else:   # not found (no /proc/net/tcp?): the count less one is still exact while we are open
+                fds.pop(max(fds, key=int))
+            return figures, fds
+        finally:
+            await rpc.close()
+    out, fds = asyncio.run(stats())
+    status = Path(f"/proc/{pid}/status").read_text()
+    out["rss_kib"] = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))   # type: ignore[union-attr]
+    out["fds"] = len(fds)
+    return out, fds
+
+
+def settled_figures(pid: int, url: str, settled: Any, seconds: float, what: str) -> tuple[dict[str, int],
+                                                                                          dict[str, str]]:
+    """``server_figures`` once ``settled(figures, fds)`` holds, re-measuring every 0.5 s for at most
+    ``seconds`` (connections the clients closed last may still be closing on the server); the time it
+    took is printed, and the last figures are returned either way (the checks then say what is wrong)."""
+    started = time.monotonic()
+    while True:
+        figures, fds = server_figures(pid, url)
+        waited = time.monotonic() - started
+        if settled(figures, fds):
+            print(f"soak: {what} settled after {waited:.1f} s (bound {seconds:g} s)", flush=True)
+            return figures, fds
+        if waited >= seconds:
+            print(f"soak: {what} did NOT settle within {seconds:g} s: {figures}", flush=True)
+            return figures, fds
+        time.sleep(0.5)
 
 
 async def phase(url: str, seconds: float, clients: int, hostile: int, think: float,
@@ -259,6 +309,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between scenarios, seconds")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--p99-ms", type=float, default=50.0)
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="at most this long for the last connections to finish closing before the "
+                             "baseline and the final figures are taken (the time taken is printed)")
     args = parser.parse_args()
     seconds = args.minutes * 60 or args.seconds
 
@@ -275,26 +328,37 @@ def main() -> int:
         if not match:
             print(f"soak: the server did not start: {banner}", file=sys.stderr)
             return 1
+        # read the server's log as it comes: a full stderr pipe would block the server's one thread
+        server_log: list[str] = []
+        threading.Thread(target=lambda: server_log.extend(proc.stderr or ()), daemon=True).start()
         url = match.group(1)
         counts: dict[str, int] = dict.fromkeys(["scenarios", "errors", "hostile_errors", "garbage",
                                                 "vanish_mid_transfer", "parked_waits", "junk_lookups"], 0)
         print(f"soak: warm-up {args.warmup:g} s at full concurrency ({args.clients} + {args.hostile} clients)",
               flush=True)
         asyncio.run(phase(url, args.warmup, args.clients, args.hostile, args.think, [], counts))
-        time.sleep(2.0)
-        base, base_fds = server_figures(proc.pid, url), fd_targets(proc.pid)
+        last: list[dict[str, str]] = [{}]
+
+        def quiet(figures: dict[str, int], fds: dict[str, str]) -> bool:
+            # only the stats connection left, and the same descriptors as half a second ago
+            steady, last[0] = fds == last[0], fds
+            return figures["connections"] == 1 and steady
+        base, base_fds = settled_figures(proc.pid, url, quiet, args.settle, "baseline")
         print(f"soak: baseline {base}", flush=True)
+        print(f"soak: baseline descriptors {dict(sorted(base_fds.items(), key=lambda kv: int(kv[0])))}", flush=True)
         latencies: list[float] = []
         counts = dict.fromkeys(counts, 0)
         started, cpu0, own0 = time.monotonic(), cpu_seconds(proc.pid), time.process_time()
         asyncio.run(phase(url, seconds, args.clients, args.hostile, args.think, latencies, counts))
         elapsed = time.monotonic() - started
         server_cpu, client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
-        time.sleep(2.0)
-        after, after_fds = server_figures(proc.pid, url), fd_targets(proc.pid)
-        for fd, target in sorted(after_fds.items()):
-            if base_fds.get(fd) != target:
-                print(f"soak: descriptor {fd} -> {target} (baseline: {base_fds.get(fd, 'closed')})")
+        after, after_fds = settled_figures(
+            proc.pid, url, lambda f, fds: f["connections"] == base["connections"] and f["fds"] <= base["fds"],
+            args.settle, "after the soak")
+        for fd in sorted(set(after_fds) | set(base_fds), key=int):
+            if base_fds.get(fd) != after_fds.get(fd):
+                print(f"soak: descriptor {fd} -> {after_fds.get(fd, 'closed')} "
+                      f"(baseline: {base_fds.get(fd, 'closed')})")
     finally:
         proc.terminate()
         try:
@@ -310,6 +374,8 @@ def main() -> int:
           f"{server_cpu / max(1, len(latencies)) * 1e6:.0f} µs per well-behaved request, hostile traffic included), "
           f"load generator {client_cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"soak: after {after}")
+    print(f"soak: the server logged {len(server_log)} line(s) on stderr"
+          + "".join(f"\n    {line.rstrip()}" for line in server_log[:10]))
     checks = [
         ("well-behaved clients without error", counts["errors"] == 0, f"{counts['errors']} errors"),
         ("scenarios completed", counts["scenarios"] > 0, str(counts["scenarios"])),

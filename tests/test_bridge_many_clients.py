@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import inspect
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -369,3 +371,38 @@ def test_a_monitoring_client_sees_what_tapi_shows_its_own_lines(virtual: ServerT
     assert info["called_id"].endswith(RO[-7:]) or info["called_id"], info
     _lineerr(monitor.error("line_drop", h_call=m_call), LineErr.NOTOWNER, "lineDrop")   # TAPI's answer
     _lineerr(monitor.error("line_drop", h_call=h_call), LineErr.INVALCALLHANDLE, "lineDrop")
+
+
+# ----- the soak's hostile kinds leave no socket behind ---------------------------------------------------
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through Linux /proc")
+def test_vanished_and_closing_clients_leave_no_connection_or_descriptor_behind(wall: ServerThread) -> None:
+    """The kinds of the bridge soak (benchmarks/soak_bridge.py): mid-transfer then gone without a close,
+    parked waits then a clean close, parked waits then gone: afterwards the server holds no connection
+    (ours nor websockets'), and this process (server and clients) no more descriptors than before."""
+    ws_server = wall.server._server
+    assert ws_server is not None
+    before = _open_fds()
+    for round_ in range(3):
+        vanish, parker, gone = Client(wall), Client(wall), Client(wall)
+        _connected_call(vanish, wall)
+        for c in (parker, gone):
+            app = c.app()
+            for _ in range(4):
+                c.send("line_get_message", h_line_app=app, timeout=3600)
+            c.send("party.wait_for", role="0" + "7" * 30, states=["connected"], timeout=3600)
+        assert _until(wall, lambda: wall.server.parked(), 10) == 10, round_
+        vanish.ws.socket.shutdown(socket.SHUT_RDWR)   # no close handshake: the peer just disappears
+        vanish.ws.socket.close()
+        gone.ws.socket.close()
+        parker.close()
+        for c in (vanish, gone):
+            with contextlib.suppress(Exception):   # the client's own reader thread ends on the dead socket
+                c.close()
+    settled = (0, 0, 0, 0, before)
+    got = _until(wall, lambda: (wall.server.connections, len(ws_server.connections), wall.server.parked(),
+                                len(wall.server.backend.live_calls()), _open_fds()), settled, timeout=10)
+    assert got == settled, "(bridge connections, websockets connections, parked waits, live calls, fds)"
