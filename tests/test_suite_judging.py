@@ -181,3 +181,44 @@ def test_an_unobservable_desk_is_inconclusive_never_pass_or_fail(pytester: pytes
     for rid in ("RO-BLIND-01", "RO-CONS-01", "RO-E2E-01"):
         assert got[rid] == "inconclusive", (rid, why[rid])
         assert "the desk party is not observable on this backend (pixit.party_lines.desk)" in why[rid]
+
+
+# A backend that sees the call but not its caller-ID block (a party line whose TSP gives no LINECALLINFO
+# flags, or an operator who cannot tell): PartyView keeps the state and loses the presentation.
+_CALLER_ID_UNSEEN = """
+import dataclasses
+import simulator._parties as parties
+_saved = parties.SimParties.observe
+def _observe(self, role):
+    view = _saved(self, role)
+    return dataclasses.replace(view, presented_number="", presentation="unknown", presented_name="")
+def pytest_configure(config):
+    parties.SimParties.observe = _observe
+def pytest_unconfigure(config):
+    parties.SimParties.observe = _saved
+"""
+
+
+def test_a_name_without_the_number_fails_the_business_number_claim(pytester: pytest.Pytester) -> None:
+    """mutants/caller-name-only: the target's caller-ID block carries LINECALLPARTYID_NAME without
+    ADDRESS. That is an observation (the number was not presented), so the claim caller_id.<path> =
+    business fails, naming the name shown; it is never read as "unknown"."""
+    _, results = run_suite(pytester, PROFILES / "mutants" / "caller-name-only.yaml",
+                           "-k", "blind_01 or fwd_06")
+    got, why = outcomes(results), reasons(results)
+    for rid, who in (("RO-BLIND-01", "the target"), ("RO-FWD-06", "the RO phone")):
+        assert got[rid] == "fail", (rid, why[rid])
+        assert f"{who} was shown only a name ('" in why[rid] and "no number, instead of the business number" \
+            in why[rid], why[rid]
+
+
+def test_an_unseen_caller_id_stays_inconclusive(pytester: pytest.Pytester) -> None:
+    """The same name-only PBX behind a backend that cannot see the caller-ID block: nothing was observed,
+    so inconclusive with the reason, never a fail."""
+    pytester.makepyfile(caller_id_unseen=_CALLER_ID_UNSEEN)
+    pytester.syspathinsert()
+    _, results = run_suite(pytester, PROFILES / "mutants" / "caller-name-only.yaml",
+                           "-p", "caller_id_unseen", "-k", "blind_01")
+    got, why = outcomes(results), reasons(results)
+    assert got["RO-BLIND-01"] == "inconclusive", why["RO-BLIND-01"]
+    assert "the target: the presented number is unknown on this backend" in why["RO-BLIND-01"]
