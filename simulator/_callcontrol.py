@@ -267,13 +267,15 @@ class Provider(ProviderCore):
 
     @tapi("lineRedirect", "call")
     def line_redirect(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
+        """Deflect an OFFERING call unanswered; any other state (ACCEPTED too) is LINEERR_INVALCALLSTATE,
+        up front or in the LINE_REPLY if the call moved meanwhile (docs/tapi.md §4;
+        https://learn.microsoft.com/en-us/windows/win32/api/tapi/nf-tapi-lineredirectw)."""
         fn = "lineRedirect"
         h = self._owned(h_call, fn, CallTrigger.REDIRECT)
         dest = self._dialable(dest_address, fn)
         call = h.call
         return self.request(h.line, h.line.app, fn,
-                            self._state_work(call, (S.OFFERING, S.ACCEPTED),
-                                             lambda: self.pbx.redirect(call, dest)))
+                            self._state_work(call, (S.OFFERING,), lambda: self.pbx.redirect(call, dest)))
 
     # ----- forwarding --------------------------------------------------------------------------
     @tapi("lineForward", "line")
