@@ -47,7 +47,7 @@ def _offered_call_handles(s: LineSession) -> list[tuple[str, LineMessage | None]
                    f"{s.pixit.state_timeout:g} s (pixit.state_timeout)")
     finally:
         s.step("clear the offered call: the caller hangs up, the desk line drops and deallocates its handles")
-        if s.backend.parties.observe("caller").state not in ("idle", "unknown"):
+        if s.backend.parties.observe("caller").state != "idle":     # unknown: the operator is asked
             s.backend.parties.hang_up("caller")
         s.release(s.new_calls(mark))
         if s.backend.parties.wait_for("caller", frozenset({"idle"}), s.pixit.state_timeout) is None:
