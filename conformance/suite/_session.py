@@ -236,6 +236,7 @@ class LineSession:
             req = int(getattr(self.backend, method)(*args))
         except LineError as exc:
             if exc.code in DEAD_LINK_ERRORS:     # on the suite's own, never closed, line and app
+                self.check_link()                # a LINE_CLOSE already queued is the first sign: name it
                 self.link_died(f"{TAPI_NAMES[method]} was refused {exc.name}")
             raise self.verdict("fail", f"{step}: {exc}") from exc
         self.awaiting[req] = TAPI_NAMES[method]
@@ -274,6 +275,7 @@ class LineSession:
             req = int(getattr(self.backend, method)(*args))
         except LineError as exc:
             if exc.code in DEAD_LINK_ERRORS:
+                self.check_link()
                 self.link_died(f"{function} was refused {exc.name}")
                 raise self.verdict("error", f"{step}: {exc}") from exc
             return None
