@@ -222,6 +222,11 @@ def _view_text(view: PartyView) -> str:
                          ("connected", view.connected_number)):
         if value:
             parts.append(f"{label}={value!r}")
+    # a caller ID that came without its number is evidence a verdict may rest on (docs/tapi.md §8.5)
+    if view.presentation == "name_only":
+        parts.append(f"caller ID name only {view.presented_name!r}, no number")
+    elif view.presentation in ("withheld", "unavailable"):
+        parts.append(f"caller ID {view.presentation}")
     if view.reason:
         parts.append(f"reason=0x{view.reason:X}")
     if view.off_hook:

@@ -18,7 +18,6 @@ from simulator._constants import (
     LineAddressMode,
     LineBearerMode,
     LineCallOrigin,
-    LineCallPartyId,
     LineCallReason,
     LineConnectedMode,
     LineDisconnectMode,
@@ -39,17 +38,6 @@ __all__ = ["Provider"]
 
 Work = Callable[[], tuple[int, Callable[[], None] | None, int, bytes]]
 _DIALABLE = re.compile(r"^[0-9A-Da-d*#+,;!@$WwPpTt ]*$")
-
-
-def _pid_flags(pid: PartyId) -> int:
-    if pid.blocked:
-        return int(LineCallPartyId.BLOCKED)
-    flags = 0
-    if pid.number:
-        flags |= LineCallPartyId.ADDRESS
-    if pid.name:
-        flags |= LineCallPartyId.NAME
-    return int(flags or LineCallPartyId.UNKNOWN)
 
 
 class Provider(ProviderCore):
@@ -279,13 +267,15 @@ class Provider(ProviderCore):
 
     @tapi("lineRedirect", "call")
     def line_redirect(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
+        """Deflect an OFFERING call unanswered; any other state (ACCEPTED too) is LINEERR_INVALCALLSTATE,
+        up front or in the LINE_REPLY if the call moved meanwhile (docs/tapi.md §4;
+        https://learn.microsoft.com/en-us/windows/win32/api/tapi/nf-tapi-lineredirectw)."""
         fn = "lineRedirect"
         h = self._owned(h_call, fn, CallTrigger.REDIRECT)
         dest = self._dialable(dest_address, fn)
         call = h.call
         return self.request(h.line, h.line.app, fn,
-                            self._state_work(call, (S.OFFERING, S.ACCEPTED),
-                                             lambda: self.pbx.redirect(call, dest)))
+                            self._state_work(call, (S.OFFERING,), lambda: self.pbx.redirect(call, dest)))
 
     # ----- forwarding --------------------------------------------------------------------------
     @tapi("lineForward", "line")
@@ -385,13 +375,13 @@ class Provider(ProviderCore):
             call_states=REPORTED_CALL_STATES,
             origin=int(call.origin), reason=int(call.reason), num_owners=owners,
             num_monitors=len(call.handles) - owners,
-            caller_id_flags=_pid_flags(caller), caller_id=caller.number, caller_id_name=caller.name,
-            called_id_flags=_pid_flags(called), called_id=called.number, called_id_name=called.name,
-            connected_id_flags=_pid_flags(connected), connected_id=connected.number,
+            caller_id_flags=caller.flags, caller_id=caller.number, caller_id_name=caller.name,
+            called_id_flags=called.flags, called_id=called.number, called_id_name=called.name,
+            connected_id_flags=connected.flags, connected_id=connected.number,
             connected_id_name=connected.name,
-            redirection_id_flags=_pid_flags(redirection), redirection_id=redirection.number,
+            redirection_id_flags=redirection.flags, redirection_id=redirection.number,
             redirection_id_name=redirection.name,
-            redirecting_id_flags=_pid_flags(redirecting), redirecting_id=redirecting.number,
+            redirecting_id_flags=redirecting.flags, redirecting_id=redirecting.number,
             redirecting_id_name=redirecting.name,
             app_name=call.app_name,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from simulator._constants import LineCallPrivilege, LineCallState, LineMediaMode
+from simulator._constants import LineCallPartyId, LineCallPrivilege, LineCallState, LineMediaMode
 from simulator._structs import LineForward
 
 __all__ = ["MONITOR", "OWNER", "Device", "LineCall", "PartyId"]
@@ -28,6 +28,15 @@ class PartyId:
     number: str = ""
     name: str = ""
     blocked: bool = False
+
+    @property
+    def flags(self) -> int:
+        """The block's ``dw<Field>IDFlags`` (docs/tapi.md §8.5): BLOCKED alone when withheld, else ADDRESS
+        for a number and NAME for a name, UNKNOWN when the block carries neither."""
+        if self.blocked:
+            return int(LineCallPartyId.BLOCKED)
+        flags = (LineCallPartyId.ADDRESS if self.number else 0) | (LineCallPartyId.NAME if self.name else 0)
+        return int(flags or LineCallPartyId.UNKNOWN)
 
 
 @dataclass(eq=False, slots=True)

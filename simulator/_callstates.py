@@ -88,7 +88,8 @@ _TABLE: Final[tuple[tuple[CallTrigger, tuple[S, ...], S], ...]] = (
     (T.UNHOLD, (S.ONHOLD, S.ONHOLDPENDTRANSFER), S.CONNECTED),
     (T.TRANSFERRED, (S.CONNECTED, S.ONHOLD, S.ONHOLDPENDTRANSFER, S.PROCEEDING, S.RINGBACK, S.BUSY),
      S.IDLE),
-    (T.REDIRECT, (S.OFFERING, S.ACCEPTED), S.IDLE),
+    # MS docs lineRedirect: "The call state of hCall must be offering" (an ACCEPTED call is not)
+    (T.REDIRECT, (S.OFFERING,), S.IDLE),
     (T.DISCONNECT, _LIVE, S.DISCONNECTED),
     (T.DROP, (*_LIVE, S.DISCONNECTED), S.IDLE),
 )

@@ -173,6 +173,8 @@ def call_features(profile: Profile, call: LineCall, privilege: int) -> tuple[int
     f: int = CF.DROP
     if state == S.OFFERING:
         f |= CF.ANSWER | CF.REDIRECT | CF.ACCEPT
+    elif state == S.ACCEPTED:           # claimed, not answered: lineRedirect is for OFFERING only
+        f |= CF.ANSWER
     elif state in (S.DIALTONE, S.DIALING):
         f |= CF.DIAL
     elif state == S.CONNECTED:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulator._calls import Device, LineCall
+from simulator._calls import Device, LineCall, PartyId
 from simulator._callstates import CallTrigger
 from simulator._constants import LineCallOrigin, LineCallReason, LineDialToneMode
 from simulator._errors import TapiError
-from simulator._partyview import PARTY_STATE_OF, ROLES, PartyState, PartyView, current_call
+from simulator._partyview import PARTY_STATE_OF, ROLES, PartyState, PartyView, current_call, presentation_of
 
 if TYPE_CHECKING:
     from simulator._provider import Provider
@@ -123,12 +123,16 @@ class SimParties:
             state: PartyState = "busy" if not dev.is_station and dev.behaviour == "busy" else "idle"
             return PartyView(role, state, off_hook=dev.off_hook)
         peer = call.peer
+        # The caller-ID block exactly as this call's LINECALLINFO carries it, read the way the tapi32
+        # backend reads it (presentation_of), so a name-only or withheld block is told apart from "unknown".
+        shown = PartyId() if call.outgoing else self.pbx.shown_party("caller", call.caller)
+        presentation = presentation_of(shown.flags, shown.number) if not call.outgoing else "unknown"
         return PartyView(
             role=role,
             state=PARTY_STATE_OF.get(call.state, "unknown"),
-            presented_number="" if call.outgoing or call.caller.blocked else
-            self.pbx.shown_party("caller", call.caller).number,
-            presentation="withheld" if not call.outgoing and call.caller.blocked else "unknown",
+            presented_number=shown.number if presentation == "shown" else "",
+            presentation=presentation,
+            presented_name="" if shown.blocked else shown.name,
             reason=0 if call.outgoing else int(call.reason),
             redirecting_number=call.redirecting.number,
             connected_number=self.pbx.connected_shown(call) if peer is not None and call.state_name == "CONNECTED"

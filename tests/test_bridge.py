@@ -70,7 +70,8 @@ class Recorder:
             return None
         if isinstance(result, PartyView) or type(result).__name__ == "PartyView":
             result = (result.role, result.state, result.presented_number, result.reason,
-                      result.redirecting_number, result.connected_number, result.off_hook)
+                      result.redirecting_number, result.connected_number, result.off_hook, result.presentation,
+                      result.presented_name)
         self.log.append((method, result))
         return result
 
@@ -206,6 +207,20 @@ def test_party_control_is_a_party_control(client: BridgeBackend, served: ServerT
     assert client.parties.wait_for("desk", frozenset({"busy"}), 1) is None
     client.parties.hang_up("caller")
     assert served.call(lambda: served.server.backend.parties.observe("desk").state) == "idle"
+
+
+def test_every_presentation_crosses_the_bridge_and_no_other() -> None:
+    """PartyView.presentation and presented_name travel as themselves (docs/bridge.md Shapes); a value
+    the protocol does not define is a malformed PartyView, never guessed."""
+    from conformance.backends.bridge import _party_view
+    from conformance.bridge.protocol import encode
+    from simulator._partyview import PRESENTATIONS
+
+    for presentation in PRESENTATIONS:
+        view = PartyView("target", "alerting", presentation=presentation, presented_name="Office 201")
+        assert _party_view(encode(view)) == view
+    with pytest.raises(BridgeError, match="malformed PartyView"):
+        _party_view({"role": "target", "state": "alerting", "presentation": "name"})
 
 
 def test_applications_of_one_connection_are_invisible_to_another(served: ServerThread) -> None:

@@ -25,6 +25,7 @@ from suite_runner import PROFILES
 from conformance.backends.sim import SimBackend
 from simulator._constants import LineCallPartyId, LineCallPrivilege, LineCallState, LineErr, LineForwardMode
 from simulator._errors import LineError
+from simulator._partyview import PartyView
 from simulator._profile_model import Fault
 from simulator._structs import LineCallInfo, LineForward
 
@@ -57,9 +58,9 @@ def test_forwarding_takes_max_entries_and_refuses_one_more(make_sim: MakeSim, na
 
 
 # ----- presentation: displayed name versus number ------------------------------------------------
-def _ro_call_info(sim: SimBackend) -> tuple[LineCallInfo, str]:
+def _ro_call_info(sim: SimBackend) -> tuple[LineCallInfo, PartyView]:
     """The desk calls the RO phone; what a monitor of the RO phone's line reads in LINECALLINFO, and
-    the number the RO phone displays (PartyView)."""
+    what the RO phone displays (PartyView)."""
     s = DeskSession(sim)
     h_desk = s.make_call(s.open("desk"), sim.profile.dial_string(sim.profile.pixit.remote_office))
     watch = DeskSession(sim, "watch")
@@ -67,7 +68,7 @@ def _ro_call_info(sim: SimBackend) -> tuple[LineCallInfo, str]:
     s.state(h_desk, LineCallState.CONNECTED)
     h_ro = next(h for h, handle in sim.handles.items() if handle.line.app.handle == watch.app)
     info = sim.line_get_call_info(h_ro)
-    shown = sim.parties.observe("remote_office").presented_number
+    shown = sim.parties.observe("remote_office")
     s.drop_all()
     watch.drop_all()
     return info, shown
@@ -75,18 +76,22 @@ def _ro_call_info(sim: SimBackend) -> tuple[LineCallInfo, str]:
 
 @pytest.mark.parametrize("shows", ["name_only", "number_only"])
 def test_presentation_differs_shows_name_or_number_only(make_sim: MakeSim, shows: str) -> None:
-    honest, honest_shown = _ro_call_info(make_sim())
+    honest, honest_view = _ro_call_info(make_sim())
     assert honest.caller_id_flags == LineCallPartyId.ADDRESS | LineCallPartyId.NAME
-    assert honest.caller_id and honest.caller_id_name and honest_shown == honest.caller_id
-    info, shown = _ro_call_info(make_sim(faults=[Fault("presentation_differs", field="caller", shows=shows)]))
+    assert honest.caller_id and honest.caller_id_name and honest_view.presented_number == honest.caller_id
+    assert (honest_view.presentation, honest_view.presented_name) == ("shown", honest.caller_id_name)
+    info, view = _ro_call_info(make_sim(faults=[Fault("presentation_differs", field="caller", shows=shows)]))
     if shows == "name_only":
         assert (info.caller_id_flags, info.caller_id, info.caller_id_name) == \
             (LineCallPartyId.NAME, "", honest.caller_id_name)
-        assert shown == ""                                  # the RO phone displays no number either
+        # the RO phone displays the name and no number: "name_only", told apart from "unknown"
+        assert (view.presented_number, view.presentation, view.presented_name) == \
+            ("", "name_only", honest.caller_id_name)
     else:
         assert (info.caller_id_flags, info.caller_id, info.caller_id_name) == \
             (LineCallPartyId.ADDRESS, honest.caller_id, "")
-        assert shown == honest_shown
+        assert (view.presented_number, view.presentation, view.presented_name) == \
+            (honest_view.presented_number, "shown", "")
     for block in ("called", "connected", "redirection", "redirecting"):   # only the named block differs
         assert [getattr(info, f"{block}_id{x}") for x in ("_flags", "", "_name")] == \
             [getattr(honest, f"{block}_id{x}") for x in ("_flags", "", "_name")]

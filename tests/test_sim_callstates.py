@@ -71,7 +71,7 @@ TAPI_SOURCES: dict[CallTrigger, set[S]] = {
     T.HOLD: {S.CONNECTED},                                             # lineHold
     T.HOLD_PEND_TRANSFER: {S.CONNECTED},                               # lineSetupTransfer
     T.UNHOLD: {S.ONHOLD, S.ONHOLDPENDTRANSFER},                        # lineUnhold
-    T.REDIRECT: {S.OFFERING, S.ACCEPTED},                              # lineRedirect
+    T.REDIRECT: {S.OFFERING},                                          # lineRedirect: "must be offering"
     T.ACCEPT: {S.OFFERING},                                            # lineAccept
     T.DROP: set(CALL_STATES) - {S.IDLE},                               # lineDrop: any state but IDLE
 }

@@ -13,6 +13,7 @@ from conftest import MakeSim
 from helpers import MONITOR, OWNER, DeskSession
 
 from conformance.backends.sim import SimBackend
+from simulator._callstates import CallTrigger
 from simulator._constants import LineAddressState, LineDevState, LineErr, LineForwardMode, LineMsg
 from simulator._constants import LineCallState as S
 from simulator._constants import LineDisconnectMode as DM
@@ -125,6 +126,30 @@ def test_api_1_x_application_gets_no_appnewcall(sim: SimBackend) -> None:
     offering = s.wait(lambda m: m.msg == LineMsg.CALLSTATE)
     assert offering.param3 == OWNER
     assert s.messages(LineMsg.APPNEWCALL) == []
+    s.drop_all()
+
+
+def test_redirect_deflects_an_offering_call_only(sim: SimBackend) -> None:
+    """MS docs lineRedirect: "The call state of hCall must be offering" - an ACCEPTED call is refused
+    with LINEERR_INVALCALLSTATE up front, and the call stays ACCEPTED; an OFFERING one is deflected."""
+    s = DeskSession(sim)
+    s.open("desk")
+    target = sim.profile.dial_string(sim.profile.pixit.target)
+    sim.parties.call("caller", sim.profile.stations[0].business_number)
+    h_call = s.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.param1 == S.OFFERING).device
+    # SimBackend has no lineAccept (the Backend contract leaves it to party lines); the switch claims the
+    # call the way a lineAccept would (the emulated tapi32.dll's lineAccept does the same)
+    sim.pbx.fire(sim.handles[h_call].call, CallTrigger.ACCEPT)
+    s.state(h_call, S.ACCEPTED)
+    _raises(LineErr.INVALCALLSTATE, sim.line_redirect, h_call, target)
+    assert sim.line_get_call_status(h_call).call_state == S.ACCEPTED
+    s.drop_all()
+    sim.parties.hang_up("caller")
+    sim.parties.call("caller", sim.profile.stations[0].business_number)
+    h_call = s.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.param1 == S.OFFERING and m.device != h_call).device
+    s.ok(sim.line_redirect(h_call, target))
+    s.state(h_call, S.IDLE)
+    assert sim.parties.wait_for("target", frozenset({"alerting", "connected"}), 30) is not None
     s.drop_all()
 
 

@@ -186,6 +186,9 @@ def test_every_export_is_exercised_by_a_round_trip(make: Callable[..., Tapi32Bac
     offer = desk.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.param1 == LineCallState.OFFERING)
     b.line_set_call_privilege(offer.device, 4)
     desk.reply(b.line_accept(offer.device))
+    with pytest.raises(LineError) as info:            # lineRedirect is for an OFFERING call only (MS docs)
+        b.line_redirect(offer.device, "00301234567")
+    assert info.value.code == LineErr.INVALCALLSTATE
     desk.reply(b.line_answer(offer.device))
     assert b.line_translate_address(desk.app, 0, V22, "+49 89 1234-201") == "+49891234201"
     with pytest.raises(LineError) as info:            # this profile claims no blind transfer

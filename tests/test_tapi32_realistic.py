@@ -219,6 +219,12 @@ def test_presentation_follows_the_flags() -> None:
     assert presentation_of(LineCallPartyId.UNKNOWN, "") == "unknown"
     assert presentation_of(0, "") == "unknown"
     assert PartyView("target", "alerting", presented_number="1").presentation == "shown"
+    # a name without a valid number: the number was not presented (an observation, not "unknown")
+    assert presentation_of(LineCallPartyId.NAME, "") == "name_only"
+    assert presentation_of(LineCallPartyId.NAME, "+4989") == "name_only"          # digits without ADDRESS
+    assert presentation_of(LineCallPartyId.NAME | LineCallPartyId.ADDRESS, "+4989") == "shown"
+    assert presentation_of(LineCallPartyId.NAME | LineCallPartyId.BLOCKED, "") == "withheld"
+    assert presentation_of(LineCallPartyId.NAME | LineCallPartyId.OUTOFAREA, "") == "unavailable"
 
 
 @pytest.mark.parametrize(("rule", "expected"), [("withheld", "withheld"), ("business", "shown")])
@@ -249,6 +255,24 @@ def test_digits_sent_with_blocked_are_not_shown(make: Callable[..., Tapi32Backen
     desk.reply(backend.line_make_call(desk.line, "00301234567"))
     view = backend.parties.wait_for("target", frozenset({"alerting"}), 30)
     assert view is not None and view.presentation == "withheld" and view.presented_number == ""
+
+
+def test_a_name_without_its_number_is_name_only(make: Callable[..., Tapi32Backend]) -> None:
+    """A TSP that fills dwCallerIDName with LINECALLPARTYID_NAME but no ADDRESS: the party line reports
+    "name_only" with the name, no presented number (docs/tapi.md §8.5)."""
+    backend = make()
+    real = backend.line_get_call_info
+
+    def name_only_tsp(h_call: int) -> LineCallInfo:
+        return dataclasses.replace(real(h_call), caller_id_flags=int(LineCallPartyId.NAME),
+                                   caller_id="+49891234201", caller_id_name="Office 201")
+    backend.line_get_call_info = name_only_tsp   # type: ignore[method-assign]
+    backend.parties.set_auto_answer("target", False)
+    desk = Desk(backend)
+    desk.reply(backend.line_make_call(desk.line, "00301234567"))
+    view = backend.parties.wait_for("target", frozenset({"alerting"}), 30)
+    assert view is not None
+    assert (view.presentation, view.presented_number, view.presented_name) == ("name_only", "", "Office 201")
 
 
 # ----- kept buffers, truncation --------------------------------------------------------------------

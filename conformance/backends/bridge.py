@@ -33,7 +33,7 @@ from conformance.bridge import protocol as P
 from conformance.bridge.transport import SyncWebSocket
 from simulator._errors import BridgeError, LineError, TapiError
 from simulator._messages import LineMessage
-from simulator._partyview import Presentation
+from simulator._partyview import PRESENTATIONS, Presentation
 from simulator._profile_model import Profile
 from simulator._structs import (
     LineAddressCaps,
@@ -118,7 +118,7 @@ class BridgeParties:
 
 
 def _presentation(value: Any) -> Presentation:
-    if value not in ("shown", "withheld", "unavailable", "unknown"):
+    if value not in PRESENTATIONS:
         raise ValueError(f"presentation {value!r}")
     return value  # type: ignore[no-any-return]
 
@@ -131,7 +131,8 @@ def _party_view(obj: Any) -> PartyView:
                          redirecting_number=str(obj.get("redirecting_number", "")),
                          connected_number=str(obj.get("connected_number", "")),
                          off_hook=bool(obj.get("off_hook", False)),
-                         presentation=_presentation(obj.get("presentation", "unknown")))
+                         presentation=_presentation(obj.get("presentation", "unknown")),
+                         presented_name=str(obj.get("presented_name", "")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BridgeError(f"bridge: malformed PartyView {obj!r:.200}") from exc
 

@@ -118,6 +118,7 @@ def snapshot(backend: Any) -> dict[str, dict[str, Any]]:
         view = parties.observe(number)
         externals[number] = {"number": number, "name": dev.name, "state": view.state,
                              "presented": view.presented_number, "presentation": view.presentation,
+                             "presented_name": view.presented_name,
                              "connected": view.connected_number, "busy": dev.behaviour == "busy",
                              "hook": "off hook" if dev.off_hook else "on hook"}
     live = sum(1 for d in pbx.devices.values() for c in d.calls if c.live)

@@ -91,7 +91,7 @@ REQUIREMENT_CLAUSES: Mapping[str, str | None] = {
     "RO-E2E-02": None,                  # inbound end to end via forwarding
     "RO-CAPS-01": None,                 # LINEADDRESSCAPS flags agree with the claims
     "RO-CAPS-02": None,                 # per-state dwCallFeatures agree with what works
-    "RO-TAPI-01": None,                 # LINE_REPLY of a call-creating request before the new call's events
+    "RO-TAPI-01": None,                 # LINE_REPLY before the new call's events; one handle per call
 }
 
 

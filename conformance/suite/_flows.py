@@ -88,6 +88,11 @@ def _expected(s: LineSession, path: str) -> tuple[str, str]:
             "withheld": ("", "no number (withheld)")}[rule]
 
 
+# How each observation is named in a verdict (only the ones that leave the claim unjudged reach it).
+_SEEN: Final = {"shown": "shown", "name_only": "a name only (no number presented)", "withheld": "withheld",
+                "unavailable": "unavailable (not delivered by the network)", "unknown": "unknown"}
+
+
 def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> None:
     """``who`` must be shown what ``capabilities.caller_id.<path>`` claims (the business number, ...).
 
@@ -99,18 +104,23 @@ def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> Non
     number, label = _expected(s, path)
     shown = view.presented_number
     claim = f"capabilities.caller_id.{path} = {getattr(s.profile.capabilities.caller_id, path)}"
-    seen = view.presentation      # shown / withheld / unavailable / unknown: different observations
+    seen = view.presentation      # shown / name_only / withheld / unavailable / unknown: different observations
     if not number:
         if seen == "shown":
             raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
         if seen != "withheld":
-            raise s.verdict("inconclusive", f"{who}: the caller ID was {seen}, not seen withheld ({claim})")
+            raise s.verdict("inconclusive", f"{who}: the caller ID was {_SEEN[seen]}, not seen withheld ({claim})")
         return
     if seen == "withheld":
         raise s.verdict("fail", f"{who} was shown no number (caller ID withheld) instead of {label} {number!r} "
                                 f"({claim})")
+    if seen == "name_only":
+        # The caller-ID block reached the party and says a name is all it carries: the number was not
+        # presented (LINECALLPARTYID_NAME without ADDRESS, docs/tapi.md §8.5). Observed, so a fail.
+        raise s.verdict("fail", f"{who} was shown only a name ({view.presented_name!r}), no number, instead of "
+                                f"{label} {number!r} ({claim})")
     if seen != "shown":
-        raise s.verdict("inconclusive", f"{who}: the presented number is {seen} on this backend ({claim})")
+        raise s.verdict("inconclusive", f"{who}: the presented number is {_SEEN[seen]} on this backend ({claim})")
     if not numbers_match(shown, number):
         raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})")
 

@@ -236,6 +236,7 @@ class LineSession:
             req = int(getattr(self.backend, method)(*args))
         except LineError as exc:
             if exc.code in DEAD_LINK_ERRORS:     # on the suite's own, never closed, line and app
+                self.check_link()                # a LINE_CLOSE already queued is the first sign: name it
                 self.link_died(f"{TAPI_NAMES[method]} was refused {exc.name}")
             raise self.verdict("fail", f"{step}: {exc}") from exc
         self.awaiting[req] = TAPI_NAMES[method]
@@ -274,6 +275,7 @@ class LineSession:
             req = int(getattr(self.backend, method)(*args))
         except LineError as exc:
             if exc.code in DEAD_LINK_ERRORS:
+                self.check_link()
                 self.link_died(f"{function} was refused {exc.name}")
                 raise self.verdict("error", f"{step}: {exc}") from exc
             return None
@@ -380,6 +382,54 @@ class LineSession:
                 out.append(h)
         return out
 
+    # ----- handles ----------------------------------------------------------------------------
+    def _introduced(self, h_call: int) -> tuple[int, LineMessage | None]:
+        """(index, message) by which the app learnt ``h_call``: its LINE_APPNEWCALL, the LINE_REPLY that
+        created it, or its first LINE_CALLSTATE; (len(messages), None) if none of them was seen."""
+        for i, m in enumerate(self.messages):
+            if (m.msg == LineMsg.APPNEWCALL and m.param2 == h_call) or (m.msg == LineMsg.CALLSTATE and
+                                                                         m.device == h_call) \
+                    or (m.msg == LineMsg.REPLY and m.new_call == h_call and m.result == 0):
+                return i, m
+        return len(self.messages), None
+
+    def _gone(self, h_call: int) -> int:
+        """Index of the LINE_CALLSTATE IDLE of ``h_call`` (its call is over), else len(messages)."""
+        return next((i for i, m in enumerate(self.messages) if m.msg == LineMsg.CALLSTATE and m.device == h_call
+                     and m.param1 & LineCallState.IDLE), len(self.messages))
+
+    def calls_under_two_handles(self, handles: list[int]) -> list[tuple[str, LineMessage | None]]:
+        """Pairs of ``handles`` this application held at the same time that are one call: the same line,
+        address and non-zero ``LINECALLINFO.dwCallID`` (docs/tapi.md §7.1: one handle per call per
+        application; the provider's call ID is the same for every handle of one call). Returns the
+        violation texts with the message that announced the second handle (the evidence).
+
+        ``dwCallID`` 0 means the provider assigns no IDs (allowed): nothing is judged on it. A handle that
+        cannot be queried (already deallocated, a refused lineGetCallInfo) is left out, as is a pair whose
+        lifetimes do not overlap (a provider may reuse an ID once a call is IDLE).
+        """
+        first: dict[tuple[int, int, int], int] = {}
+        found: list[tuple[str, LineMessage | None]] = []
+        for h_call in sorted(handles, key=lambda h: self._introduced(h)[0]):
+            try:
+                info = self.backend.line_get_call_info(h_call)
+            except (LineError, TapiError):
+                continue
+            if not info.call_id:
+                continue
+            key = (info.line, info.address_id, info.call_id)
+            other = first.get(key)
+            if other is None or self._gone(other) < self._introduced(h_call)[0]:
+                first[key] = h_call
+                continue
+            _, cause = self._introduced(h_call)
+            how = (f"LINE_APPNEWCALL (privilege 0x{cause.param3:X})" if cause is not None and
+                   cause.msg == LineMsg.APPNEWCALL else "a new handle")
+            found.append((f"one call reported under two handles: {how} gave 0x{h_call:08X} for the call the "
+                          f"application already held as 0x{other:08X} (both LINECALLINFO dwCallID "
+                          f"0x{info.call_id:X} on the desk line, address {info.address_id})", cause))
+        return found
+
     # ----- parties ----------------------------------------------------------------------------
     def observed(self, role: str, what: str) -> PartyView:
         """``observe(role)``, or ``Inconclusive`` naming ``what`` when the backend cannot see that party.
@@ -470,10 +520,16 @@ class LineSession:
                     self.backend.parties.hang_up(role)
 
     def _drop_leftovers(self) -> None:
-        for h_call in list(self.history):
+        self.release(list(self.history))
+
+    def release(self, handles: list[int]) -> None:
+        """Drop each of ``handles`` that is not IDLE (as owner; a monitor's NOTOWNER is expected), wait for
+        IDLE, deallocate it and forget it (docs/tapi.md §13: every handle is deallocated after IDLE)."""
+        for h_call in handles:
             try:
                 state = self.backend.line_get_call_status(h_call).call_state
             except LineError:
+                self.history.pop(h_call, None)
                 continue    # already deallocated
             if state != LineCallState.IDLE:
                 try:

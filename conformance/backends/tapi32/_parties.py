@@ -27,7 +27,8 @@ to the operator.
 * answer / reject / hang_up = lineAnswer / lineDrop on the role's current call. A far end that leaves
   (DISCONNECTED) is dropped and the handle deallocated at IDLE, as a phone would.
 * Caller IDs honour their flags (``presentation_of``): a BLOCKED caller is "withheld" even if a TSP
-  sends digits, OUTOFAREA / UNAVAIL are "unavailable", no flag is "unknown".
+  sends digits, OUTOFAREA / UNAVAIL are "unavailable", a NAME without a valid ADDRESS is "name_only"
+  (the name is kept as ``presented_name``), no flag is "unknown".
 
 A role without a line (a real PBX without spare lines, or any action on the desk set) falls back to the
 operator (``_operator``): a bounded prompt, and for a wait also "what number does it show?". Nobody
@@ -53,6 +54,7 @@ from simulator._constants import (
     LineAddrCapFlags,
     LineCallOrigin,
     LineCallParamFlags,
+    LineCallPartyId,
     LineCallPrivilege,
     LineCallState,
     LineDevState,
@@ -477,6 +479,9 @@ class Tapi32Parties:
             redirecting_number=_shown(info.redirecting_id_flags, info.redirecting_id),
             connected_number=_shown(info.connected_id_flags, info.connected_id) if state == "connected" else "",
             presentation=presentation,
+            # the name field means something only with LINECALLPARTYID_NAME, never for a withheld caller
+            presented_name=info.caller_id_name if incoming and presentation != "withheld"
+            and info.caller_id_flags & LineCallPartyId.NAME else "",
         )
 
     def _in_use(self, r: _Role) -> bool:

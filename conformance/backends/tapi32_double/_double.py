@@ -44,6 +44,7 @@ from conformance.backends.tapi32_double._wire import (
     write_translate_output,
     zero_extension_id,
 )
+from simulator._callstates import CallTrigger
 from simulator._clock import Clock, VirtualClock, WallClock
 from simulator._constants import (
     LineCallState,
@@ -111,10 +112,16 @@ class _Provider(Provider):
         self._double.posted(app, msg, device, p1)
 
     def line_accept(self, h_call: int) -> int:
-        """lineAccept: an owner of an OFFERING call claims it (ACCEPTED); async."""
+        """lineAccept: an owner of an OFFERING call claims it, and the call goes ACCEPTED (an ACCEPTED one
+        stays so); async. https://learn.microsoft.com/en-us/windows/win32/api/tapi/nf-tapi-lineaccept"""
         h = self._owned(h_call, "lineAccept")
+        call = h.call
+
+        def accept() -> None:
+            if call.state == LineCallState.OFFERING:
+                self.pbx.fire(call, CallTrigger.ACCEPT)
         return self.request(h.line, h.line.app, "lineAccept",
-                            self._state_work(h.call, (LineCallState.OFFERING, LineCallState.ACCEPTED), lambda: None))
+                            self._state_work(call, (LineCallState.OFFERING, LineCallState.ACCEPTED), accept))
 
 
 class Tapi32Double:

@@ -51,7 +51,8 @@
   function showExternal(tr, r) {
     cell(tr, 0, r.number); cell(tr, 1, r.name);
     cell(tr, 2, r.state + (r.busy ? " (phone busy)" : ""), "state-" + r.state);
-    const shown = r.presentation === "withheld" ? "withheld" : r.presented;
+    const shown = r.presentation === "withheld" ? "withheld"
+      : r.presentation === "name_only" ? `${r.presented_name} (name only, no number)` : r.presented;
     cell(tr, 3, shown); cell(tr, 4, r.connected);
     const busy = tr.querySelector("button[data-act=busy]");
     const label = r.busy ? "Free" : "Busy";
