@@ -27,7 +27,7 @@ def test_ro_tapi_01_reply_before_new_call_events(tapi_session: LineSession) -> N
         h_call = make_ro_leg(s)
     except Inconclusive:
         if s.ordering_violations:       # what was seen before the broken step is judged all the same
-            raise s.verdict("fail", "; ".join(s.ordering_violations)) from None
+            raise s.verdict("fail", "; ".join(s.ordering_violations), cause=s.ordering_cites) from None
         raise
     if s.profile.capabilities.origination == "auto":
         created.append("lineMakeCall")
@@ -37,7 +37,7 @@ def test_ro_tapi_01_reply_before_new_call_events(tapi_session: LineSession) -> N
     s.settle(0.5)       # states that follow a reply at once are part of the evidence too
     s.step(f"LINE_REPLY before the new call's LINE_CALLSTATE ({', '.join(created) or 'no call created'})")
     if s.ordering_violations:
-        raise s.verdict("fail", "; ".join(s.ordering_violations))
+        raise s.verdict("fail", "; ".join(s.ordering_violations), cause=s.ordering_cites)
     if not created:
         raise s.verdict("inconclusive", "no request of this run created a call (prompted origination, "
                                         "lineSetupTransfer refused or not claimed), so the order was not seen")
