@@ -37,6 +37,7 @@ claim          ``keys``: a verdict on the profile's claims alone (no record to c
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from conformance._recorder import Record
 
 __all__ = ["PARTY_ENDED", "Cite", "CiteKind", "as_cites", "check_cite", "check_results", "check_test", "locate",
-           "reply_result", "state_names"]
+           "prose_problems", "reply_result", "state_names"]
 
 CiteKind = Literal["reply", "callstate", "message", "value", "flag", "error", "party", "party_timeout",
                    "no_reply", "no_state", "no_message", "ordering", "claim"]
@@ -397,6 +398,32 @@ def check_cite(records: Sequence[Record], cite: Cite, reason: str) -> list[str]:
     return problems + _check_record(records, rec, cite, note)
 
 
+_REQUEST: Final = re.compile(r"\(request (\d+)\)")
+_LINEERR: Final = re.compile(r"\bLINEERR_[A-Z0-9_]+")
+_HANDLE: Final = re.compile(r"\bcall 0x([0-9A-F]{8})\b")
+
+
+def prose_problems(reason: str, records: Sequence[Record]) -> list[str]:
+    """A safety net under the cites for what any verdict text may mention in passing (an inner verdict
+    quoted by the outer one, a clean-up problem): every ``(request N)`` was handed out by a request of
+    the log, every ``LINEERR_X`` was returned or replied, every ``call 0x...`` is a handle the log knows."""
+    problems = []
+    issued = {r.request_id for r in records if r.kind == "return" and r.request_id > 0}
+    for number in sorted({int(n) for n in _REQUEST.findall(reason)} - issued):
+        problems.append(f"the text names request {number}, which no request of the log returned")
+    errors = {r.result for r in records if r.kind == "error"} | {
+        reply_result(r.message) for r in records
+        if r.kind == "message" and r.message is not None and r.message.msg == LineMsg.REPLY}
+    for name in sorted(set(_LINEERR.findall(reason)) - errors):
+        problems.append(f"the text names {name}, which nothing in the log returned")
+    handles = {int(m.device) for r in records if (m := r.message) is not None} | {
+        int(m.new_call) for r in records if (m := r.message) is not None} | {
+        int(m.param2) for r in records if (m := r.message) is not None and m.msg == LineMsg.APPNEWCALL}
+    for handle in sorted({int(h, 16) for h in _HANDLE.findall(reason)} - handles):
+        problems.append(f"the text names call 0x{handle:08X}, which no message of the log carries")
+    return problems
+
+
 def check_test(test: Mapping[str, Any]) -> list[str]:
     """Every disagreement between a results.json test's verdict (reason, ``judged``) and its ``records``.
 
@@ -411,7 +438,7 @@ def check_test(test: Mapping[str, Any]) -> list[str]:
         return []
     tid, reason = str(test.get("id", "?")), str(test.get("reason", ""))
     records = records_from_jsonable(test.get("records") or [])
-    problems: list[str] = []
+    problems: list[str] = prose_problems(reason, records)
     if not cites and outcome in ("fail", "inconclusive") and records:
         problems.append("cites no judged record")
     for cite in cites:

@@ -386,9 +386,10 @@ def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int
     return f'{head}{caption}<g transform="translate(0,{top})">{inner}</g></svg>'
 
 
-def folded_ranges(records: Sequence[Record], failed_seq: int | None = None) -> list[tuple[int, int, str]]:
+def folded_ranges(records: Sequence[Record], failed_seq: int | None = None,
+                  judged: Mapping[int, str] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, summary) of the set-up and clean-up ranges a ladder folds into one row each."""
-    return [(f.start, f.end, f.text) for f in _folds(records, failed_seq)]
+    return [(f.start, f.end, f.text) for f in _folds(records, failed_seq, judged)]
 
 
 def render_log_html(records: Iterable[Record], *, fold: bool = False, failed_seq: int | None = None) -> str:

@@ -230,7 +230,12 @@ class LineSession:
             if self.link_down:
                 raise self._link_lost(step, what)
             remaining = deadline - self.backend.now()
-            if remaining <= 0 or self.pump(remaining) is None:
+            if remaining <= 0:
+                # what is already queued arrived within the bound: take it in before giving up, so that a
+                # verdict's "did not reach X (still Y)" is never followed in the log by X from that queue
+                self.drain()
+                return cond()
+            if self.pump(remaining) is None:
                 return cond()
         return True
 
@@ -419,12 +424,18 @@ class LineSession:
             hit.extend(m for m in self.messages[since:] if pred(m))
             return bool(hit)
         if not self._wait(cond, timeout, step, what):
-            cite = None
+            cites: list[Cite] = []
+            seen = ""
             if isinstance(pred, Want):
-                cite = Cite("no_message", {"msg": pred.msg.tapi_name, "param": pred.param, "mask": pred.mask,
-                                           "timeout": timeout, "start": start, "from_seq": from_seq,
-                                           **(after or {})})
-            raise self.verdict(on_timeout, f"{step}: no {what} within {timeout:g} s", cause=cite)
+                cites.append(Cite("no_message", {"msg": pred.msg.tapi_name, "param": pred.param, "mask": pred.mask,
+                                                 "timeout": timeout, "start": start, "from_seq": from_seq,
+                                                 **(after or {})}))
+                # a message of the kind waited for, without the bits: the closest the PBX came (evidence)
+                near = [m for m in self.messages[since:] if m.msg == pred.msg]
+                if near:
+                    cites.append(Cite.message(near[-1]))
+                    seen = f" (only {near[-1].describe()})"
+            raise self.verdict(on_timeout, f"{step}: no {what} within {timeout:g} s{seen}", cause=cites)
         return hit[0]
 
     def new_calls(self, since: int) -> list[int]:
