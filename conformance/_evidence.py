@@ -443,6 +443,12 @@ def check_test(test: Mapping[str, Any]) -> list[str]:
         problems.append("cites no judged record")
     for cite in cites:
         problems += [f"{cite.kind}: {p}" for p in check_cite(records, cite, reason)]
+    cited = {c.seq for c in cites if c.seq is not None}
+    last_note = max((c.note for c in cites if c.note is not None), default=None)
+    if cited and last_note is not None:
+        stray = [r.seq for r in records if r.failed and r.seq not in cited and r.seq < last_note]
+        if stray:
+            problems.append(f"records {stray} are marked failed but the verdict does not cite them")
     first = next((c.seq for c in cites if c.seq is not None), None)
     if first is not None and test.get("failed_seq") != first:
         problems.append(f"failed_seq is {test.get('failed_seq')}, the first judged record is #{first}")

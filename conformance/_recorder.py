@@ -413,6 +413,16 @@ class RecordingBackend:
         note = self._log.add("note", "", "suite", text, failed=not found)
         return tuple(dataclasses.replace(c, note=note.seq) for c in located)
 
+    def keep_marks(self, seqs: Iterable[int]) -> None:
+        """Only the records ``seqs`` stay marked ``failed``: a verdict that was caught and superseded (a
+        prerequisite's, wrapped into "cannot be judged", or an inner wait a flow turned into its own
+        verdict) must not leave a red band on a record the final verdict does not cite."""
+        keep = set(seqs)
+        records = self._log.records
+        for i, rec in enumerate(records):
+            if rec.failed and rec.seq not in keep:
+                records[i] = dataclasses.replace(rec, failed=False)
+
     @property
     def last_seq(self) -> int:
         """``seq`` of the latest record (0 before the first)."""

@@ -201,3 +201,21 @@ def test_a_trunk_shortage_verdict_is_checked_against_the_busy_mode(pytester: pyt
     changed = copy.deepcopy(test)
     _record(changed, cite["seq"])["message"]["param2"] = 0x1          # LINEBUSYMODE_STATION: the far party
     assert any("no trunk shortage" in p for p in check_test(changed)), check_test(changed)
+
+
+@pytest.mark.parametrize(("mutant", "requirement", "k", "blamed"), [
+    ("fwd-not-routed", "RO-FWD-06", "fwd_06", "LINE_CALLSTATE(hCall=0x00030001, LINECALLSTATE_OFFERING"),
+    ("trunks-busy", "RO-TRUNK-01", "trunk_01", "caller: observe -> busy"),
+    ("blind-recall", "RO-BLIND-01", "blind_01", "LINECALLSTATE_OFFERING"),
+])
+def test_a_flow_that_rewords_an_inner_timeout_blames_what_its_text_says(
+        pytester: pytest.Pytester, mutant: str, requirement: str, k: str, blamed: str) -> None:
+    """Found by the evidence check: "the call rings at the desk line" / "the caller's leg is busy" were
+    blamed on the note of the RO phone's wait that ran out (the first record marked failed), and the
+    desk's OFFERING or the caller's observation was never marked; a recall left the target's superseded
+    wait marked as well. Now the blamed record is the one the text names, and only cited records are
+    marked."""
+    test = _run(pytester, PROFILES / "mutants" / f"{mutant}.yaml", requirement, k)
+    assert blamed in _record(test, test["failed_seq"])["text"]
+    assert {r["seq"] for r in test["records"] if r["failed"]} == {c["seq"] for c in test["judged"]}
+    assert check_test(test) == []
