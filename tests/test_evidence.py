@@ -219,3 +219,16 @@ def test_a_flow_that_rewords_an_inner_timeout_blames_what_its_text_says(
     assert blamed in _record(test, test["failed_seq"])["text"]
     assert {r["seq"] for r in test["records"] if r["failed"]} == {c["seq"] for c in test["judged"]}
     assert check_test(test) == []
+
+
+def test_verify_names_a_verdict_that_contradicts_its_log(pytester: pytest.Pytester) -> None:
+    """``ro-conformance verify`` runs the same check on a run directory's results.json."""
+    from conformance.cli._verify import _results_problems
+
+    _, results = run_suite(pytester, PROFILES / "mutants" / "fwd-query-empty.yaml", "-k", "fwd_02")
+    assert _results_problems(results) == []
+    test = next(t for t in results["tests"] if t["id"] == "RO-FWD-02")
+    _record(test, test["failed_seq"])["value"]["forward"] = [
+        {"$struct": "LineForward", "forward_mode": 1, "dest_address": "0017"}]
+    problems = _results_problems(results)
+    assert problems and all(p.startswith("results.json: evidence: RO-FWD-02 (fail): ") for p in problems), problems
