@@ -197,8 +197,8 @@ def test_every_kind_of_judged_record_is_highlighted(seq: int, kind: str) -> None
 def test_judged_kinds_reads_results_json() -> None:
     from conformance.report._ladder import judged_kinds
 
-    cites: list[dict[str, Any]] = [{"seq": 9, "kind": "no_reply"}, {"seq": 9, "kind": "flag"}, {"seq": None, "kind": "claim"},
-             {"seq": 4, "kind": "error"}]
+    cites: list[dict[str, Any]] = [{"seq": 9, "kind": "no_reply"}, {"seq": 9, "kind": "flag"},
+                                   {"seq": None, "kind": "claim"}, {"seq": 4, "kind": "error"}]
     assert judged_kinds(cites) == {9: "no_reply flag", 4: "error"}
 
 
