@@ -87,8 +87,10 @@ class ItemState:
     duration: float = 0.0
     phases: list[str] = field(default_factory=list)
     unmet_claims: list[str] = field(default_factory=list)
+    judged: list[dict[str, Any]] = field(default_factory=list)    # the cites of the verdict kept
 
-    def add(self, when: str, outcome: Outcome, reason: str, duration: float) -> None:
+    def add(self, when: str, outcome: Outcome, reason: str, duration: float,
+            judged: list[dict[str, Any]] | None = None) -> None:
         self.phases.append(when)
         self.duration += duration
         if when == "teardown" and outcome != "pass" and self.outcome != "pass":
@@ -96,16 +98,18 @@ class ItemState:
                 self.reason = f"{self.reason}; {reason}" if self.reason else reason
             return
         if _RANK[outcome] > _RANK[self.outcome] or (outcome == self.outcome and not self.reason):
-            self.outcome, self.reason = outcome, reason
+            self.outcome, self.reason, self.judged = outcome, reason, list(judged or [])
 
 
 def make_outcome(item: pytest.Item, state: ItemState, records: list[dict[str, Any]]) -> TestOutcome:
-    failed = next((r["seq"] for r in records if r.get("failed")), None)
+    # the record the verdict blames: the first it cites, else the first marked failed
+    failed = next((c["seq"] for c in state.judged if c.get("seq") is not None),
+                  next((r["seq"] for r in records if r.get("failed")), None))
     doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
     return TestOutcome(id=state.requirement, outcome=state.outcome, reason=state.reason,
                        title=_first_line(doc) or item.name, nodeid=item.nodeid,
                        clause=REQUIREMENT_CLAUSES.get(state.requirement), duration=round(state.duration, 6),
-                       records=records, failed_seq=failed,
+                       records=records, failed_seq=failed, judged=list(state.judged),
                        unmet_claims=list(state.unmet_claims) if state.outcome == "not-applicable" else [])
 
 

@@ -15,6 +15,11 @@ Record kinds::
     note      free text from the suite; ``mark_failure`` is a note with ``failed=True``
 
 ``time`` is ``backend.now()`` when the record is made (virtual seconds on the simulator).
+
+``value`` keeps what a verdict may judge, in full: the structure a synchronous function returned
+(LINEDEVCAPS, LINEADDRESSCAPS, LINEADDRESSSTATUS, LINECALLINFO, LINECALLSTATUS), the exception of an
+``error`` record, the PartyView of a party observation. ``judge`` marks the record a verdict cites
+(``conformance._evidence``).
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
+from conformance._evidence import Cite, as_cites, locate
+from conformance._trace import decode, decode_error, encode, encode_error
 from conformance.backend import (
     ASYNC_FUNCTIONS,
     DEFAULT_API_VERSION,
@@ -36,7 +43,18 @@ from conformance.backend import (
     PartyControl,
     PartyView,
 )
-from simulator._constants import LineAddrFeature, LineCallParamFlags, LineForwardMode, LineMsg
+from simulator._constants import (
+    LineAddrCapFlags,
+    LineAddressState,
+    LineAddrFeature,
+    LineCallFeature,
+    LineCallParamFlags,
+    LineCallState,
+    LineFeature,
+    LineForwardMode,
+    LineMsg,
+    LineTransferMode,
+)
 from simulator._errors import LineError
 from simulator._messages import LineMessage
 from simulator._structs import (
@@ -66,7 +84,11 @@ _ARG_MAX: Final = 48
 # struct fields shown by flag name in the evidence
 _FLAG_FIELDS: Final[Mapping[str, type[enum.IntFlag]]] = {
     "call_param_flags": LineCallParamFlags, "forward_mode": LineForwardMode,
-    "address_features": LineAddrFeature}
+    "address_features": LineAddrFeature, "call_state": LineCallState, "call_features": LineCallFeature,
+    "addr_cap_flags": LineAddrCapFlags, "transfer_modes": LineTransferMode, "address_states": LineAddressState,
+    "forward_modes": LineForwardMode, "line_features": LineFeature}
+# structures a synchronous function returns that the suite judges: kept whole in ``Record.value``
+_KEPT: Final = (LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus)
 _RESULT_MAX: Final = 96
 
 T = TypeVar("T")
@@ -87,6 +109,7 @@ class Record:
     message: LineMessage | None = None
     text: str = ""
     failed: bool = False
+    value: Any = None       # the judged value in full (module docstring); compared by the evidence check
 
     def log_line(self) -> str:
         """``t=12.345s  #17 request lineMakeCall(h_line=0x00010001, dest_address='0017...')``."""
@@ -98,6 +121,7 @@ class Record:
             "actor": self.actor, "args": [list(a) for a in self.args], "result": self.result,
             "request_id": self.request_id, "text": self.text, "failed": self.failed,
             "message": None if self.message is None else _message_to_jsonable(self.message),
+            **({} if self.value is None else {"value": _value_to_jsonable(self.value)}),
         }
 
     @classmethod
@@ -111,7 +135,25 @@ class Record:
             result=str(data.get("result", "")), request_id=int(data.get("request_id", 0)),
             message=None if msg is None else _message_from_jsonable(msg),
             text=str(data.get("text", "")), failed=bool(data.get("failed", False)),
+            value=_value_from_jsonable(data.get("value")),
         )
+
+
+def _value_to_jsonable(value: object) -> Any:
+    """Only the fields that differ from their default (decoding fills the rest back in)."""
+    if isinstance(value, BaseException):
+        return {"$error": encode_error(value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"$struct": type(value).__name__,
+                **{f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
+                   if getattr(value, f.name) != f.default or f.default is dataclasses.MISSING}}
+    return encode(value)
+
+
+def _value_from_jsonable(data: Any) -> Any:
+    if isinstance(data, dict) and "$error" in data:
+        return decode_error(data["$error"])
+    return None if data is None else decode(data)
 
 
 def _message_to_jsonable(msg: LineMessage) -> dict[str, Any]:
@@ -152,9 +194,7 @@ def _fields(value: object) -> str:
         v = getattr(value, f.name)
         if v == f.default:
             continue
-        flag = _FLAG_FIELDS.get(f.name)
-        text = _flags(flag, v) if flag is not None and isinstance(v, int) else _judged(v) or repr(v)
-        shown.append(f"{f.name}={text}")
+        shown.append(f"{f.name}={field_text(f.name, v)}")
     return f"{type(value).__name__}({', '.join(shown)})"
 
 
@@ -173,6 +213,15 @@ def _judged(value: object) -> str | None:
     if isinstance(value, tuple) and value and all(isinstance(v, LineForward) for v in value):
         return "(" + ", ".join(_fields(v) for v in value) + ")"
     return None
+
+
+def field_text(name: str, value: object) -> str:
+    """One structure field as the evidence (and every verdict citing it) writes it: flags by TAPI name,
+    judged values in full."""
+    flag = _FLAG_FIELDS.get(name)
+    if flag is not None and isinstance(value, int):
+        return _flags(flag, value)
+    return _judged(value) or repr(value)
 
 
 def _fmt_value(name: str, value: object) -> str:
@@ -202,7 +251,7 @@ def _fmt_result(function: str, value: object) -> str:
         return f"hLineApp=0x{value[0]:08X}, devices={value[1]}, api=0x{value[2]:08X}"
     if function.startswith("lineNegotiate") and isinstance(value, int):
         return f"0x{value:08X}"
-    if isinstance(value, LineAddressStatus):     # the forward list is judged: in full
+    if isinstance(value, LineAddressStatus | LineCallStatus | LineCallInfo):    # judged: in full
         return _fields(value)
     return _short(repr(value), _RESULT_MAX)
 
@@ -260,7 +309,8 @@ class _Log:
 
     def error(self, function: str, actor: str, exc: BaseException, args: tuple[tuple[str, str], ...] = ()
               ) -> None:
-        self.add("error", function, actor, _error_text(function, exc), args=args, result=_error_name(exc))
+        self.add("error", function, actor, _error_text(function, exc), args=args, result=_error_name(exc),
+                 value=exc)
 
 
 class RecordingParties:
@@ -301,7 +351,7 @@ class RecordingParties:
             self._log.error("observe", role, exc)
             raise
         self._log.add("party", "observe", role, f"{role}: observe -> {_view_text(view)}",
-                      result=view.state)
+                      result=view.state, value=view)
         return view
 
     def wait_for(self, role: str, states: frozenset[str], timeout: float) -> PartyView | None:
@@ -317,7 +367,7 @@ class RecordingParties:
                           args=args)
         else:
             self._log.add("party", "wait_for", role, f"{role}: reached {_view_text(view)}",
-                          args=args, result=view.state)
+                          args=args, result=view.state, value=view)
         return view
 
 
@@ -338,7 +388,7 @@ class RecordingBackend:
     def note(self, text: str) -> Record:
         return self._log.add("note", "", "suite", text)
 
-    def mark_failure(self, text: str, cause: LineMessage | None = None) -> Record:
+    def mark_failure(self, text: str, cause: LineMessage | Cite | None = None) -> Record:
         """Mark where a verdict was reached and write ``text`` as a note.
 
         With ``cause`` (the message the suite judged: an error LINE_REPLY, the LINE_CALLSTATE that ended a
@@ -346,14 +396,42 @@ class RecordingBackend:
         did rather than at the note written afterwards; otherwise (or if it was never recorded) the note
         is. Returns the marked record.
         """
+        cites = self.judge(text, as_cites(cause))
+        seq = next((c.seq for c in cites if c.seq is not None), None)
+        return self._log.records[(seq or self.last_seq) - 1]
+
+    def judge(self, text: str, cites: Sequence[Cite]) -> tuple[Cite, ...]:
+        """Mark the records a verdict cites and write ``text`` as a note; the cites, located.
+
+        Each cited record found in the log (``conformance._evidence.locate``) is marked ``failed`` -- the
+        evidence points at what the PBX did, not at the note written afterwards. When none is found (or
+        nothing is cited) the note itself is marked.
+        """
         records = self._log.records
-        if cause is not None:
-            for i in range(len(records) - 1, -1, -1):
-                if records[i].message is cause:
-                    records[i] = dataclasses.replace(records[i], failed=True)
-                    self._log.add("note", "", "suite", text)
-                    return records[i]
-        return self._log.add("note", "", "suite", text, failed=True)
+        located: list[Cite] = []
+        for cite in cites:
+            rec = locate(records, cite)
+            if rec is not None:
+                records[rec.seq - 1] = dataclasses.replace(rec, failed=True)
+            located.append(dataclasses.replace(cite, seq=None if rec is None else rec.seq))
+        found = any(c.seq is not None for c in located)
+        note = self._log.add("note", "", "suite", text, failed=not found)
+        return tuple(dataclasses.replace(c, note=note.seq) for c in located)
+
+    def keep_marks(self, seqs: Iterable[int]) -> None:
+        """Only the records ``seqs`` stay marked ``failed``: a verdict that was caught and superseded (a
+        prerequisite's, wrapped into "cannot be judged", or an inner wait a flow turned into its own
+        verdict) must not leave a red band on a record the final verdict does not cite."""
+        keep = set(seqs)
+        records = self._log.records
+        for i, rec in enumerate(records):
+            if rec.failed and rec.seq not in keep:
+                records[i] = dataclasses.replace(rec, failed=False)
+
+    @property
+    def last_seq(self) -> int:
+        """``seq`` of the latest record (0 before the first)."""
+        return len(self._log.records)
 
     def to_jsonable(self) -> list[dict[str, Any]]:
         return [r.to_jsonable() for r in self._log.records]
@@ -378,7 +456,8 @@ class RecordingBackend:
                           result=str(result), request_id=result)
         else:
             shown = _fmt_result(function, result)
-            self._log.add("return", function, "app", f"{function} -> {shown}", args=args, result=shown)
+            self._log.add("return", function, "app", f"{function} -> {shown}", args=args, result=shown,
+                          value=result if isinstance(result, _KEPT) else None)
         return result
 
     def _message(self, msg: LineMessage) -> None:

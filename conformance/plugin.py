@@ -265,7 +265,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if recorder is not None and outcome in ("fail", "error", "inconclusive") \
             and not any(r.failed for r in recorder.records):
         recorder.mark_failure(f"{outcome}: {reason}")
-    state.add(call.when, outcome, reason, call.duration)
+    cites = getattr(call.excinfo.value, "cites", ()) if call.excinfo is not None and outcome != "pass" else ()
+    before = state.judged
+    state.add(call.when, outcome, reason, call.duration, [c.to_jsonable() for c in cites])
+    located = [c.seq for c in cites if c.seq is not None]
+    if recorder is not None and located and state.judged is not before:
+        recorder.keep_marks(located)        # this verdict is the test's: its cites are what the ladder marks
     if outcome == "not-applicable" and call.excinfo is not None:
         state.unmet_claims = list(getattr(call.excinfo.value, "claims", ()))
     result = make_outcome(item, state, recorder.to_jsonable() if recorder is not None else [])

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conformance._recorder import Kind, Record, records_from_jsonable
-from conformance.report._ladder import ROW_H, render_ladder, render_log_html
+from conformance.report._ladder import ROW_H, folded_ranges, render_ladder, render_log_html
 from simulator._constants import LineCallState, LineMsg
 from simulator._messages import LineMessage
 
@@ -148,3 +148,66 @@ def test_long_logs_stay_compact(count: int) -> None:
     height = float(root.get("height", "0"))
     assert height <= 80 + max(1, count) * ROW_H
     assert len(svg) < 3000 + 500 * count   # the seven lifelines and shared defs, then each row
+
+
+# ----- the record a verdict judged, whatever its kind -------------------------------------------------
+
+def judged_scenario() -> list[Record]:
+    """One record of every kind a verdict can cite (conformance._evidence), then the verdict's note."""
+    addr = LineMessage(device=0x10001, msg=LineMsg.ADDRESSSTATE, param1=0, param2=0x1)
+    busy = LineMessage(device=0x20001, msg=LineMsg.CALLSTATE, param1=LineCallState.BUSY, param2=0x2)
+    return records(
+        make("request", function="lineGetAddressStatus", text="lineGetAddressStatus(h_line=0x00010001)"),
+        make("return", function="lineGetAddressStatus", text="lineGetAddressStatus -> LineAddressStatus(forward=())"),
+        make("request", function="lineSetCallPrivilege", text="lineSetCallPrivilege(h_call=0x20001)"),
+        make("error", function="lineSetCallPrivilege", text="lineSetCallPrivilege failed: LINEERR_NOTOWNER",
+             result="LINEERR_NOTOWNER"),
+        make("message", text=addr.describe(), message=addr, function="lineGetMessage"),
+        make("party", "target", "target: observe -> alerting, presented='0711'", function="observe"),
+        make("timeout", "remote_office", "remote_office: not connected within 30s", function="wait_for"),
+        make("request", function="lineForward", text="lineForward(h_line=0x00010001)"),
+        make("return", function="lineForward", text="lineForward -> req 9", request_id=9),
+        make("message", text=reply(7).describe(), request_id=7, message=reply(7), function="lineGetMessage"),
+        make("message", text=busy.describe(), message=busy, function="lineGetMessage"),
+        make("note", "suite", "the verdict"),
+    )
+
+
+JUDGED = {2: "value", 4: "error", 5: "message", 6: "party", 7: "party_timeout", 9: "no_reply", 10: "reply",
+          11: "callstate"}
+
+
+@pytest.mark.parametrize(("seq", "kind"), sorted(JUDGED.items()))
+def test_every_kind_of_judged_record_is_highlighted(seq: int, kind: str) -> None:
+    """A synchronous return value, a sync LINEERR, a LINE_ADDRESSSTATE, a party observation, a party wait
+    that ran out, the request whose reply never came, a LINE_REPLY, a LINE_CALLSTATE: the row the verdict
+    cites gets the red band, class ``judged``, its kind and a tooltip saying so; no other row does."""
+    root = parse(render_ladder(judged_scenario(), failed_seq=seq, judged={seq: kind}))
+    by_seq = rows(root)
+    marked = {s for s, g in by_seq.items() if "judged" in g.get("class", "").split()}
+    assert marked == {seq}
+    row = by_seq[seq]
+    assert row.get("data-judged") == kind and "failed" in row.get("class", "").split()
+    assert "#fde2e2" in {r.get("fill") for r in row.iter(f"{SVG}rect")}          # the red band
+    (title,) = [t for t in row.iter(f"{SVG}title")]
+    assert (title.text or "").startswith(f"judged by the verdict ({kind}): t=")
+    assert "judged" not in by_seq[12].get("class", "")                            # not the note written after
+
+
+def test_judged_kinds_reads_results_json() -> None:
+    from conformance.report._ladder import judged_kinds
+
+    cites: list[dict[str, Any]] = [{"seq": 9, "kind": "no_reply"}, {"seq": 9, "kind": "flag"},
+                                   {"seq": None, "kind": "claim"}, {"seq": 4, "kind": "error"}]
+    assert judged_kinds(cites) == {9: "no_reply flag", 4: "error"}
+
+
+def test_a_judged_record_in_the_set_up_is_not_folded_away() -> None:
+    """RO-CAPS-01 judges LINEADDRESSCAPS read during the set-up: the set-up is drawn in full then."""
+    recs = records(make("request", function="lineGetAddressCaps", text="lineGetAddressCaps(device_id=0)"),
+                   make("return", function="lineGetAddressCaps", text="lineGetAddressCaps -> LineAddressCaps()"),
+                   make("note", "suite", "step: test"), make("note", "suite", "the verdict"))
+    assert [start for start, _, _ in folded_ranges(recs)] == [0]
+    assert folded_ranges(recs, judged={2: "flag"}) == []
+    root = parse(render_ladder(recs, failed_seq=2, judged={2: "flag"}))
+    assert rows(root)[2].get("data-judged") == "flag"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from suite_runner import PROFILES, run_suite
 
+from conformance._evidence import check_results
 from simulator._profile import load_profile
 
 pytest_plugins = ("pytester",)
@@ -46,9 +47,12 @@ def test_the_catalogue_covers_every_requirement() -> None:
 
 @pytest.mark.parametrize("path", [_case(p) for p in CATALOGUE])
 def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, path: Path) -> None:
+    """... and every verdict that is not a pass agrees with its raw log (conformance._evidence): it cites
+    the record it judged, that record is in the log, marked, and says what the text says."""
     expect = load_profile(path).expect
     assert expect is not None, f"{path} states no expect:"
     _, results = run_suite(pytester, path)
+    assert check_results(results) == []
     ro = results["remote_office"]
     failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
     assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], {
@@ -89,6 +93,7 @@ def test_a_growing_needed_size_is_survived_through_tapi32(pytester: pytest.Pytes
     expect = load_profile(path).expect
     assert expect is not None
     _, results = run_suite(pytester, path, f"--tapi-backend=tapi32:emulated:{path}")
+    assert check_results(results) == []
     ro = results["remote_office"]
     failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
     assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], results["tests"]

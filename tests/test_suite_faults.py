@@ -83,9 +83,13 @@ def test_lost_reply_is_an_error_naming_the_step_within_the_bound(pytester: pytes
     assert "lineBlindTransfer of the RO leg" in test["reason"]          # the step
     records = test["records"]
     request = next(r for r in records if r["kind"] == "return" and r["function"] == "lineBlindTransfer")
-    failed = next(r for r in records if r["seq"] == test["failed_seq"])
+    # the evidence marks the request that went unanswered; the verdict note comes when the bound ran out
+    assert test["failed_seq"] == request["seq"] and request["failed"]
+    (cite,) = test["judged"]
+    note = next(r for r in records if r["seq"] == cite["note"])
+    assert cite["kind"] == "no_reply" and cite["facts"]["request_id"] == request["request_id"]
     assert request["request_id"] > 0 and f"request {request['request_id']})" in test["reason"]
-    assert 5.0 <= failed["time"] - request["time"] <= 5.5                 # bounded by pixit.reply_timeout
+    assert 5.0 <= note["time"] - request["time"] <= 5.5                   # bounded by pixit.reply_timeout
 
 
 def test_target_that_never_answers_is_inconclusive_not_fail(pytester: pytest.Pytester, tmp_path: Path) -> None:

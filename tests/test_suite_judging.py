@@ -139,8 +139,9 @@ def test_a_reply_still_missing_at_clean_up_is_recorded(pytester: pytest.Pytester
                for r in test["records"])
 
 
-@pytest.mark.parametrize(("function", "bit"), [("lineBlindTransfer", "BLINDTRANSFER on the connected RO leg"),
-                                               ("lineCompleteTransfer", "COMPLETETRANSF on the held call")])
+@pytest.mark.parametrize(("function", "bit"), [
+    ("lineBlindTransfer", "LINECALLFEATURE_BLINDTRANSFER is set on the connected RO leg"),
+    ("lineCompleteTransfer", "LINECALLFEATURE_COMPLETETRANSF is set on the held call")])
 def test_caps_02_tries_the_operation_of_each_bit_it_judges(pytester: pytest.Pytester, function: str,
                                                            bit: str) -> None:
     """The bit is advertised and the claim made, but the operation is refused: RO-CAPS-02 sees it."""

@@ -5,8 +5,10 @@ and trace.jsonl, and results.json's ``certification`` pins the last two by SHA-2
 
 1. recomputes both hashes (an edited profile or trace is named); in a tapi32 trace, re-decodes the raw
    bytes of every variable-size structure with the adapter's codec and compares the recorded value;
-2. checks that results.json's verdict, route and exit status follow from its own tests, and that
-   junit.xml and report.html carry the same certification fields, verdict and outcomes;
+2. checks that results.json's verdict, route and exit status follow from its own tests, that every
+   verdict agrees with its raw log (``conformance._evidence.check_results``: the records it cites are
+   there and say what its text says; for files that carry ``judged``), and that junit.xml and
+   report.html carry the same certification fields, verdict and outcomes;
 3. replays trace.jsonl with the installed suite (``replay:`` backend, profile.yaml) into a temporary
    directory and compares every requirement's outcome and reason, the verdict and the route.
 
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from conformance._certification import FIELDS, PROFILE_FILE, TRACE_FILE, suite_version
+from conformance._evidence import check_results
 from conformance._trace import decode, encode, read_trace, sha256_of
 from conformance.report._files import ResultsFileError, outcomes_from_jsonable, read_results
 from conformance.report._results import EXIT_NOT_VERIFIED, EXIT_USAGE, exit_status, ro_verdict
@@ -74,6 +77,8 @@ def _results_problems(data: Mapping[str, Any]) -> list[str]:
     if data.get("exit_status") != exit_status(tests):
         problems.append(f"results.json: exit_status says {data.get('exit_status')}, its tests give "
                         f"{exit_status(tests)}")
+    if any(isinstance(t, Mapping) and "judged" in t for t in data.get("tests", [])):   # older files: no cites
+        problems += [f"results.json: evidence: {p}" for p in check_results(data)]
     return problems
 
 

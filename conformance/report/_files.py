@@ -81,7 +81,7 @@ def outcomes_from_jsonable(tests: Sequence[Mapping[str, Any]]) -> list[TestOutco
             id=str(t["id"]), outcome=t["outcome"], reason=str(t.get("reason") or ""),
             title=str(t.get("title") or ""), nodeid=str(t.get("nodeid") or ""), clause=t.get("clause"),
             duration=float(t.get("duration") or 0.0), records=list(t.get("records") or []),
-            failed_seq=None if failed_seq is None else int(failed_seq)))
+            failed_seq=None if failed_seq is None else int(failed_seq), judged=list(t.get("judged") or [])))
     return out
 
 

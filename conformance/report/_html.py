@@ -32,7 +32,7 @@ import pytest
 from conformance._certification import certification_html
 from conformance._recorder import records_from_jsonable
 from conformance.report._files import evidence_anchor
-from conformance.report._ladder import render_ladder, render_log_html
+from conformance.report._ladder import judged_kinds, render_ladder, render_log_html
 from conformance.report._results import EXIT_MEANINGS, OUTCOMES, RunResults, TestOutcome
 from conformance.report._summary import partial_note, run_status
 
@@ -200,7 +200,7 @@ def evidence_html(test: Mapping[str, Any]) -> str:
         return ""
     failed_seq = test.get("failed_seq")
     blamed = None if failed_seq is None else int(failed_seq)
-    ladder = render_ladder(recs, failed_seq=blamed)
+    ladder = render_ladder(recs, failed_seq=blamed, judged=judged_kinds(test.get("judged") or ()))
     # a passing (or not applicable) test's set-up and clean-up lines are one line each: results.json has
     # them all, and fifteen copies of the same lineInitializeEx would double the page
     settled = test.get("outcome") in ("pass", "not-applicable")

@@ -18,7 +18,10 @@ red wherever it is.
 * timeout, note: a box across the diagram.
 
 An async request, its return (``-> req N``) and the LINE_REPLY with that id share one colour and a
-thin connector left of the app lifeline. Failed records and ``failed_seq`` get a red band.
+thin connector left of the app lifeline. Failed records and ``failed_seq`` get a red band. The records a
+verdict cites (``judged``: results.json ``tests[].judged``, any kind -- a LINE_REPLY or LINE_CALLSTATE, a
+returned structure or a synchronous LINEERR, a LINE_ADDRESSSTATE, what a party saw, the request whose
+reply or event never came) are marked ``judged`` with the kind (``data-judged``) and a tooltip naming it.
 
 Every string that came from a record is XML-escaped: a PBX chooses caller names, and a report must
 survive ``<script>``. The output depends on nothing but the records (no ids, no clock, no hashing), so
@@ -33,13 +36,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from conformance._recorder import Record, raw_log
 
-__all__ = ["folded_ranges", "render_ladder", "render_log_html"]
+__all__ = ["folded_ranges", "judged_kinds", "render_ladder", "render_log_html"]
 
 ROW_H: Final = 18
 _CHAR_W: Final = 6.6          # advance of an 11 px monospace glyph, to cut labels to their span
@@ -126,18 +129,21 @@ def _fold_text(what: str, recs: Sequence[Record]) -> str:
     return f"{what}: {', '.join(parts)} -- every line in results.json"
 
 
-def _folds(records: Sequence[Record], failed_seq: int | None) -> list[_Fold]:
-    """The set-up and clean-up ranges to draw as one row each (none that holds a failed record)."""
+def _folds(records: Sequence[Record], failed_seq: int | None, judged: Mapping[int, str] | None = None
+           ) -> list[_Fold]:
+    """The set-up and clean-up ranges to draw as one row each (none that holds a failed or judged record)."""
+    judged = judged or {}
+
     def clean(a: int, b: int) -> bool:
-        return b - a > 1 and not any(r.failed or r.seq == failed_seq for r in records[a:b])
+        return b - a > 1 and not any(r.failed or r.seq == failed_seq or r.seq in judged for r in records[a:b])
 
     out = []
     test = next((i for i, r in enumerate(records) if r.kind == "note" and r.text == TEST_NOTE), None)
     if test is not None and clean(0, test):
         out.append(_Fold(0, test, _fold_text("set-up (not part of the verdict)", records[:test])))
     start = _cleanup_start(records)
-    end = next((i for i in range(start, len(records)) if records[i].failed or records[i].seq == failed_seq),
-               len(records))
+    end = next((i for i in range(start, len(records))
+                if records[i].failed or records[i].seq == failed_seq or records[i].seq in judged), len(records))
     if start < len(records) and clean(start, end):
         out.append(_Fold(start, end, _fold_text("clean-up (not part of the verdict)", records[start:end])))
     return out
@@ -269,9 +275,11 @@ def _box_row(rec: Record, y: int, width: int, failed: bool, cleanup: bool = Fals
 
 
 def _row(rec: Record, row: int, xs: dict[str, int], pairs: _Pairs, width: int, failed: bool,
-         cleanup: bool = False, show_time: bool = True) -> str:
+         cleanup: bool = False, show_time: bool = True, judged: str = "") -> str:
     y = _HEAD_H + row * ROW_H
-    css = f"row {rec.kind}" + (" failed" if failed else "") + (" cleanup" if cleanup else "")
+    failed = failed or bool(judged)
+    css = (f"row {rec.kind}" + (" failed" if failed else "") + (" judged" if judged else "")
+           + (" cleanup" if cleanup else ""))
     parts = []
     if failed:
         parts.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW_H}" fill="#fde2e2"/>')
@@ -290,8 +298,11 @@ def _row(rec: Record, row: int, xs: dict[str, int], pairs: _Pairs, width: int, f
         drawn, cut = _arrow_row(rec, y, xs, pairs, colour)
         parts.append(drawn)
     # the full line as a tooltip only where it matters: the raw log below has every line in full
-    title = f"<title>{_esc(rec.log_line())}</title>" if failed or (cut and rec.kind in ("error", "message")) else ""
-    return f'<g class="{css}" data-seq="{rec.seq}">{title}{"".join(parts)}</g>'
+    why = f"judged by the verdict ({judged}): " if judged else ""
+    title = (f"<title>{_esc(why + rec.log_line())}</title>" if failed or (cut and rec.kind in ("error", "message"))
+             else "")
+    mark = f' data-judged="{_esc(judged)}"' if judged else ""
+    return f'<g class="{css}" data-seq="{rec.seq}"{mark}>{title}{"".join(parts)}</g>'
 
 
 def _lifelines(xs: dict[str, int], bottom: int) -> list[str]:
@@ -320,15 +331,30 @@ def _links(pairs: _Pairs, row_of: Sequence[int]) -> list[str]:
     return out
 
 
-def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int | None = None) -> str:
+def judged_kinds(judged: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """results.json ``tests[].judged`` as {seq: cite kind(s)} for ``render_ladder`` (cites without a record
+    -- a verdict on the profile's claims -- have none)."""
+    out: dict[int, str] = {}
+    for cite in judged:
+        seq = cite.get("seq")
+        if seq is not None:
+            kind = str(cite.get("kind", ""))
+            out[int(seq)] = kind if int(seq) not in out else f"{out[int(seq)]} {kind}"
+    return out
+
+
+def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int | None = None,
+                  judged: Mapping[int, str] | None = None) -> str:
     """The ladder diagram of ``records`` as a standalone SVG document (a string, inline-able in HTML).
 
-    ``failed_seq`` marks the record a verdict blames, in addition to records already ``failed``.
+    ``failed_seq`` marks the record a verdict blames, in addition to records already ``failed``;
+    ``judged`` ({seq: cite kind}) marks every record the verdict cites (see the module docstring).
     """
     recs = list(records)
+    judged = dict(judged or {})
     xs = _columns(_actors(recs))
     width = max([*xs.values(), _LEFT + _GAP_TAPI]) + _RIGHT + (_GAP if len(xs) > 2 else 0)
-    folds = {f.start: f for f in _folds(recs, failed_seq)}
+    folds = {f.start: f for f in _folds(recs, failed_seq, judged)}
     folded_ends = {f.end - 1 for f in folds.values()}
     row_of: list[int] = []        # record index -> drawn row
     drawn: list[str] = []
@@ -346,7 +372,7 @@ def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int
         row_of.append(len(drawn))
         after_fold = i > 0 and (i - 1) in folded_ends
         drawn.append(_row(r, len(drawn), xs, pairs, width, r.failed or r.seq == failed_seq, i >= cleanup,
-                          show_time=i == 0 or after_fold or r.time != recs[i - 1].time))
+                          show_time=i == 0 or after_fold or r.time != recs[i - 1].time, judged=judged.get(r.seq, "")))
         i += 1
     top = 22 if title else 0
     height = top + _HEAD_H + max(1, len(drawn)) * ROW_H + 8
@@ -360,9 +386,10 @@ def render_ladder(records: Iterable[Record], *, title: str = "", failed_seq: int
     return f'{head}{caption}<g transform="translate(0,{top})">{inner}</g></svg>'
 
 
-def folded_ranges(records: Sequence[Record], failed_seq: int | None = None) -> list[tuple[int, int, str]]:
+def folded_ranges(records: Sequence[Record], failed_seq: int | None = None,
+                  judged: Mapping[int, str] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, summary) of the set-up and clean-up ranges a ladder folds into one row each."""
-    return [(f.start, f.end, f.text) for f in _folds(records, failed_seq)]
+    return [(f.start, f.end, f.text) for f in _folds(records, failed_seq, judged)]
 
 
 def render_log_html(records: Iterable[Record], *, fold: bool = False, failed_seq: int | None = None) -> str:

@@ -158,8 +158,10 @@ def _evidence(rows: Sequence[DocRow]) -> list[str]:
         for test in failed_tests(row.results or {}):
             found = True
             reason = str(test.get("reason") or "")
-            steps = [str(r.get("text") or "") for r in test.get("records") or [] if isinstance(r, dict)
-                     and r.get("failed")]
+            records = [r for r in test.get("records") or [] if isinstance(r, dict)]
+            # the record the verdict judged (failed_seq), not an earlier step a wrapped inner verdict marked
+            steps = [str(r.get("text") or "") for r in records if r.get("seq") == test.get("failed_seq")] or [
+                str(r.get("text") or "") for r in records if r.get("failed")]
             where = f" Failed at: {_md(steps[0])}." if steps and steps[0] not in reason else ""
             out += [f'<a id="{_anchor(row.name, str(test["id"]))}"></a>',
                     f"- **{_md(row.name)} {test['id']}**: {_md(reason)}.{where} Full ladder: the profile's "

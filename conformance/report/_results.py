@@ -128,6 +128,8 @@ class TestOutcome:
     failed_seq: int | None = None
     # not-applicable: the ``tapi_requires`` claims the profile does not make (empty: the test body decided)
     unmet_claims: list[str] = field(default_factory=list)
+    # what the verdict cites from ``records`` (conformance._evidence.Cite.to_jsonable), the first is blamed
+    judged: list[dict[str, Any]] = field(default_factory=list)
 
     def to_jsonable(self) -> dict[str, Any]:
         """The results.json entry. Shallow: ``records`` are already plain JSON data (the recorder's

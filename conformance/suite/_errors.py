@@ -16,10 +16,17 @@ Any other exception is an error too (a ``LineError`` nobody expected, a bug in a
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 __all__ = ["HarnessError", "HarnessTimeout", "Inconclusive", "NotApplicable", "NotHonoured",
-           "PreconditionError"]
+           "PreconditionError", "cites_of"]
+
+
+def cites_of(exc: BaseException) -> tuple[Any, ...]:
+    """The records a verdict exception cites (``LineSession.verdict`` sets ``cites``; conformance._evidence)."""
+    return tuple(getattr(exc, "cites", ()))
 
 
 class NotHonoured(AssertionError):

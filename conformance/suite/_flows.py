@@ -10,9 +10,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import Final
 
+from conformance._evidence import Cite
 from conformance.backend import PartyView
-from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured
-from conformance.suite._session import TRUNK_REQUIREMENT, LineSession
+from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured, cites_of
+from conformance.suite._session import TRUNK_REQUIREMENT, LineSession, Want, state_names
 from simulator._constants import (
     LineCallParamFlags,
     LineCallPrivilege,
@@ -107,22 +108,26 @@ def check_presented(s: LineSession, view: PartyView, path: str, who: str) -> Non
     seen = view.presentation      # shown / name_only / withheld / unavailable / unknown: different observations
     if not number:
         if seen == "shown":
-            raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)")
+            raise s.verdict("fail", f"{who} was shown {shown!r}, but {claim} (withheld)",
+                            cause=Cite.party(view, "presented_number"))
         if seen != "withheld":
-            raise s.verdict("inconclusive", f"{who}: the caller ID was {_SEEN[seen]}, not seen withheld ({claim})")
+            raise s.verdict("inconclusive", f"{who}: the caller ID was {_SEEN[seen]}, not seen withheld ({claim})",
+                            cause=Cite.party(view, "presentation"))
         return
     if seen == "withheld":
         raise s.verdict("fail", f"{who} was shown no number (caller ID withheld) instead of {label} {number!r} "
-                                f"({claim})")
+                                f"({claim})", cause=Cite.party(view, "presentation"))
     if seen == "name_only":
         # The caller-ID block reached the party and says a name is all it carries: the number was not
         # presented (LINECALLPARTYID_NAME without ADDRESS, docs/tapi.md §8.5). Observed, so a fail.
         raise s.verdict("fail", f"{who} was shown only a name ({view.presented_name!r}), no number, instead of "
-                                f"{label} {number!r} ({claim})")
+                                f"{label} {number!r} ({claim})", cause=Cite.party(view, "presented_name"))
     if seen != "shown":
-        raise s.verdict("inconclusive", f"{who}: the presented number is {_SEEN[seen]} on this backend ({claim})")
+        raise s.verdict("inconclusive", f"{who}: the presented number is {_SEEN[seen]} on this backend ({claim})",
+                        cause=Cite.party(view, "presentation"))
     if not numbers_match(shown, number):
-        raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})")
+        raise s.verdict("fail", f"{who} was shown {shown!r} instead of {label} {number!r} ({claim})",
+                        cause=Cite.party(view, "presented_number"))
 
 
 def poll(s: LineSession, cond: object, timeout: float, interval: float = 0.25) -> bool:
@@ -149,13 +154,17 @@ def judged_by(s: LineSession, requirement: str) -> Iterator[None]:
     try:
         yield
     except NotHonoured as exc:
-        raise Inconclusive(f"cannot be judged: the prerequisite {requirement} does not hold ({exc})") from exc
+        err = Inconclusive(f"cannot be judged: the prerequisite {requirement} does not hold ({exc})")
+        err.cites = cites_of(exc)      # type: ignore[attr-defined]   # the evidence is the prerequisite's
+        raise err from exc
 
 
-def forward_to_ro(s: LineSession) -> None:
+def forward_to_ro(s: LineSession) -> int:
+    """lineForward UNCOND to the RO number, accepted (RO-FWD-01 judges it); its request id."""
     entry = LineForward(forward_mode=int(LineForwardMode.UNCOND), dest_address=dial(s, "remote_office"))
     with judged_by(s, "RO-FWD-01"):
-        s.do("lineForward: unconditional to the RO number", "line_forward", s.line.h_line, False, 0, (entry,), 0)
+        return s.do("lineForward: unconditional to the RO number", "line_forward", s.line.h_line, False, 0,
+                    (entry,), 0).request_id
 
 
 def clear_forwarding(s: LineSession) -> None:
@@ -172,9 +181,10 @@ def check_forward_listed(s: LineSession) -> None:
     s.step("lineGetAddressStatus shows UNCOND -> RO number")
     with judged_by(s, "RO-FWD-02"):
         if not poll(s, lambda: forwarded_to_ro(s), s.pixit.state_timeout):
-            shown = s.backend.line_get_address_status(s.line.h_line, 0).forward
-            raise s.verdict("fail", f"lineGetAddressStatus forward list is {list(shown)!r} "
-                                    f"{s.pixit.state_timeout:g} s after lineForward, not UNCOND -> RO number")
+            status = s.backend.line_get_address_status(s.line.h_line, 0)
+            cite = Cite.value(status, "lineGetAddressStatus", "forward")
+            raise s.verdict("fail", f"lineGetAddressStatus reports {cite.says()[0]} {s.pixit.state_timeout:g} s "
+                                    f"after lineForward, not UNCOND -> RO number", cause=cite)
 
 
 def forwarded_to_ro(s: LineSession) -> bool:
@@ -199,18 +209,27 @@ def forwarded_call_rings_ro(s: LineSession) -> PartyView:
     try:
         return s.party_wait("remote_office", ALERTED, "the forwarded call alerts the RO phone")
     except NotHonoured as exc:
-        if any(s.state_of(h) & (S.OFFERING | S.ACCEPTED) for h in s.new_calls(mark)):
-            owner, why = "RO-FWD-06", "the call to the business number rings at the desk line: it was not forwarded"
+        cites = cites_of(exc)
+        at_desk = [h for h in s.new_calls(mark) if s.state_of(h) & (S.OFFERING | S.ACCEPTED)]
+        offered = s.state_message(at_desk[0], s.state_of(at_desk[0])) if at_desk else None
+        if at_desk:
+            owner, why = "RO-FWD-06", (f"the call to the business number rings at the desk line (call "
+                                       f"0x{at_desk[0]:08X} {state_names(s.state_of(at_desk[0]))}): it was not "
+                                       f"forwarded")
+            if offered is not None:
+                cites = (Cite.callstate(offered), *cites)
         else:
             caller = s.observed("caller", "why the RO phone never rang")
             if caller.state in ("idle", "busy"):
                 owner, why = TRUNK_REQUIREMENT, (f"the caller's leg is {caller.state}: the PBX did not put the "
                                                  f"second external leg up (trunks.channels = {s.profile.trunks})")
+                cites = (Cite.party(caller, "state"), *cites)
             else:
                 owner, why = "RO-FWD-06", "the forwarded call never reached the RO phone"
         if s.owns(owner):
-            raise s.verdict("fail", f"{why} ({exc})") from exc
-        raise s.verdict("inconclusive", f"cannot be judged: the prerequisite {owner} does not hold - {why}") from exc
+            raise s.verdict("fail", f"{why} ({exc})", cause=cites) from exc
+        raise s.verdict("inconclusive", f"cannot be judged: the prerequisite {owner} does not hold - {why} ({exc})",
+                        cause=cites) from exc
 
 
 # ----- the RO leg and the transfers -------------------------------------------------------------
@@ -233,7 +252,8 @@ def take_ownership(s: LineSession, h_call: int, announced: int, leg: str) -> Non
         s.backend.line_set_call_privilege(h_call, int(LineCallPrivilege.OWNER))
     except LineError as exc:
         raise s.verdict("inconclusive", f"{leg}: cannot take ownership of the offered call "
-                                        f"0x{h_call:08X} from the application that owns it: {exc}") from exc
+                                        f"0x{h_call:08X} from the application that owns it: {exc}",
+                        cause=Cite.error(exc, "lineSetCallPrivilege")) from exc
 
 
 def make_ro_leg(s: LineSession) -> int:
@@ -253,8 +273,9 @@ def make_ro_leg(s: LineSession) -> int:
         mark = s.mark()
         s.step("RO leg: the RO phone calls the business number")
         s.backend.parties.call("remote_office", business_number(s))
-        offer = s.wait_message(lambda m: m.msg == LineMsg.CALLSTATE and bool(m.param1 & S.OFFERING),
-                               "OFFERING call from the RO phone on the desk line", since=mark)
+        offer = s.wait_message(Want(LineMsg.CALLSTATE, "param1", int(S.OFFERING)),
+                               "LINE_CALLSTATE OFFERING of a call from the RO phone on the desk line", since=mark,
+                               after={"role": "remote_office", "action": "call"})
         h_call = offer.device
         take_ownership(s, h_call, offer.param3, "RO leg")
         s.do("RO leg: lineAnswer", "line_answer", h_call)
@@ -287,9 +308,11 @@ def target_connected_to_ro(s: LineSession, path: str) -> None:
         raise
     ro = s.observed("remote_office", "the RO phone is connected to the target")
     if ro.state != "connected":
-        raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}, not connected to it")
+        raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}, not connected to it",
+                        cause=Cite.party(ro, "state"))
     if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
-        raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone")
+        raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone",
+                        cause=Cite.party(view, "connected_number"))
 
 
 def blind_flow(s: LineSession) -> int:
@@ -314,9 +337,12 @@ def consult_flow(s: LineSession) -> tuple[int, int]:
     s.wait_state(h_consult, int(S.DIALTONE), "the consultation call has dial tone")
     s.do("lineDial the target on the consultation call", "line_dial", h_consult, dial(s, "target"))
     s.wait_state(h_consult, int(ringing), f"the consultation call reaches {ringing.name}")
-    now = s.backend.line_get_call_status(h_consult).call_state
-    if not now & (S.RINGBACK | S.PROCEEDING):
-        raise Inconclusive(f"the consultation call is {S(now).name} already: cannot complete while it rings")
+    status = s.backend.line_get_call_status(h_consult)
+    if not status.call_state & (S.RINGBACK | S.PROCEEDING):
+        cite = Cite.value(status, "lineGetCallStatus", "call_state")
+        raise s.verdict("inconclusive", f"the consultation call is {state_names(status.call_state)} already "
+                                        f"(lineGetCallStatus {cite.says()[0]}): cannot complete while it rings",
+                        cause=cite)
     s.do("lineCompleteTransfer(TRANSFER) while the target rings", "line_complete_transfer", h_call, h_consult,
          int(LineTransferMode.TRANSFER))
     s.wait_state(h_consult, ENDED, "the consultation call goes IDLE")
@@ -330,12 +356,17 @@ def desk_idle(s: LineSession) -> None:
     status = s.backend.line_get_address_status(s.line.h_line, 0)
     calls = status.num_active_calls + status.num_on_hold_calls + status.num_on_hold_pend_calls
     if calls:
-        raise s.verdict("fail", f"the desk line still has {calls} call(s) after the hand-over")
+        cite = Cite.value(status, "lineGetAddressStatus", "num_active_calls", "num_on_hold_calls",
+                          "num_on_hold_pend_calls")
+        raise s.verdict("fail", f"the desk line still has {calls} call(s) after the hand-over "
+                                f"(lineGetAddressStatus {', '.join(cite.says())})", cause=cite)
     desk = s.observed("desk", "the desk phone is idle and on-hook after the hand-over")
     if desk.state in ("alerting", "connected", "calling"):
-        raise s.verdict("fail", f"the desk phone is still {desk.state} after the hand-over")
+        raise s.verdict("fail", f"the desk phone is still {desk.state} after the hand-over",
+                        cause=Cite.party(desk, "state"))
     if desk.off_hook:
-        raise s.verdict("fail", "the desk phone is still off-hook (speaker) after the hand-over")
+        raise s.verdict("fail", "the desk phone is still off-hook (speaker) after the hand-over",
+                        cause=Cite.party(desk, "off_hook"))
 
 
 def native_flow(s: LineSession, *, answer: bool) -> int:
@@ -346,19 +377,20 @@ def native_flow(s: LineSession, *, answer: bool) -> int:
         s.reopen(native.ext_version)
     except LineError as exc:
         raise s.verdict("fail", f"opening the desk line with extension version 0x{native.ext_version:08X}: "
-                                f"{exc}") from exc
+                                f"{exc}", cause=Cite.error(exc, exc.function or "lineOpen")) from exc
     mark = s.mark()
     request = native.activate.replace("{number}", dial(s, "remote_office")).encode("ascii")
-    s.do("lineDevSpecific: activate native Remote Office to the RO number", "line_dev_specific",
-         s.line.h_line, 0, 0, request)
-    s.wait_message(lambda m: m.msg == LineMsg.DEVSPECIFIC, "LINE_DEVSPECIFIC after activation",
-                   "wait for LINE_DEVSPECIFIC", since=mark)
+    activated = s.do("lineDevSpecific: activate native Remote Office to the RO number", "line_dev_specific",
+                     s.line.h_line, 0, 0, request)
+    s.wait_message(Want(LineMsg.DEVSPECIFIC), "LINE_DEVSPECIFIC after activation", "wait for LINE_DEVSPECIFIC",
+                   since=mark, after={"request_id": activated.request_id})
     h_call = s.do("lineMakeCall to the target on the native line", "line_make_call", s.line.h_line,
                   dial(s, "target"), 0, None).new_call
     ro = s.party_wait("remote_office", ALERTED, "the PBX rings the RO phone first")
     target = s.observed("target", "the target is not called before the RO phone answers")
     if target.state != "idle":
-        raise s.verdict("fail", f"the target is {target.state} before the RO phone answered")
+        raise s.verdict("fail", f"the target is {target.state} before the RO phone answered",
+                        cause=Cite.party(target, "state"))
     check_presented(s, ro, "direct", "the RO phone")
     s.party_wait("remote_office", frozenset({"connected"}), "the RO phone answers",
                  timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
@@ -368,10 +400,12 @@ def native_flow(s: LineSession, *, answer: bool) -> int:
         view = s.party_wait("target", frozenset({"connected"}), "the target answers",
                             timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
         if view.connected_number and not numbers_match(view.connected_number, s.pixit.remote_office):
-            raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone")
+            raise s.verdict("fail", f"the target is connected to {view.connected_number!r}, not the RO phone",
+                            cause=Cite.party(view, "connected_number"))
         ro = s.observed("remote_office", "the RO phone is connected to the target")
         if ro.state != "connected":
-            raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}")
+            raise s.verdict("fail", f"the target answered but the RO phone is {ro.state}",
+                            cause=Cite.party(ro, "state"))
     s.do("lineDevSpecific: deactivate native Remote Office", "line_dev_specific", s.line.h_line, 0, 0,
          native.deactivate.encode("ascii"))
     s.native_touched = False

@@ -18,9 +18,11 @@ The clean-up after a dead link is best-effort and never raises anything but ``Ha
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
 
+from conformance._evidence import PARTY_ENDED, Cite, as_cites
+from conformance._evidence import state_names as state_names
 from conformance.backend import TAPI_NAMES, Backend, PartyView
 from conformance.suite._desk import API_HIGH, API_LOW, DeskLine, open_desk_line
 from conformance.suite._errors import HarnessError, HarnessTimeout, Inconclusive, NotHonoured, PreconditionError
@@ -38,7 +40,7 @@ from simulator._messages import LineMessage
 from simulator._profile_model import Profile
 from simulator._structs import LineForward
 
-__all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "open_desk_line", "state_names"]
+__all__ = ["API_HIGH", "API_LOW", "DeskLine", "LineSession", "OnTimeout", "Want", "open_desk_line", "state_names"]
 
 PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
@@ -66,8 +68,15 @@ _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application t
                    (LineDevState.REMOVED, "the desk line device was removed (LINE_LINEDEVSTATE REMOVED)"))
 
 
-def state_names(mask: int) -> str:
-    return "/".join(s.name or "?" for s in LineCallState if s & mask) or f"0x{mask:X}"
+class Want(NamedTuple):
+    """A message ``wait_message`` waits for, as data: ``msg`` with every bit of ``mask`` in ``param``."""
+
+    msg: LineMsg
+    param: str = "param1"
+    mask: int = 0
+
+    def __call__(self, m: LineMessage) -> bool:
+        return m.msg == self.msg and int(getattr(m, self.param)) & self.mask == self.mask
 
 
 class LineSession:
@@ -93,6 +102,9 @@ class LineSession:
         # TAPI ordering (MS docs "LINE_REPLY", "lineMakeCall": the new hCall is valid only once the
         # LINE_REPLY arrived): a LINE_CALLSTATE of a call the app creates must not come before that reply.
         self.ordering_violations: list[str] = []
+        self.ordering_cites: list[Cite] = []        # the same, as evidence a verdict can cite
+        self._marks: dict[int, int] = {}             # mark() -> seq of the log record at that point
+        self.last_attempt: Cite | None = None        # how the PBX answered the last ``attempt`` (evidence)
 
     def reopen(self, ext_version: int) -> DeskLine:
         """Close the desk line and open it again (same application) with a provider extension version."""
@@ -114,21 +126,32 @@ class LineSession:
         if note is not None:
             note(f"step: {name}")
 
-    def verdict(self, kind: OnTimeout, text: str, cause: LineMessage | None = None) -> Exception:
-        """The exception for verdict ``kind``; the log marks the failing step: the record of ``cause`` (the
-        message judged) where there is one, else a note with ``text``.
+    def verdict(self, kind: OnTimeout, text: str,
+                cause: LineMessage | Cite | Sequence[Cite] | None = None) -> Exception:
+        """The exception for verdict ``kind``; the log marks the failing step: the records ``cause`` cites
+        (``conformance._evidence.Cite``: the message, returned value, party view or unanswered request
+        judged) where there are any, else a note with ``text``. The exception carries the located cites
+        (``cites``) into results.json (``tests[].judged``).
 
         After a dead link nothing is judged: the verdict is an error that says what died first.
         """
+        cites = as_cites(cause)
         if self.check_link():
-            kind, text, cause = "error", self._with_link(text), None
-        mark = getattr(self.backend, "mark_failure", None)
-        if mark is not None:
-            if cause is None:
-                mark(text)
-            else:
-                mark(text, cause)
-        return _VERDICT[kind](text)
+            kind, text, cites = "error", self._with_link(text), ()
+        judge = getattr(self.backend, "judge", None)
+        if judge is not None:
+            cites = judge(text, cites)
+        else:
+            note = getattr(self.backend, "note", None)
+            if note is not None:
+                note(text)
+        exc = _VERDICT[kind](text)
+        exc.cites = tuple(cites)        # type: ignore[attr-defined]
+        return exc
+
+    def position(self) -> tuple[int, float]:
+        """(seq of the latest log record, backend time): where a wait starts, for an absence a verdict cites."""
+        return int(getattr(self.backend, "last_seq", 0)), float(self.backend.now())
 
     # ----- the link ---------------------------------------------------------------------------
     def link_died(self, what: str) -> None:
@@ -175,6 +198,9 @@ class LineSession:
             if msg.new_call and msg.result == 0:
                 early = self.history.setdefault(msg.new_call, [])
                 if early and msg.new_call not in self.announced:
+                    self.ordering_cites.append(Cite("ordering", {
+                        "h_call": int(msg.new_call), "state": state_names(early[0]),
+                        "request_id": int(msg.request_id), "function": function}, msg))
                     self._ordering(f"LINE_CALLSTATE {state_names(early[0])} of the new call 0x{msg.new_call:08X} "
                                    f"came before the LINE_REPLY of {function} (request {msg.request_id}) that "
                                    f"created it")
@@ -204,7 +230,12 @@ class LineSession:
             if self.link_down:
                 raise self._link_lost(step, what)
             remaining = deadline - self.backend.now()
-            if remaining <= 0 or self.pump(remaining) is None:
+            if remaining <= 0:
+                # what is already queued arrived within the bound: take it in before giving up, so that a
+                # verdict's "did not reach X (still Y)" is never followed in the log by X from that queue
+                self.drain()
+                return cond()
+            if self.pump(remaining) is None:
                 return cond()
         return True
 
@@ -222,6 +253,7 @@ class LineSession:
 
     def mark(self) -> int:
         """A position in the message list, for ``wait_message(since=...)``."""
+        self._marks[len(self.messages)] = self.position()[0]
         return len(self.messages)
 
     # ----- requests ---------------------------------------------------------------------------
@@ -238,7 +270,7 @@ class LineSession:
             if exc.code in DEAD_LINK_ERRORS:     # on the suite's own, never closed, line and app
                 self.check_link()                # a LINE_CLOSE already queued is the first sign: name it
                 self.link_died(f"{TAPI_NAMES[method]} was refused {exc.name}")
-            raise self.verdict("fail", f"{step}: {exc}") from exc
+            raise self.verdict("fail", f"{step}: {exc}", cause=Cite.error(exc, TAPI_NAMES[method])) from exc
         self.awaiting[req] = TAPI_NAMES[method]
         return req
 
@@ -248,9 +280,12 @@ class LineSession:
         step = step or self.current_step
         timeout = self.pixit.reply_timeout
         what = f"the LINE_REPLY of {function} (request {req})"
+        _, start = self.position()
         if not self._wait(lambda: req in self.replies, timeout, step, what):
             raise self.verdict("error", f"{step}: no LINE_REPLY for {function} (request {req}) within "
-                                        f"{timeout:g} s (pixit.reply_timeout)")
+                                        f"{timeout:g} s (pixit.reply_timeout)",
+                               cause=Cite("no_reply", {"function": function, "request_id": req,
+                                                       "timeout": timeout, "start": start}))
         reply = self.replies[req]
         if expect_ok and reply.result != 0:
             err = reply.error
@@ -261,8 +296,8 @@ class LineSession:
                 # the reply-error form of a trunk shortage (simulation.trunk_exhaustion: reply_error)
                 raise self.verdict("inconclusive", f"{text} - no free resource (trunk channel?); cannot be "
                                                    f"judged here, the trunks clause ({TRUNK_REQUIREMENT}) owns it",
-                                   cause=reply)
-            raise self.verdict("fail", text, cause=reply)
+                                   cause=Cite.reply(reply, function))
+            raise self.verdict("fail", text, cause=Cite.reply(reply, function))
         return reply
 
     def attempt(self, step: str, method: str, *args: Any) -> LineMessage | None:
@@ -271,16 +306,19 @@ class LineSession:
         a dead link ends the test as everywhere."""
         self.step(step)
         function = TAPI_NAMES[method]
+        self.last_attempt = None
         try:
             req = int(getattr(self.backend, method)(*args))
         except LineError as exc:
             if exc.code in DEAD_LINK_ERRORS:
                 self.check_link()
                 self.link_died(f"{function} was refused {exc.name}")
-                raise self.verdict("error", f"{step}: {exc}") from exc
+                raise self.verdict("error", f"{step}: {exc}", cause=Cite.error(exc, function)) from exc
+            self.last_attempt = Cite.error(exc, function)
             return None
         self.awaiting[req] = function
         reply = self.wait_reply(req, function, step, expect_ok=False)
+        self.last_attempt = Cite.reply(reply, function)
         return reply if reply.result == 0 else None
 
     def do(self, step: str, method: str, *args: Any) -> LineMessage:
@@ -319,24 +357,34 @@ class LineSession:
                     return True
             return False
         want = state_names(states)
+        from_seq, begun = self.position()
         reached = self._wait(cond, timeout, step, f"call 0x{h_call:08X} to reach {want}")
         if reached and found[0] & states:
             return found[0]
         if reached:
-            kind, why = self._why_ended(h_call, found[0], on_timeout)
+            kind, why, blame = self._why_ended(h_call, found[0], on_timeout)
+            msg = self.state_message(h_call, found[0])
+            cite = None
+            if msg is not None:
+                cite = Cite.callstate(msg)
+                cite = Cite("callstate", {**cite.facts, "blame": blame}, msg) if blame else cite
             raise self.verdict(kind, f"{step}: call 0x{h_call:08X} went {state_names(found[0])} instead of reaching "
-                                     f"{want}{why}", cause=self.state_message(h_call, found[0]))
-        now = state_names(self.state_of(h_call)) if self.state_of(h_call) else "no state yet"
+                                     f"{want}{why}", cause=cite)
+        still = state_names(self.state_of(h_call)) if self.state_of(h_call) else ""
         raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} did not reach {want} within {timeout:g} s "
-                                       f"(still {now})")
+                                       f"(still {still or 'no state yet'})",
+                           cause=Cite("no_state", {"h_call": h_call, "wanted": want, "mask": int(states),
+                                                   "still": still, "timeout": timeout, "start": begun,
+                                                   "from_seq": from_seq}))
 
     def state_message(self, h_call: int, state: int) -> LineMessage | None:
         """The latest LINE_CALLSTATE that put ``h_call`` into ``state`` (the evidence of a verdict)."""
         return next((m for m in reversed(self.messages)
                      if m.msg == LineMsg.CALLSTATE and m.device == h_call and m.param1 == state), None)
 
-    def _why_ended(self, h_call: int, state: int, on_timeout: OnTimeout) -> tuple[OnTimeout, str]:
-        """(verdict, note) for a call that went ``state`` (BUSY / DISCONNECTED) instead of progressing.
+    def _why_ended(self, h_call: int, state: int, on_timeout: OnTimeout) -> tuple[OnTimeout, str, str]:
+        """(verdict, note, whom the note blames: "trunk", "party" or "") for a call that went ``state`` (BUSY /
+        DISCONNECTED) instead of progressing.
 
         The far party busy, refusing or not answering: inconclusive (the PIXIT party must play along).
         A trunk shortage (LINEBUSYMODE_TRUNK / UNAVAIL, LINEDISCONNECTMODE_CONGESTION) is the PBX's fault
@@ -350,27 +398,46 @@ class LineSession:
             name = (f"LINEBUSYMODE_{LineBusyMode(mode & _TRUNK_BUSY).name}" if busy
                     else "LINEDISCONNECTMODE_CONGESTION")
             if self.owns(TRUNK_REQUIREMENT):
-                return "fail", f" - {name}: the PBX has no free trunk channel (trunks.channels = {self.profile.trunks})"
+                return ("fail", f" - {name}: the PBX has no free trunk channel (trunks.channels = "
+                                f"{self.profile.trunks})", "trunk")
             return "inconclusive", (f" - {name}: the PBX ran out of trunk channels; cannot be judged here, "
-                                    f"the trunks clause ({TRUNK_REQUIREMENT}) owns it")
+                                    f"the trunks clause ({TRUNK_REQUIREMENT}) owns it"), "trunk"
         if busy or (state & LineCallState.DISCONNECTED and mode & _PARTY_DISCONNECTS):
-            return "inconclusive", (" - the far party is busy, refused or did not answer; the PIXIT party must "
-                                    "be free and answer for this requirement to be judged")
-        return on_timeout, ""
+            return "inconclusive", (f" - {PARTY_ENDED}; the PIXIT party must be free and answer for this "
+                                    f"requirement to be judged"), "party"
+        return on_timeout, "", ""
 
-    def wait_message(self, pred: Callable[[LineMessage], bool], what: str, step: str | None = None, *,
-                     since: int = 0, timeout: float | None = None, on_timeout: OnTimeout = "fail"
-                     ) -> LineMessage:
-        """The first message from ``since`` on that satisfies ``pred``."""
+    def wait_message(self, pred: Callable[[LineMessage], bool] | Want, what: str, step: str | None = None, *,
+                     since: int = 0, timeout: float | None = None, on_timeout: OnTimeout = "fail",
+                     after: Mapping[str, Any] | None = None) -> LineMessage:
+        """The first message from ``since`` on that satisfies ``pred``.
+
+        With ``pred`` a ``Want`` (message, parameter, bits) a timeout verdict cites the absence so the
+        evidence check can prove it, and marks what it followed: ``after`` = ``{"request_id": N}`` (the
+        request whose event never came) or ``{"role": R}`` (the party whose call never showed).
+        """
         step = step or self.current_step
         timeout = self.pixit.state_timeout if timeout is None else timeout
         hit: list[LineMessage] = []
+        from_seq = self._marks.get(since, 0)
+        _, start = self.position()
 
         def cond() -> bool:
             hit.extend(m for m in self.messages[since:] if pred(m))
             return bool(hit)
         if not self._wait(cond, timeout, step, what):
-            raise self.verdict(on_timeout, f"{step}: no {what} within {timeout:g} s")
+            cites: list[Cite] = []
+            seen = ""
+            if isinstance(pred, Want):
+                cites.append(Cite("no_message", {"msg": pred.msg.tapi_name, "param": pred.param, "mask": pred.mask,
+                                                 "timeout": timeout, "start": start, "from_seq": from_seq,
+                                                 **(after or {})}))
+                # a message of the kind waited for, without the bits: the closest the PBX came (evidence)
+                near = [m for m in self.messages[since:] if m.msg == pred.msg]
+                if near:
+                    cites.append(Cite.message(near[-1]))
+                    seen = f" (only {near[-1].describe()})"
+            raise self.verdict(on_timeout, f"{step}: no {what} within {timeout:g} s{seen}", cause=cites)
         return hit[0]
 
     def new_calls(self, since: int) -> list[int]:
@@ -440,7 +507,9 @@ class LineSession:
         view = self.backend.parties.observe(role)
         if view.state == "unknown":
             raise self.verdict("inconclusive", f"{what}: the {role} party is not observable on this backend "
-                                               f"(pixit.party_lines.{role}), so this cannot be judged")
+                                               f"(pixit.party_lines.{role}): its state is unknown, so this cannot "
+                                               f"be judged",
+                               cause=Cite("party", {"role": role, "fields": {"state": "unknown"}}, view))
         return view
 
     def party_wait(self, role: str, states: frozenset[str], step: str | None = None, *,
@@ -455,8 +524,11 @@ class LineSession:
             # "busy": the PIXIT party is in use elsewhere - the PBX cannot be judged on reaching it.
             verdict = "inconclusive" if now in ("unknown", "busy") else on_timeout
             note = {"unknown": ", not observable", "busy": ", the party is busy elsewhere"}.get(now, "")
-            raise self.verdict(verdict, f"{step}: {role} did not become {'/'.join(sorted(states))} within "
-                                        f"{timeout:g} s (still {now}{note})")
+            wanted = "/".join(sorted(states))
+            raise self.verdict(verdict, f"{step}: {role} did not become {wanted} within "
+                                        f"{timeout:g} s (still {now}{note})",
+                               cause=Cite("party_timeout", {"role": role, "wanted": wanted, "timeout": timeout,
+                                                            "still": now}))
         return view
 
     # ----- pre / post conditions --------------------------------------------------------------
@@ -480,13 +552,17 @@ class LineSession:
         self.step("clean up")
         problems: list[str] = []
         self.check_link()
+        cites: list[Cite] = []
         if self.awaiting and not self.link_down:
+            _, start = self.position()
             with contextlib.suppress(HarnessError):
                 self._wait(lambda: not self.awaiting, self.pixit.reply_timeout, "clean up", "late LINE_REPLYs")
             if self.awaiting and not self.link_down:      # recorded: a request the PBX never answered
-                late = ", ".join(f"{fn} (request {req})" for req, fn in sorted(self.awaiting.items()))
-                text = (f"no LINE_REPLY for {late} even {self.pixit.reply_timeout:g} s into the clean-up "
-                        f"(pixit.reply_timeout)")
+                timeout = self.pixit.reply_timeout
+                text = "; ".join(f"no LINE_REPLY for {fn} (request {req}) even {timeout:g} s into the clean-up "
+                                 f"(pixit.reply_timeout)" for req, fn in sorted(self.awaiting.items()))
+                cites += [Cite("no_reply", {"function": fn, "request_id": req, "timeout": timeout, "start": start})
+                          for req, fn in sorted(self.awaiting.items())]
                 note = getattr(self.backend, "note", None)
                 if note is not None:
                     note(f"clean up: {text}")
@@ -498,6 +574,7 @@ class LineSession:
                 action()
             except (TapiError, HarnessError, NotHonoured, Inconclusive) as exc:
                 problems.append(str(exc).removeprefix("post-condition: "))
+                cites += getattr(exc, "cites", ())
         if self.link_down:
             self._salvage()
             if not self.link_reported:
@@ -505,7 +582,7 @@ class LineSession:
             if self.forward_touched or self.native_touched:
                 problems.append("forwarding / native Remote Office could not be restored: check the desk phone")
         if problems:
-            raise self.verdict("error", "post-condition: " + "; ".join(problems))
+            raise self.verdict("error", "post-condition: " + "; ".join(problems), cause=cites)
 
     def _salvage(self) -> None:
         """The link died: free what can be freed without waiting on it (every error is expected here)."""

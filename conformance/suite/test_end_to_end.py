@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance._evidence import Cite
 from conformance.suite._claims import check_claim, undocumented_claims
 from conformance.suite._errors import Inconclusive, NotApplicable
 from conformance.suite._flows import (
@@ -23,6 +24,12 @@ _ROUTE_CLAIMS = ("native", "business_number_on_direct", "blind_transfer", "busin
                  "consultation_in_ringing", "business_number_on_consult")
 
 
+def _on_claims(exc: Inconclusive, *claims: str) -> Inconclusive:
+    """``exc`` citing the profile's claims it rests on (nothing in the log to cite: conformance._evidence)."""
+    exc.cites = (Cite.claim(*claims),)      # type: ignore[attr-defined]
+    return exc
+
+
 @pytest.mark.requirement("RO-E2E-01")
 @pytest.mark.tapi_requires("trunks>=2")
 def test_ro_e2e_01_outbound(tapi_session: LineSession) -> None:
@@ -40,12 +47,14 @@ def test_ro_e2e_01_outbound(tapi_session: LineSession) -> None:
     if not (blind or offers("consultation_in_ringing", "business_number_on_consult")):
         undecided = undocumented_claims(s.profile, _ROUTE_CLAIMS)
         if undecided:   # a route may exist, no source says: not judged
-            raise Inconclusive("; ".join(undecided))
+            raise _on_claims(Inconclusive("; ".join(undecided)),
+                             *(c for c in _ROUTE_CLAIMS if undocumented_claims(s.profile, [c])))
         raise NotApplicable(f"profile {s.profile.name}: no route that shows the target the business number "
                             f"(capabilities.native_remote_office, capabilities.transfer, capabilities.caller_id)")
     hands_free, reason = check_claim(s.profile, "auto_origination")
     if not hands_free and undocumented_claims(s.profile, ["auto_origination"]):
-        raise Inconclusive("; ".join(undocumented_claims(s.profile, ["auto_origination"])))
+        raise _on_claims(Inconclusive("; ".join(undocumented_claims(s.profile, ["auto_origination"]))),
+                         "auto_origination")
     if not hands_free:
         raise NotApplicable(f"{reason}: the RO leg cannot be dialled hands-free")
     if blind:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance._evidence import Cite
 from conformance.suite._flows import (
     business_number,
     check_forward_listed,
@@ -19,8 +20,9 @@ from conformance.suite._flows import (
     numbers_match,
     poll,
 )
-from conformance.suite._session import LineSession
+from conformance.suite._session import LineSession, Want
 from simulator._constants import LineAddressState, LineCallReason, LineMsg
+from simulator._structs import LineAddressStatus
 
 pytestmark = pytest.mark.tapi_requires("forwarding")
 
@@ -50,9 +52,10 @@ def test_ro_fwd_03_address_state_forward_event(tapi_session: LineSession) -> Non
     "LINE_ADDRESSSTATE"), once the app enabled it with lineSetStatusMessages."""
     s = tapi_session
     mark = s.mark()
-    forward_to_ro(s)
-    s.wait_message(lambda m: m.msg == LineMsg.ADDRESSSTATE and bool(m.param2 & LineAddressState.FORWARD),
-                   "LINE_ADDRESSSTATE(FORWARD) after lineForward", "wait for LINE_ADDRESSSTATE(FORWARD)", since=mark)
+    request = forward_to_ro(s)
+    s.wait_message(Want(LineMsg.ADDRESSSTATE, "param2", int(LineAddressState.FORWARD)),
+                   "LINE_ADDRESSSTATE(FORWARD) after lineForward", "wait for LINE_ADDRESSSTATE(FORWARD)", since=mark,
+                   after={"request_id": request})
 
 
 @pytest.mark.requirement("RO-FWD-04")
@@ -73,9 +76,15 @@ def test_ro_fwd_05_query_shows_cleared(tapi_session: LineSession) -> None:
     check_forward_listed(s)          # RO-FWD-02's to judge: if it never shows, clearing cannot be judged
     clear_forwarding(s)
     s.step("lineGetAddressStatus shows no entry")
-    if not poll(s, lambda: not s.backend.line_get_address_status(s.line.h_line, 0).forward,
-                s.pixit.state_timeout):
-        raise s.verdict("fail", f"forward entries still listed {s.pixit.state_timeout:g} s after clearing")
+    seen: list[LineAddressStatus] = []
+
+    def cleared() -> bool:
+        seen.append(s.backend.line_get_address_status(s.line.h_line, 0))
+        return not seen[-1].forward
+    if not poll(s, cleared, s.pixit.state_timeout):
+        cite = Cite.value(seen[-1], "lineGetAddressStatus", "forward")
+        raise s.verdict("fail", f"forward entries still listed {s.pixit.state_timeout:g} s after clearing: "
+                                f"lineGetAddressStatus reports {cite.says()[0]}", cause=cite)
 
 
 @pytest.mark.requirement("RO-FWD-06")
@@ -88,10 +97,12 @@ def test_ro_fwd_06_call_reaches_remote_office(tapi_session: LineSession) -> None
     forward_to_ro(s)
     view = forwarded_call_rings_ro(s)
     if view.reason and not view.reason & LineCallReason.FWDUNCOND:
-        raise s.verdict("fail", f"the RO phone's call has reason 0x{view.reason:X}, not LINECALLREASON_FWDUNCOND")
+        raise s.verdict("fail", f"the RO phone's call has reason 0x{view.reason:X}, not LINECALLREASON_FWDUNCOND",
+                        cause=Cite.party(view, "reason"))
     redirecting = view.redirecting_number
     if redirecting and not (numbers_match(redirecting, business_number(s)) or redirecting == s.pixit.desk):
-        raise s.verdict("fail", f"redirecting number {redirecting!r} is not the business phone")
+        raise s.verdict("fail", f"redirecting number {redirecting!r} is not the business phone",
+                        cause=Cite.party(view, "redirecting_number"))
     unobserved = [name for name, value in (("reason", view.reason), ("redirecting number", redirecting))
                   if not value]
     if unobserved:

@@ -26,5 +26,5 @@ def test_ro_orig_01_make_call_hands_free(tapi_session: LineSession) -> None:
         raise s.verdict("error", "lineMakeCall: the LINE_REPLY carries no call handle")
     state = s.wait_state(h_call, PROGRESS | PROMPT, "the call progresses without the desk user")
     if state & PROMPT:
-        raise s.verdict("fail", f"the new call came up {S(state).name}: the PBX prompts the desk phone "
-                                f"instead of dialling hands-free", cause=s.state_message(h_call, state))
+        raise s.verdict("fail", f"the new call 0x{h_call:08X} came up {S(state).name}: the PBX prompts the desk "
+                                f"phone instead of dialling hands-free", cause=s.state_message(h_call, state))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance._evidence import Cite
 from conformance.suite._errors import Inconclusive
 from conformance.suite._flows import business_number, make_ro_leg, poll
 from conformance.suite._session import LineSession
@@ -97,5 +98,6 @@ def test_ro_tapi_01_reply_before_new_call_events(tapi_session: LineSession) -> N
 def _fail(s: LineSession, duplicates: list[tuple[str, LineMessage | None]]) -> None:
     """Fail with every violation seen; the first duplicate's announcement is the record blamed."""
     texts = s.ordering_violations + [text for text, _ in duplicates]
-    cause = next((c for _, c in duplicates if c is not None), None)
-    raise s.verdict("fail", "; ".join(texts), cause=cause)
+    first = next((c for _, c in duplicates if c is not None), None)
+    cites = list(s.ordering_cites) + ([Cite.message(first)] if first is not None else [])
+    raise s.verdict("fail", "; ".join(texts), cause=cites)
