@@ -57,9 +57,13 @@ _PARTY_DISCONNECTS = int(LineDisconnectMode.BUSY | LineDisconnectMode.NOANSWER |
 _TRUNK_BUSY = int(LineBusyMode.TRUNK | LineBusyMode.UNAVAIL)
 _TRUNK_DISCONNECTS = int(LineDisconnectMode.CONGESTION)
 TRUNK_REQUIREMENT = "RO-TRUNK-01"
-# Requests that may need a new external channel (LINEERR_RESOURCEUNAVAIL = the PBX had none).
+# Requests that may need a new external channel (LINEERR_RESOURCEUNAVAIL = the PBX had none). Not
+# lineSetupTransfer: it takes no destination (MS docs "lineSetupTransfer"), the consultation call gets the
+# PBX's own dial tone, and only the lineDial that follows may seize a trunk.
 _NEEDS_A_CHANNEL = frozenset({"lineMakeCall", "lineDial", "lineBlindTransfer", "lineCompleteTransfer",
-                              "lineRedirect", "lineSetupTransfer"})
+                              "lineRedirect"})
+# A party in one of these states holds an external leg (a trunk channel) of the running test.
+_LEG_UP = frozenset({"alerting", "calling", "connected"})
 # Up-front / reply errors that mean the line or the application is gone, not that a claim failed.
 DEAD_LINK_ERRORS = frozenset({int(LineErr.INVALLINEHANDLE), int(LineErr.INVALAPPHANDLE), int(LineErr.REINIT)})
 _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application to re-initialise "
@@ -292,13 +296,25 @@ class LineSession:
             name = err.tapi_name if err is not None else f"0x{reply.param2:08X}"
             text = f"{step}: {function} (request {req}) was answered {name}"
             if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL \
-                    and not self.owns(TRUNK_REQUIREMENT):
+                    and not self.owns(TRUNK_REQUIREMENT) and self._legs_up() != 0:
                 # the reply-error form of a trunk shortage (simulation.trunk_exhaustion: reply_error)
                 raise self.verdict("inconclusive", f"{text} - no free resource (trunk channel?); cannot be "
                                                    f"judged here, the trunks clause ({TRUNK_REQUIREMENT}) owns it",
                                    cause=Cite.reply(reply, function))
+            if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL and self._legs_up() == 0:
+                text += f" - {self._first_leg_note()}"
             raise self.verdict("fail", text, cause=Cite.reply(reply, function))
         return reply
+
+    def _legs_up(self) -> int | None:
+        """External legs (trunk channels) the test holds now: PIXIT parties alerting, calling or talking;
+        None when some party cannot be observed (then nobody can tell)."""
+        states = [self.backend.parties.observe(role).state for role in PARTY_ROLES]
+        return None if "unknown" in states else sum(state in _LEG_UP for state in states)
+
+    def _first_leg_note(self) -> str:
+        return (f"no other external call was up, so this is no shortage of the second trunk channel "
+                f"{TRUNK_REQUIREMENT} judges (trunks.channels = {self.profile.trunks} claimed)")
 
     def attempt(self, step: str, method: str, *args: Any) -> LineMessage | None:
         """Try a request whose acceptance is itself what is judged: its accepted LINE_REPLY, or None when
@@ -400,6 +416,8 @@ class LineSession:
             if self.owns(TRUNK_REQUIREMENT):
                 return ("fail", f" - {name}: the PBX has no free trunk channel (trunks.channels = "
                                 f"{self.profile.trunks})", "trunk")
+            if self._legs_up() == 0:     # the test's only external call: not the two-leg case the trunks clause judges
+                return "fail", f" - {name}: {self._first_leg_note()}", "trunk"
             return "inconclusive", (f" - {name}: the PBX ran out of trunk channels; cannot be judged here, "
                                     f"the trunks clause ({TRUNK_REQUIREMENT}) owns it"), "trunk"
         if busy or (state & LineCallState.DISCONNECTED and mode & _PARTY_DISCONNECTS):
