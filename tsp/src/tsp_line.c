@@ -22,6 +22,18 @@ _Static_assert(offsetof(LINECALLPARAMS, dwPredictiveAutoTransferStates) == 112, 
 _Static_assert(offsetof(LINECALLPARAMS, dwAddressType) == 176, "LINECALLPARAMS 2.x");
 
 static DWORD fixed_devcaps(DWORD v) { return v >= 0x00030000 ? 292 : v >= 0x00020002 ? 268 : 252; }
+
+/* The checks both caps functions make before asking the bridge: a device we enumerated, a version we
+   negotiate (TSPI_lineGetDevCaps / TSPI_lineGetAddressCaps). *idx is the bridge's device index. */
+static LONG caps_device(DWORD dwDeviceID, DWORD dwTSPIVersion, DWORD *idx)
+{
+    tsp_lock();
+    int ok = tsp_dev_index(dwDeviceID, idx);
+    tsp_unlock();
+    if (!ok) return LINEERR_BADDEVICEID;
+    if (dwTSPIVersion < TSP_VERSION_LOW || dwTSPIVersion > TSP_VERSION_HIGH) return LINEERR_INCOMPATIBLEAPIVERSION;
+    return 0;
+}
 static DWORD fixed_callinfo(DWORD v) { return v >= 0x00030000 ? 344 : 324; }
 #define FWD_ENTRY 24u /* LINEFORWARD up to 3.0 (docs/tapi.md §6.3) */
 
@@ -237,11 +249,8 @@ LONG TSPIAPI TSPI_lineGetDevCaps(DWORD dwDeviceID, DWORD dwTSPIVersion, DWORD dw
     };
     DWORD idx;
     if (!lpLineDevCaps) return LINEERR_INVALPOINTER;
-    tsp_lock();
-    int ok = tsp_dev_index(dwDeviceID, &idx);
-    tsp_unlock();
-    if (!ok) return LINEERR_BADDEVICEID;
-    if (dwTSPIVersion < TSP_VERSION_LOW || dwTSPIVersion > TSP_VERSION_HIGH) return LINEERR_INCOMPATIBLEAPIVERSION;
+    LONG bad = caps_device(dwDeviceID, dwTSPIVersion, &idx);
+    if (bad) return bad;
     DWORD fixed = fixed_devcaps(dwTSPIVersion);
     /* TAPISRV checks dwTotalSize against the fixed part; we check again rather than write past the buffer. */
     if (lpLineDevCaps->dwTotalSize < fixed) return LINEERR_STRUCTURETOOSMALL;
@@ -295,11 +304,8 @@ LONG TSPIAPI TSPI_lineGetAddressCaps(DWORD dwDeviceID, DWORD dwAddressID, DWORD 
 #undef A
     DWORD idx;
     if (!lpAddressCaps) return LINEERR_INVALPOINTER;
-    tsp_lock();
-    int ok = tsp_dev_index(dwDeviceID, &idx);
-    tsp_unlock();
-    if (!ok) return LINEERR_BADDEVICEID;
-    if (dwTSPIVersion < TSP_VERSION_LOW || dwTSPIVersion > TSP_VERSION_HIGH) return LINEERR_INCOMPATIBLEAPIVERSION;
+    LONG bad = caps_device(dwDeviceID, dwTSPIVersion, &idx);
+    if (bad) return bad;
     DWORD fixed = sizeof(LINEADDRESSCAPS);
     if (lpAddressCaps->dwTotalSize < fixed) return LINEERR_STRUCTURETOOSMALL;
     cJSON *p = obj_app(), *r = NULL;
