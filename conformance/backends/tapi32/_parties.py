@@ -157,6 +157,11 @@ class _Role:
     calls: dict[int, _Call] = field(default_factory=dict)
 
 
+# What an action on a party call may get back once close() has shut the party application down.
+_GONE_AT_SHUTDOWN: Final = frozenset({LineErr.INVALCALLHANDLE, LineErr.INVALLINEHANDLE, LineErr.INVALAPPHANDLE,
+                                      LineErr.UNINITIALIZED})
+
+
 class Tapi32Parties:
     """``PartyControl`` over the PIXIT's party lines (see the module docstring)."""
 
@@ -389,6 +394,11 @@ class Tapi32Parties:
         try:
             action(h_call)
         except LineError as exc:
+            if not self._app and exc.code in _GONE_AT_SHUTDOWN:
+                # close() ran while our message thread was acting on a message it had already taken:
+                # lineShutdown closed the lines and freed their calls first (the handle is gone, not wrong).
+                self.notes.append(f"{exc} (after lineShutdown of the party lines)")
+                return
             self.errors.append(str(exc))
 
     # ----- PartyControl -----------------------------------------------------------------------
