@@ -349,6 +349,20 @@ void tsp_complete_inline(DRV_REQUESTID req, LONG result)
     if (g.completion) g.completion(req, result);
 }
 
+/* Bridge housekeeping for a call TAPI no longer knows: lineDeallocateCall on the bridge, then free our record
+   unless TAPI took the call back meanwhile (bounded: one round trip). */
+static void bridge_deallocate(const tsp_cb *it)
+{
+    cJSON *p = cJSON_CreateObject(), *r = NULL;
+    cJSON_AddNumberToObject(p, "h_call", it->hcall);
+    tsp_call_sync("line_deallocate_call", p, &r);
+    cJSON_Delete(r);
+    tsp_lock();
+    tsp_call *c = call_registered(it->call, it->call_seq);
+    if (c && !c->tapi_valid) tsp_call_free(c);
+    tsp_unlock();
+}
+
 static void deliver(tsp_cb *it)
 {
     switch (it->kind) {
@@ -420,30 +434,12 @@ static void deliver(tsp_cb *it)
         cJSON_AddNumberToObject(p, "h_call", it->hcall);
         LONG rc = tsp_call_sync("line_drop", p, &r);
         cJSON_Delete(r);
-        if (rc < 0) {
-            /* Not droppable (monitor, already idle): deallocate right away. */
-            cJSON *q = cJSON_CreateObject();
-            cJSON_AddNumberToObject(q, "h_call", it->hcall);
-            tsp_call_sync("line_deallocate_call", q, &r);
-            cJSON_Delete(r);
-            tsp_lock();
-            tsp_call *c = call_registered(it->call, it->call_seq);
-            if (c && !c->tapi_valid) tsp_call_free(c);
-            tsp_unlock();
-        }
+        if (rc < 0) bridge_deallocate(it);     /* not droppable (monitor, already idle): deallocate now */
         break;
     }
-    case CB_BRIDGE_DEALLOC: {
-        cJSON *p = cJSON_CreateObject(), *r = NULL;
-        cJSON_AddNumberToObject(p, "h_call", it->hcall);
-        tsp_call_sync("line_deallocate_call", p, &r);
-        cJSON_Delete(r);
-        tsp_lock();
-        tsp_call *c = call_registered(it->call, it->call_seq);
-        if (c && !c->tapi_valid) tsp_call_free(c);
-        tsp_unlock();
+    case CB_BRIDGE_DEALLOC:
+        bridge_deallocate(it);
         break;
-    }
     default: break;
     }
 }
