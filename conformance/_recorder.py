@@ -50,6 +50,7 @@ from simulator._constants import (
     LineCallFeature,
     LineCallParamFlags,
     LineCallState,
+    LineDevStatusFlags,
     LineFeature,
     LineForwardMode,
     LineMsg,
@@ -64,6 +65,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -86,9 +88,9 @@ _FLAG_FIELDS: Final[Mapping[str, type[enum.IntFlag]]] = {
     "call_param_flags": LineCallParamFlags, "forward_mode": LineForwardMode,
     "address_features": LineAddrFeature, "call_state": LineCallState, "call_features": LineCallFeature,
     "addr_cap_flags": LineAddrCapFlags, "transfer_modes": LineTransferMode, "address_states": LineAddressState,
-    "forward_modes": LineForwardMode, "line_features": LineFeature}
+    "forward_modes": LineForwardMode, "line_features": LineFeature, "dev_status_flags": LineDevStatusFlags}
 # structures a synchronous function returns that the suite judges: kept whole in ``Record.value``
-_KEPT: Final = (LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus)
+_KEPT: Final = (LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineDevStatus)
 _RESULT_MAX: Final = 96
 
 T = TypeVar("T")
@@ -251,7 +253,7 @@ def _fmt_result(function: str, value: object) -> str:
         return f"hLineApp=0x{value[0]:08X}, devices={value[1]}, api=0x{value[2]:08X}"
     if function.startswith("lineNegotiate") and isinstance(value, int):
         return f"0x{value:08X}"
-    if isinstance(value, LineAddressStatus | LineCallStatus | LineCallInfo):    # judged: in full
+    if isinstance(value, LineAddressStatus | LineCallStatus | LineCallInfo | LineDevStatus):    # judged: in full
         return _fields(value)
     return _short(repr(value), _RESULT_MAX)
 
@@ -527,6 +529,8 @@ class RecordingBackend:
     def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus:
         return self._call("line_get_address_status", self.inner.line_get_address_status,
                           h_line=h_line, address_id=address_id)
+    def line_get_line_dev_status(self, h_line: int) -> LineDevStatus:
+        return self._call("line_get_line_dev_status", self.inner.line_get_line_dev_status, h_line=h_line)
     def line_get_call_info(self, h_call: int) -> LineCallInfo:
         return self._call("line_get_call_info", self.inner.line_get_call_info, h_call=h_call)
     def line_get_call_status(self, h_call: int) -> LineCallStatus:

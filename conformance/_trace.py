@@ -38,6 +38,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -58,7 +59,7 @@ TRACE_FORMAT: Final = "ro-conformance-trace/1"
 
 _STRUCTS: Final[dict[str, type[Any]]] = {cls.__name__: cls for cls in (
     LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineCallParams, LineForward,
-    PartyView)}
+    LineDevStatus, PartyView)}
 _ERRORS: Final[dict[str, type[TapiError]]] = {cls.__name__: cls for cls in (
     TapiError, BackendUnavailable, BridgeError)}
 

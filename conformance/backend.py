@@ -29,6 +29,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -59,7 +60,8 @@ TAPI_NAMES: Final[Mapping[str, str]] = {
     "line_negotiate_ext_version": "lineNegotiateExtVersion", "line_get_dev_caps": "lineGetDevCaps",
     "line_get_address_caps": "lineGetAddressCaps", "line_open": "lineOpen", "line_close": "lineClose",
     "line_set_status_messages": "lineSetStatusMessages", "line_get_message": "lineGetMessage",
-    "line_get_address_status": "lineGetAddressStatus", "line_get_call_info": "lineGetCallInfo",
+    "line_get_address_status": "lineGetAddressStatus", "line_get_line_dev_status": "lineGetLineDevStatus",
+    "line_get_call_info": "lineGetCallInfo",
     "line_get_call_status": "lineGetCallStatus", "line_deallocate_call": "lineDeallocateCall",
     "line_set_call_privilege": "lineSetCallPrivilege",
     "line_make_call": "lineMakeCall", "line_dial": "lineDial", "line_answer": "lineAnswer",
@@ -129,6 +131,14 @@ class Backend(Protocol):
 
     # --- queries (sync) ---
     def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus: ...
+
+    def line_get_line_dev_status(self, h_line: int) -> LineDevStatus:
+        """lineGetLineDevStatus: the open line's LINEDEVSTATUS (dwDevStatusFlags: CONNECTED, INSERVICE, ...).
+
+        Raises LINEERR_INVALLINEHANDLE for a handle that is not an open line.
+        """
+        ...
+
     def line_get_call_info(self, h_call: int) -> LineCallInfo: ...
     def line_get_call_status(self, h_call: int) -> LineCallStatus: ...
     def line_deallocate_call(self, h_call: int) -> None: ...

@@ -511,6 +511,23 @@ class LineDevState(_TapiFlag):
     REMOVED = 0x01000000
 
 
+class LineDevStatusFlags(_TapiFlag):
+    __tapi_prefix__ = "LINEDEVSTATUSFLAGS_"
+    CONNECTED = 0x00000001
+    MSGWAIT = 0x00000002
+    INSERVICE = 0x00000004
+    LOCKED = 0x00000008
+
+
+class LineRoamMode(_TapiFlag):
+    __tapi_prefix__ = "LINEROAMMODE_"
+    UNKNOWN = 0x00000001
+    UNAVAIL = 0x00000002
+    HOME = 0x00000004
+    ROAMA = 0x00000008
+    ROAMB = 0x00000010
+
+
 class LineDevCapFlags(_TapiFlag):
     __tapi_prefix__ = "LINEDEVCAPFLAGS_"
     CROSSADDRCONF = 0x00000001

@@ -23,7 +23,7 @@ FUNCTIONS: Final[Mapping[str, bool]] = {
     "lineNegotiateExtVersion": False, "lineGetDevCaps": False, "lineGetAddressCaps": False,
     "lineOpen": False, "lineClose": False, "lineSetStatusMessages": False, "lineGetMessage": False,
     "lineGetAddressStatus": False, "lineGetCallInfo": False, "lineGetCallStatus": False,
-    "lineDeallocateCall": False, "lineSetCallPrivilege": False,
+    "lineDeallocateCall": False, "lineSetCallPrivilege": False, "lineGetLineDevStatus": False,
     "lineMakeCall": True, "lineDial": True, "lineAnswer": True, "lineDrop": True, "lineHold": True,
     "lineUnhold": True, "lineSwapHold": True, "lineBlindTransfer": True, "lineSetupTransfer": True,
     "lineCompleteTransfer": True, "lineRedirect": True, "lineForward": True, "lineDevSpecific": True,
@@ -32,7 +32,7 @@ ASYNC_FUNCTIONS: Final = frozenset(f for f, asynchronous in FUNCTIONS.items() if
 
 # Functions that fill a variable-size structure (needed_size_grows)
 GROWING: Final = ("lineGetDevCaps", "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo",
-                  "lineGetCallStatus")
+                  "lineGetCallStatus", "lineGetLineDevStatus")
 
 # caps_omit: constant families that LINEADDRESSCAPS / LINEDEVCAPS carry and a profile may leave out
 _CAPS_FAMILIES: Final = {"LINEADDRCAPFLAGS_": LineAddrCapFlags, "LINEADDRESSSTATE_": LineAddressState,
@@ -54,7 +54,7 @@ def caps_flag(name: str) -> tuple[str, int] | None:
 # them would make the same profile fire at a different moment on each backend.
 UNCOUNTED_FUNCTIONS: Final = frozenset({
     "lineGetMessage", "lineNegotiateAPIVersion", "lineNegotiateExtVersion", "lineGetDevCaps",
-    "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo", "lineGetCallStatus"})
+    "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo", "lineGetCallStatus", "lineGetLineDevStatus"})
 
 # The application name of the helper that plays the PIXIT parties through TAPI party lines (tapi32
 # backend). Its requests are the test harness's, not the application's under test: never counted.

@@ -27,17 +27,27 @@ from simulator._constants import (
     LineCallPrivilege,
     LineCallState,
     LineDevState,
+    LineDevStatusFlags,
     LineErr,
+    LineFeature,
     LineMediaMode,
     LineMsg,
     LineOpenOption,
+    LineRoamMode,
 )
 from simulator._errors import LineError
 from simulator._faults import ASYNC_FUNCTIONS, PARTY_APP_NAME, UNCOUNTED_FUNCTIONS
 from simulator._messages import LineMessage
 from simulator._partyview import EXTERNAL_ROLES
 from simulator._profile_model import Profile
-from simulator._structs import LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineDevCaps
+from simulator._structs import (
+    LineAddressCaps,
+    LineAddressStatus,
+    LineCallInfo,
+    LineCallStatus,
+    LineDevCaps,
+    LineDevStatus,
+)
 from simulator._switch import Pbx
 
 __all__ = ["App", "Handle", "Line", "ProviderCore", "tapi"]
@@ -540,6 +550,34 @@ class ProviderCore:
         if address_id != 0:
             raise LineError(LineErr.INVALADDRESSID, "lineGetAddressStatus", f"address {address_id} of 1")
         return self.address_status(line.device)
+
+    @tapi("lineGetLineDevStatus", "line")
+    def line_get_line_dev_status(self, h_line: int) -> LineDevStatus:
+        """lineGetLineDevStatus (sync): the open line device's state now (LINEDEVSTATUS).
+
+        The provider always reaches its switch (LINEDEVSTATUSFLAGS_CONNECTED); INSERVICE is cleared while
+        the line is out of service (the ``out_of_service`` fault), and then no new call can be made on it,
+        so LINEFEATURE_MAKECALL and dwAvailableMediaModes go too. dwNumOpens / dwOpenMediaModes are what
+        TAPI itself fills on Windows: here, the open lines of the device and the media modes their owners
+        registered. Source: docs/tapi.md §2.9 and
+        https://learn.microsoft.com/en-us/windows/win32/api/tapi/nf-tapi-linegetlinedevstatus
+        """
+        line = self.line(h_line, "lineGetLineDevStatus")
+        dev = line.device
+        caps = _caps.dev_caps(self.profile, dev, line.device_id, dev.native_ro)
+        address = self.address_status(dev)
+        opened = self.open_lines(dev)
+        flags = int(LineDevStatusFlags.CONNECTED) | (int(LineDevStatusFlags.INSERVICE) if line.in_service else 0)
+        features = caps.line_features if line.in_service else caps.line_features & ~int(LineFeature.MAKECALL)
+        return LineDevStatus(
+            num_opens=len(opened),
+            open_media_modes=functools.reduce(lambda a, b: a | b, (ln.media_modes for ln in opened
+                                                                   if ln.privileges & OWNER), 0),
+            num_active_calls=address.num_active_calls, num_on_hold_calls=address.num_on_hold_calls,
+            num_on_hold_pend_calls=address.num_on_hold_pend_calls, line_features=int(features),
+            signal_level=0xFFFF, battery_level=0xFFFF, roam_mode=int(LineRoamMode.UNAVAIL),
+            dev_status_flags=flags,
+            available_media_modes=caps.media_modes if features & LineFeature.MAKECALL else 0)
 
     @tapi("lineGetCallInfo", "call")
     def line_get_call_info(self, h_call: int) -> LineCallInfo:

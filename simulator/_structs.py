@@ -17,6 +17,7 @@ __all__ = [
     "LineCallParams",
     "LineCallStatus",
     "LineDevCaps",
+    "LineDevStatus",
     "LineForward",
 ]
 
@@ -41,6 +42,31 @@ class LineDevCaps:
     line_features: int = 0
     settable_dev_status: int = 0
     dev_specific: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineDevStatus:
+    """LINEDEVSTATUS (lineGetLineDevStatus): the line device's state now, as opposed to its caps.
+
+    ``dev_status_flags`` holds LINEDEVSTATUSFLAGS_* (CONNECTED: the provider reaches the switch;
+    INSERVICE: the line can be used). LINEDEVSTATUS' terminal modes and LINEAPPINFO array are not
+    carried: TAPI itself fills the latter, and nothing here judges either.
+    """
+
+    num_opens: int = 0
+    open_media_modes: int = 0
+    num_active_calls: int = 0
+    num_on_hold_calls: int = 0
+    num_on_hold_pend_calls: int = 0
+    line_features: int = 0
+    num_call_completions: int = 0
+    ring_mode: int = 0
+    signal_level: int = 0
+    battery_level: int = 0
+    roam_mode: int = 0
+    dev_status_flags: int = 0
+    dev_specific: bytes = b""
+    available_media_modes: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

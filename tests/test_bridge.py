@@ -112,6 +112,7 @@ def scenario(r: Recorder) -> None:
     r("line_set_call_privilege", call, 0x4)                              # already OWNER: no change
     r("line_set_call_privilege", call, 0x6)                              # INVALCALLPRIVILEGE
     r("line_get_address_status", line, 0)
+    r("line_get_line_dev_status", line)                                  # one active call, in service
     r.reply(app, r("line_hold", call))
     r.reply(app, r("line_unhold", call))
     consult = r.reply(app, r("line_setup_transfer", call, None)).new_call
@@ -149,6 +150,7 @@ def scenario(r: Recorder) -> None:
     r("party.observe", "nobody-at-all")                                 # TapiError: unknown party
     r("line_close", line)
     r("line_close", line)                                                # INVALLINEHANDLE
+    r("line_get_line_dev_status", line)                                  # INVALLINEHANDLE
     r("line_shutdown", app)
     r("line_get_message", app, 0.0)                                      # INVALAPPHANDLE
     r("now")

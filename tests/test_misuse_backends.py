@@ -23,7 +23,7 @@ from conformance.backend import Backend
 from conformance.backends.bridge import BridgeBackend
 from conformance.backends.sim import SimBackend
 from conformance.backends.tapi32 import Tapi32Backend
-from conformance.backends.tapi32._structs import LINEADDRESSSTATUS, LINECALLSTATUS, LINEDEVCAPS
+from conformance.backends.tapi32._structs import LINEADDRESSSTATUS, LINECALLSTATUS, LINEDEVCAPS, LINEDEVSTATUS
 from conformance.backends.tapi32_double import Tapi32Double
 from conformance.bridge.server import BridgeServer, ServerThread
 from conformance.suite._session import API_HIGH, API_LOW, DeskLine, open_desk_line
@@ -158,6 +158,7 @@ def test_bogus_handles(subject: Subject) -> None:
     assert_code(LineErr.INVALAPPHANDLE, b.line_shutdown, BOGUS)
     assert_code(LineErr.INVALLINEHANDLE, b.line_make_call, BOGUS, "0301234567")
     assert_code(LineErr.INVALLINEHANDLE, b.line_get_address_status, BOGUS, 0)
+    assert_code(LineErr.INVALLINEHANDLE, b.line_get_line_dev_status, BOGUS)
     assert_code(LineErr.INVALLINEHANDLE, b.line_close, BOGUS)
     for fn in (b.line_drop, b.line_answer, b.line_hold, b.line_get_call_status, b.line_get_call_info,
                b.line_deallocate_call):
@@ -180,6 +181,7 @@ def test_closed_line_and_shut_down_application(subject: Subject) -> None:
     b.line_close(line.h_line)
     assert_code(LineErr.INVALLINEHANDLE, b.line_make_call, line.h_line, "0301234567")
     assert_code(LineErr.INVALLINEHANDLE, b.line_forward, line.h_line, False, 0, None, 0)
+    assert_code(LineErr.INVALLINEHANDLE, b.line_get_line_dev_status, line.h_line)
     assert_code(LineErr.INVALLINEHANDLE, b.line_close, line.h_line)
     other, _, _ = b.line_initialize_ex("misuse")
     b.line_shutdown(other)
@@ -318,10 +320,11 @@ def _fn(s: Subject) -> Any:
     lambda f, app, line, dev, api: f.lineNegotiateAPIVersion(app, dev, API_LOW, API_HIGH, None, None),
     lambda f, app, line, dev, api: f.lineGetDevCapsW(app, dev, api, 0, None),
     lambda f, app, line, dev, api: f.lineGetAddressStatusW(line, 0, None),
+    lambda f, app, line, dev, api: f.lineGetLineDevStatusW(line, None),
     lambda f, app, line, dev, api: f.lineSetupTransferW(BOGUS, None, None),
     lambda f, app, line, dev, api: f.lineGetMessage(app, None, 0),
 ], ids=["makecall-lphCall", "open-lphLine", "negotiate-lpdwAPIVersion", "devcaps", "addressstatus",
-        "setuptransfer-lphConsultCall", "getmessage"])
+        "linedevstatus", "setuptransfer-lphConsultCall", "getmessage"])
 def test_null_out_pointers_are_invalpointer(dll: Subject, call: Callable[..., int]) -> None:
     line = dll.line
     assert_code(LineErr.INVALPOINTER, call, _fn(dll), line.h_line_app, line.h_line, line.device_id,
@@ -329,7 +332,7 @@ def test_null_out_pointers_are_invalpointer(dll: Subject, call: Callable[..., in
     assert_usable(dll)
 
 
-@pytest.mark.parametrize("struct_cls", [LINEDEVCAPS, LINEADDRESSSTATUS, LINECALLSTATUS])
+@pytest.mark.parametrize("struct_cls", [LINEDEVCAPS, LINEADDRESSSTATUS, LINEDEVSTATUS, LINECALLSTATUS])
 def test_total_size_below_the_fixed_part_is_structuretoosmall(dll: Subject, struct_cls: type[Any]) -> None:
     line, f = dll.line, _fn(dll)
     h_call = dll.make_call(PROFILE.pixit.target) if struct_cls is LINECALLSTATUS else 0
@@ -340,6 +343,8 @@ def test_total_size_below_the_fixed_part_is_structuretoosmall(dll: Subject, stru
             args: tuple[Any, ...] = (f.lineGetDevCapsW, line.h_line_app, line.device_id, line.api_version, 0)
         elif struct_cls is LINEADDRESSSTATUS:
             args = (f.lineGetAddressStatusW, line.h_line, 0)
+        elif struct_cls is LINEDEVSTATUS:
+            args = (f.lineGetLineDevStatusW, line.h_line)
         else:
             args = (f.lineGetCallStatus, h_call)
         assert_code(LineErr.STRUCTURETOOSMALL, *args, ctypes.byref(raw))

@@ -16,8 +16,10 @@ from simulator._constants import (
     LineBusyMode,
     LineCallPrivilege,
     LineDevState,
+    LineDevStatusFlags,
     LineDisconnectMode,
     LineErr,
+    LineFeature,
     LineForwardMode,
     LineMsg,
 )
@@ -216,10 +218,14 @@ def test_out_of_service_after_n_requests(make_sim: MakeSim) -> None:
     sim = make_sim(faults=[Fault("out_of_service", after_requests=2)])
     s = DeskSession(sim)
     h_line = s.open("desk", status=False)
+    in_service = int(LineDevStatusFlags.CONNECTED | LineDevStatusFlags.INSERVICE)
+    assert sim.line_get_line_dev_status(h_line).dev_status_flags == in_service    # a query: not counted
     sim.line_set_status_messages(h_line, ALL_LINE_STATES, 0)
     s.pump(1.0)
     event = s.wait(lambda m: m.msg == LineMsg.LINEDEVSTATE)
     assert event.param1 == LineDevState.OUTOFSERVICE and event.device == h_line
+    status = sim.line_get_line_dev_status(h_line)          # LINEDEVSTATUS agrees with the event
+    assert status.dev_status_flags == LineDevStatusFlags.CONNECTED and not status.line_features & LineFeature.MAKECALL
     with pytest.raises(LineError) as info:
         sim.line_make_call(h_line, "0123")
     assert info.value.code == LineErr.INVALLINESTATE

@@ -85,7 +85,8 @@ class Desk:
 def test_prototypes_use_w_exports_where_tapi_has_them() -> None:
     with_variants = {"lineMakeCall", "lineDial", "lineBlindTransfer", "lineRedirect", "lineForward",
                      "lineSetupTransfer", "lineOpen", "lineGetDevCaps", "lineGetAddressCaps",
-                     "lineGetAddressStatus", "lineGetCallInfo", "lineInitializeEx", "lineTranslateAddress"}
+                     "lineGetAddressStatus", "lineGetLineDevStatus", "lineGetCallInfo", "lineInitializeEx",
+                     "lineTranslateAddress"}
     for name in FUNCTION_NAMES:
         base = name[:-1] if name.endswith("W") else name
         assert (base in with_variants) == name.endswith("W"), name
@@ -198,6 +199,7 @@ def test_every_export_is_exercised_by_a_round_trip(make: Callable[..., Tapi32Bac
     desk.state(offer.device, LineCallState.IDLE)
     desk.reply(b.line_forward(answered, False, 0, None))
     assert b.line_get_address_status(answered, 0).forward == ()
+    assert b.line_get_line_dev_status(answered).dev_status_flags == 0x5      # CONNECTED | INSERVICE
     b.line_shutdown(desk.app)
     unused = [n for n in FUNCTION_NAMES if not emulator_of(backend).calls[n]]
     assert unused == []

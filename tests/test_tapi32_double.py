@@ -182,12 +182,13 @@ def test_call_info_strings_round_trip(emu: Tapi32Double) -> None:
     lambda e, a, ln: e.lineForwardW(ln, 0, 0, None, 0, None, None),
     lambda e, a, ln: e.lineGetDevCapsW(a, 0, V22, 0, None),
     lambda e, a, ln: e.lineGetAddressStatusW(ln, 0, None),
+    lambda e, a, ln: e.lineGetLineDevStatusW(ln, None),
     lambda e, a, ln: e.lineNegotiateAPIVersion(a, 0, V22, V22, None, None),
     lambda e, a, ln: e.lineSetupTransferW(0x30001, None, None),
     lambda e, a, ln: e.lineDevSpecific(ln, 0, 0, None, 4),
     lambda e, a, ln: e.lineInitializeExW(None, None, None, w("x"), None, None, None),
-], ids=["makecall", "getmessage", "open", "forward", "devcaps", "addrstatus", "negotiate", "setuptransfer",
-        "devspecific", "initialize"])
+], ids=["makecall", "getmessage", "open", "forward", "devcaps", "addrstatus", "linedevstatus", "negotiate",
+        "setuptransfer", "devspecific", "initialize"])
 def test_null_pointers_are_invalpointer(emu: Tapi32Double, call: object) -> None:
     h_app, _ = init(emu)
     h_line = open_desk(emu, h_app)

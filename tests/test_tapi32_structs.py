@@ -39,6 +39,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -84,6 +85,9 @@ def test_layout_covers_every_struct_and_field() -> None:
     assert any("offsetof(LINECALLINFO, dwCallerIDOffset) == 116" in line for line in lines)
     assert any("offsetof(LINEINITIALIZEEXPARAMS, Handles.hEvent) == 16" in line for line in lines)
     assert any("offsetof(LINEDEVCAPS, ProtocolGuid.Data4[0]) == 280" in line for line in lines)
+    assert any("offsetof(LINEDEVSTATUS, dwDevStatusFlags) == 56" in line for line in lines)
+    assert any("offsetof(LINEDEVSTATUS, dwAvailableMediaModes) == 76" in line for line in lines)
+    assert any("sizeof(LINEDEVSTATUS) == 88" in line for line in lines)
 
 
 @pytest.mark.parametrize(("arch", "pointer_size"), ARCHES)
@@ -129,6 +133,7 @@ def test_fixed_sizes_table() -> None:
         "LINECALLPARAMS": (112, 112, 176, 176, 176, 180, 180),
         "LINEFORWARD": (24, 24, 24, 24, 24, 24, 32),
         "LINEADDRESSSTATUS": (64,) * 7,
+        "LINEDEVSTATUS": (76, 76, 88, 88, 88, 88, 88),
     }
     for name, sizes in expected.items():
         assert tuple(S.FIXED_SIZES[name][v] for v in VERSIONS) == sizes, name
@@ -176,7 +181,7 @@ def _sample(cls: type[Any], seed: int = 0) -> Any:
     return cls(**kwargs)
 
 
-OUTPUT_CLASSES = [LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus]
+OUTPUT_CLASSES = [LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineDevStatus]
 
 
 def _known_by(value: Any, api_version: int) -> Any:

@@ -19,6 +19,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -28,6 +29,7 @@ VALUES: list[Any] = [
     LineAddressCaps(address="201", forward_modes=0x111), LineCallInfo(caller_id="+4989", trunk=0xFFFFFFFF),
     LineCallStatus(call_state=4, state_entry_time=1.5), LineCallParams(orig_address="201"),
     LineAddressStatus(forward=(LineForward(forward_mode=1, dest_address="0017"),)),
+    LineDevStatus(num_opens=2, dev_status_flags=0x1, line_features=0x8, dev_specific=b"\x01"),
     LineMessage(device=0x30001, msg=LineMsg.REPLY, param1=7, param2=0x80000048, new_call=0x30002, data=b"x",
                 time=2.0),
     PartyView("target", "alerting", presented_number="+4989", reason=1),

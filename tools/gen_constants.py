@@ -36,6 +36,8 @@ FAMILIES: list[tuple[str, str, str]] = [
     ("LineCallPrivilege", "LINECALLPRIVILEGE_", "_TapiFlag"),
     ("LineAddressState", "LINEADDRESSSTATE_", "_TapiFlag"),
     ("LineDevState", "LINEDEVSTATE_", "_TapiFlag"),
+    ("LineDevStatusFlags", "LINEDEVSTATUSFLAGS_", "_TapiFlag"),
+    ("LineRoamMode", "LINEROAMMODE_", "_TapiFlag"),
     ("LineDevCapFlags", "LINEDEVCAPFLAGS_", "_TapiFlag"),
     ("LineMediaMode", "LINEMEDIAMODE_", "_TapiFlag"),
     ("LineBearerMode", "LINEBEARERMODE_", "_TapiFlag"),

@@ -32,8 +32,8 @@ HEADERS = ("/usr/share/mingw-w64/include/tapi.h", "/usr/x86_64-w64-mingw32/inclu
 ARCHES = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 
 # The structures the double exchanges with an application.
-STRUCTS = ("LINEINITIALIZEEXPARAMS", "LINEEXTENSIONID", "LINEMESSAGE", "LINEDEVCAPS", "LINEADDRESSCAPS",
-           "LINEADDRESSSTATUS", "LINECALLINFO", "LINECALLSTATUS", "LINECALLPARAMS", "LINEFORWARD",
+STRUCTS = ("LINEINITIALIZEEXPARAMS", "LINEEXTENSIONID", "LINEMESSAGE", "LINEDEVCAPS", "LINEDEVSTATUS",
+           "LINEADDRESSCAPS", "LINEADDRESSSTATUS", "LINECALLINFO", "LINECALLSTATUS", "LINECALLPARAMS", "LINEFORWARD",
            "LINEFORWARDLIST", "LINEDIALPARAMS", "LINETRANSLATEOUTPUT", "SYSTEMTIME")
 # SYSTEMTIME is not in tapi.h; its members are fixed by the Win32 API and measured all the same.
 _SYSTEMTIME_MEMBERS = ("wYear", "wMonth", "wDayOfWeek", "wDay", "wHour", "wMinute", "wSecond", "wMilliseconds")

@@ -42,6 +42,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -313,6 +314,9 @@ class BridgeBackend:
     def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus:
         return self._struct(LineAddressStatus, "line_get_address_status",  # type: ignore[no-any-return]
                             h_line=h_line, address_id=address_id)
+
+    def line_get_line_dev_status(self, h_line: int) -> LineDevStatus:
+        return self._struct(LineDevStatus, "line_get_line_dev_status", h_line=h_line)  # type: ignore[no-any-return]
 
     def line_get_call_info(self, h_call: int) -> LineCallInfo:
         return self._struct(LineCallInfo, "line_get_call_info", h_call=h_call)  # type: ignore[no-any-return]

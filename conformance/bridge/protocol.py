@@ -36,6 +36,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -259,6 +260,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _m("line_set_status_messages", _LINE, Param("line_states", _dword), Param("address_states", _dword)),
     _m("line_get_message", _APP, Param("timeout", _timeout), waits=True),
     _m("line_get_address_status", _LINE, Param("address_id", _dword)),
+    _m("line_get_line_dev_status", _LINE),
     _m("line_get_call_info", _CALL),
     _m("line_get_call_status", _CALL),
     _m("line_deallocate_call", _CALL),
@@ -402,4 +404,5 @@ def decode_message(obj: Any) -> LineMessage:
 
 
 STRUCTS: dict[str, type[Any]] = {c.__name__: c for c in (
-    LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineCallParams, LineForward)}
+    LineDevCaps, LineAddressCaps, LineAddressStatus, LineCallInfo, LineCallStatus, LineCallParams, LineForward,
+    LineDevStatus)}

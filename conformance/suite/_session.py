@@ -8,6 +8,11 @@ call come in either order). Every wait is bounded by a PIXIT timer and, when it 
 exception of the verdict it means (``_suite_errors``), naming the step, what it waited for and how long.
 Pre/post conditions (``precondition`` / ``postcondition``) keep tests independent on a real PBX.
 
+A desk line that is not in service is the installation, not a Remote Office claim either: when a desk
+request is refused LINEERR_INVALLINESTATE (up front or in its LINE_REPLY), ``not_in_service`` reads
+lineGetLineDevStatus and, when dwDevStatusFlags lacks CONNECTED or INSERVICE, ends the test as an error
+naming the flags (never a fail); a line TAPI reports in service keeps the refusal the PBX's to answer for.
+
 A dead link is never the PBX's failure to honour a claim: once the desk line is gone (LINE_CLOSE,
 LINE_LINEDEVSTATE REINIT / OUTOFSERVICE / REMOVED, or an up-front LINEERR_INVALLINEHANDLE /
 INVALAPPHANDLE / REINIT on a line the suite never closed) ``link_down`` says what died and when; every
@@ -31,6 +36,7 @@ from simulator._constants import (
     LineBusyMode,
     LineCallState,
     LineDevState,
+    LineDevStatusFlags,
     LineDisconnectMode,
     LineErr,
     LineMsg,
@@ -70,6 +76,10 @@ _DEAD_DEVSTATES = ((LineDevState.REINIT, "the provider asked every application t
                     "(LINE_LINEDEVSTATE REINIT)"),
                    (LineDevState.OUTOFSERVICE, "the desk line went out of service (LINE_LINEDEVSTATE OUTOFSERVICE)"),
                    (LineDevState.REMOVED, "the desk line device was removed (LINE_LINEDEVSTATE REMOVED)"))
+# A line TAPI can operate (CONNECTED) and that is in service (INSERVICE): MS docs "LINEDEVSTATUSFLAGS_ Constants".
+# Without both, a LINEERR_INVALLINESTATE is the line's state, not a refusal of the request itself.
+_LINE_USABLE = ((LineDevStatusFlags.CONNECTED, "LINEDEVSTATUSFLAGS_CONNECTED"),
+                (LineDevStatusFlags.INSERVICE, "LINEDEVSTATUSFLAGS_INSERVICE"))
 
 
 class Want(NamedTuple):
@@ -274,7 +284,10 @@ class LineSession:
             if exc.code in DEAD_LINK_ERRORS:     # on the suite's own, never closed, line and app
                 self.check_link()                # a LINE_CLOSE already queued is the first sign: name it
                 self.link_died(f"{TAPI_NAMES[method]} was refused {exc.name}")
-            raise self.verdict("fail", f"{step}: {exc}", cause=Cite.error(exc, TAPI_NAMES[method])) from exc
+            cite = Cite.error(exc, TAPI_NAMES[method])
+            if exc.code == LineErr.INVALLINESTATE:
+                self.not_in_service(f"{step}: {exc}", cite)
+            raise self.verdict("fail", f"{step}: {exc}", cause=cite) from exc
         self.awaiting[req] = TAPI_NAMES[method]
         return req
 
@@ -295,6 +308,8 @@ class LineSession:
             err = reply.error
             name = err.tapi_name if err is not None else f"0x{reply.param2:08X}"
             text = f"{step}: {function} (request {req}) was answered {name}"
+            if err == LineErr.INVALLINESTATE:
+                self.not_in_service(text, Cite.reply(reply, function))
             if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL \
                     and not self.owns(TRUNK_REQUIREMENT) and self._legs_up() != 0:
                 # the reply-error form of a trunk shortage (simulation.trunk_exhaustion: reply_error)
@@ -331,11 +346,43 @@ class LineSession:
                 self.link_died(f"{function} was refused {exc.name}")
                 raise self.verdict("error", f"{step}: {exc}", cause=Cite.error(exc, function)) from exc
             self.last_attempt = Cite.error(exc, function)
+            if exc.code == LineErr.INVALLINESTATE:
+                self.not_in_service(f"{step}: {exc}", self.last_attempt)
             return None
         self.awaiting[req] = function
         reply = self.wait_reply(req, function, step, expect_ok=False)
         self.last_attempt = Cite.reply(reply, function)
+        if reply.error == LineErr.INVALLINESTATE:
+            self.not_in_service(f"{step}: {function} (request {req}) was answered "
+                                f"{LineErr.INVALLINESTATE.tapi_name}", self.last_attempt)
         return reply if reply.result == 0 else None
+
+    def not_in_service(self, text: str, refusal: Cite) -> None:
+        """After a desk request was refused LINEERR_INVALLINESTATE (``refusal``, described by ``text``): raise
+        the error verdict when lineGetLineDevStatus says the desk line is not connected or not in service.
+
+        Such a line is the installation's problem (a port out of service, an unplugged set), not the PBX
+        failing a Remote Office claim: nothing can be judged on it, so the test ends in an error that names
+        dwDevStatusFlags and cites both the refusal and the LINEDEVSTATUS read. Returns (and the caller
+        judges the refusal as usual) when the line reports both flags, when the link is already known to be
+        down (``verdict`` names that instead), or when LINEDEVSTATUS cannot be read.
+        """
+        if self.check_link():
+            return
+        try:
+            status = self.backend.line_get_line_dev_status(self.line.h_line)
+        except TapiError:
+            return                    # the line state is unknown: the refusal stands as it is
+        flags = int(status.dev_status_flags)
+        missing = [name for bit, name in _LINE_USABLE if not flags & bit]
+        if not missing:
+            return
+        cite = Cite.value(status, "lineGetLineDevStatus", "dev_status_flags")
+        what = "not in service" if not flags & LineDevStatusFlags.INSERVICE else "not connected to TAPI"
+        raise self.verdict("error", f"{text}; the desk line is {what}: lineGetLineDevStatus "
+                                    f"dwDevStatusFlags=0x{flags:08X} ({cite.says()[0]}), no {', no '.join(missing)}"
+                                    f" - the installation, not a Remote Office claim: put the desk line back in "
+                                    f"service and run again", cause=[refusal, cite])
 
     def do(self, step: str, method: str, *args: Any) -> LineMessage:
         """``request`` + ``wait_reply``: the accepted LINE_REPLY (``new_call`` holds a new handle)."""

@@ -58,6 +58,7 @@ from conformance.backends.tapi32._structs import (
     LINECALLPARAMS,
     LINECALLSTATUS,
     LINEDEVCAPS,
+    LINEDEVSTATUS,
     LINEEXTENSIONID,
     LINEFORWARDLIST,
     LINEINITIALIZEEXPARAMS,
@@ -83,6 +84,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -523,6 +525,12 @@ class Tapi32Backend:
         status: LineAddressStatus = self._query(
             LineAddressStatus, LINEADDRESSSTATUS, self._line_version(h_line),
             lambda p: self.fn.lineGetAddressStatusW(h_line, address_id, p))
+        return status
+
+    def line_get_line_dev_status(self, h_line: int) -> LineDevStatus:
+        """lineGetLineDevStatusW, grown and retried like every variable-size structure (docs/tapi.md §2.9, §6.1)."""
+        status: LineDevStatus = self._query(LineDevStatus, LINEDEVSTATUS, self._line_version(h_line),
+                                            lambda p: self.fn.lineGetLineDevStatusW(h_line, p))
         return status
 
     def line_get_call_info(self, h_call: int) -> LineCallInfo:

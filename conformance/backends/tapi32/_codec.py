@@ -1,7 +1,7 @@
 """C buffers <-> ``simulator._structs`` values, for the Windows adapter and the emulated tapi32.dll.
 
 Output structures (what ``lineGetDevCaps``, ``lineGetAddressCaps``, ``lineGetAddressStatus``,
-``lineGetCallInfo`` and ``lineGetCallStatus`` fill) follow docs/tapi.md §6.1:
+``lineGetLineDevStatus``, ``lineGetCallInfo`` and ``lineGetCallStatus`` fill) follow docs/tapi.md §6.1:
 
 * ``write_struct`` is the provider side. The fixed part is the one of the negotiated API version; a
   ``dwTotalSize`` below it fails with ``LINEERR_STRUCTURETOOSMALL``. Otherwise the full image is built (so
@@ -43,6 +43,7 @@ from conformance.backends.tapi32._structs import (
     LINECALLPARAMS,
     LINECALLSTATUS,
     LINEDEVCAPS,
+    LINEDEVSTATUS,
     LINEFORWARDLIST,
     NATIVE_POINTER_SIZE,
     SYSTEMTIME,
@@ -65,6 +66,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -89,7 +91,7 @@ UTF16: Final = "utf-16-le"
 #: function returns (-2147483571), i.e. ``LINEERR_STRUCTURETOOSMALL`` (0x8000004D) read as int32.
 STRUCTURETOOSMALL: Final[int] = signed_long(LineErr.STRUCTURETOOSMALL)
 
-OutputValue = LineDevCaps | LineAddressCaps | LineAddressStatus | LineCallInfo | LineCallStatus
+OutputValue = LineDevCaps | LineAddressCaps | LineAddressStatus | LineCallInfo | LineCallStatus | LineDevStatus
 
 _OUTPUTS: Final[dict[type[Any], tuple[str, type[ctypes.Structure], FieldMap]]] = {
     LineDevCaps: ("LINEDEVCAPS", LINEDEVCAPS, field_map(LineDevCaps, LINEDEVCAPS)),
@@ -99,6 +101,7 @@ _OUTPUTS: Final[dict[type[Any], tuple[str, type[ctypes.Structure], FieldMap]]] =
     LineCallInfo: ("LINECALLINFO", LINECALLINFO, field_map(LineCallInfo, LINECALLINFO, {"line": "hLine"})),
     LineCallStatus: ("LINECALLSTATUS", LINECALLSTATUS,
                      field_map(LineCallStatus, LINECALLSTATUS, {"state_entry_time": "tStateEntryTime"})),
+    LineDevStatus: ("LINEDEVSTATUS", LINEDEVSTATUS, field_map(LineDevStatus, LINEDEVSTATUS)),
 }
 _CALL_PARAMS_MAP: Final = field_map(LineCallParams, LINECALLPARAMS)
 
@@ -170,8 +173,8 @@ def write_struct(value: OutputValue, buffer: bytearray | memoryview | int, total
     """Fill a caller's buffer with ``value`` the way a TAPI ``lineGet...`` function does.
 
     Args:
-        value: a ``LineDevCaps``, ``LineAddressCaps``, ``LineAddressStatus``, ``LineCallInfo`` or
-            ``LineCallStatus``.
+        value: a ``LineDevCaps``, ``LineAddressCaps``, ``LineAddressStatus``, ``LineCallInfo``,
+            ``LineCallStatus`` or ``LineDevStatus``.
         buffer: a writable bytes-like object of at least ``total_size`` bytes, or the address of one (an
             ``LPVOID`` the emulated DLL received).
         total_size: the caller's ``dwTotalSize``.

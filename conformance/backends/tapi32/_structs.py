@@ -35,6 +35,7 @@ __all__ = [
     "LINECALLPARAMS",
     "LINECALLSTATUS",
     "LINEDEVCAPS",
+    "LINEDEVSTATUS",
     "LINEDIALPARAMS",
     "LINEEXTENSIONID",
     "LINEFORWARD",
@@ -112,6 +113,11 @@ _SPECS: Final[dict[str, list[tuple[str, str]]]] = {
         *_dwords("dwLineFeatures", "dwSettableDevStatus"), *_size_offset("DeviceClasses"),
         ("PermanentLineGuid", "GUID"), ("dwAddressTypes", "DWORD"), ("ProtocolGuid", "GUID"),
         ("dwAvailableTracking", "DWORD")],
+    "LINEDEVSTATUS": [*_HEAD, *_dwords(
+        "dwNumOpens", "dwOpenMediaModes", "dwNumActiveCalls", "dwNumOnHoldCalls", "dwNumOnHoldPendCalls",
+        "dwLineFeatures", "dwNumCallCompletions", "dwRingMode", "dwSignalLevel", "dwBatteryLevel", "dwRoamMode",
+        "dwDevStatusFlags"), *_size_offset("TerminalModes", "DevSpecific"), ("dwAvailableMediaModes", "DWORD"),
+        *_size_offset("AppInfo")],
     "LINEADDRESSCAPS": [*_HEAD, ("dwLineDeviceID", "DWORD"), *_size_offset("Address", "DevSpecific"),
                         *_dwords("dwAddressSharing", "dwAddressStates", "dwCallInfoStates",
         *(f"dw{p}IDFlags" for p in _PARTY), "dwCallStates", "dwDialToneModes", "dwBusyModes",
@@ -200,6 +206,7 @@ class Layouts:
     LINEADDRESSSTATUS: type[ctypes.Structure]
     LINECALLSTATUS: type[ctypes.Structure]
     LINEDEVCAPS: type[ctypes.Structure]
+    LINEDEVSTATUS: type[ctypes.Structure]
     LINEADDRESSCAPS: type[ctypes.Structure]
     LINECALLINFO: type[ctypes.Structure]
     LINECALLPARAMS: type[ctypes.Structure]
@@ -362,6 +369,15 @@ class LINEDEVCAPS(ctypes.Structure):
 _NATIVE["LINEDEVCAPS"] = LINEDEVCAPS
 
 
+class LINEDEVSTATUS(ctypes.Structure):
+    _pack_ = 1
+    _layout_ = "ms"
+    _fields_ = _native_fields("LINEDEVSTATUS")
+
+
+_NATIVE["LINEDEVSTATUS"] = LINEDEVSTATUS
+
+
 class LINEADDRESSCAPS(ctypes.Structure):
     _pack_ = 1
     _layout_ = "ms"
@@ -415,6 +431,8 @@ FIXED_SIZES: Final[dict[str, dict[int, int]]] = {
     "LINEDEVCAPS": _per_version(236, 240, 252, 252, 268, 292, 292),
     "LINEADDRESSCAPS": _per_version(176, 180, 228, 228, 228, 228, 228),
     "LINEADDRESSSTATUS": _per_version(*[64] * 7),
+    # 2.0 added dwAvailableMediaModes and the LINEAPPINFO array (dwAppInfoSize/Offset)
+    "LINEDEVSTATUS": _per_version(76, 76, 88, 88, 88, 88, 88),
     "LINECALLINFO": _per_version(296, 296, 324, 324, 324, 344, 344),
     "LINECALLSTATUS": _per_version(36, 36, 56, 56, 56, 56, 56),
     "LINECALLPARAMS": _per_version(112, 112, 176, 176, 176, 180, 180),

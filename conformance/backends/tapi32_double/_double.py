@@ -426,6 +426,12 @@ class Tapi32Double:
         value = self.api.line_get_address_status(h_line, address)
         return self._fill(status, value, self._line_version(h_line), fn, "lpAddressStatus")
 
+    def _lineGetLineDevStatusW(self, h_line: int, status: int | None) -> int:
+        fn = "lineGetLineDevStatus"
+        _need(status, fn, "lpLineDevStatus")
+        value = self.api.line_get_line_dev_status(h_line)
+        return self._fill(status, value, self._line_version(h_line), fn, "lpLineDevStatus")
+
     def _lineGetCallInfoW(self, h_call: int, info: int | None) -> int:
         fn = "lineGetCallInfo"
         _need(info, fn, "lpCallInfo")

@@ -27,6 +27,7 @@ EXPORTS: Final[dict[str, str]] = {
     "lineSetStatusMessages": "DDD",
     "lineGetMessage": "DPD",
     "lineGetAddressStatusW": "DDP",
+    "lineGetLineDevStatusW": "DP",
     "lineGetCallInfoW": "DP",
     "lineGetCallStatus": "DP",
     "lineDeallocateCall": "D",

@@ -31,6 +31,7 @@ _ADDED_IN: Final[dict[str, dict[int, str]]] = {
     "LINEADDRESSCAPS": {ApiVersion.V1_4: "dwAddressFeatures", ApiVersion.V2_0: "dwPredictiveAutoTransferStates"},
     "LINECALLINFO": {ApiVersion.V2_0: "dwCallTreatment", ApiVersion.V3_0: "dwCallerIDAddressType"},
     "LINECALLSTATUS": {ApiVersion.V2_0: "dwCallFeatures2"},
+    "LINEDEVSTATUS": {ApiVersion.V2_0: "dwAvailableMediaModes"},
     "LINECALLPARAMS": {ApiVersion.V2_0: "dwPredictiveAutoTransferStates", ApiVersion.V3_0: "dwAddressType"},
     "LINEFORWARD": {ApiVersion.V3_1: "dwCallerAddressType"},
     "LINEFORWARDLIST": {ApiVersion.V1_3: "ForwardList"},     # the list header is 2 DWORDs in every version

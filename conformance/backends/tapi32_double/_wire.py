@@ -43,6 +43,7 @@ from simulator._structs import (
     LineCallParams,
     LineCallStatus,
     LineDevCaps,
+    LineDevStatus,
     LineForward,
 )
 
@@ -51,7 +52,7 @@ __all__ = ["initialize_ex_params", "read_call_params", "read_forward_list", "rea
 
 TRANSLATE_COUNTRY: Final = 49          # the double's "location": Germany, as the shipped profiles' numbers
 
-Output = LineDevCaps | LineAddressCaps | LineAddressStatus | LineCallInfo | LineCallStatus
+Output = LineDevCaps | LineAddressCaps | LineAddressStatus | LineCallInfo | LineCallStatus | LineDevStatus
 
 
 def _header_name(field: str) -> str:
@@ -90,6 +91,7 @@ _PLANS: Final[dict[type[Any], _Plan]] = {
     LineAddressStatus: _plan(LineAddressStatus, "LINEADDRESSSTATUS", ("forward",)),
     LineCallInfo: _plan(LineCallInfo, "LINECALLINFO", ("line",)),
     LineCallStatus: _plan(LineCallStatus, "LINECALLSTATUS", ("state_entry_time",)),
+    LineDevStatus: _plan(LineDevStatus, "LINEDEVSTATUS"),
 }
 _CALL_PARAMS: Final = _plan(LineCallParams, "LINECALLPARAMS")
 
