@@ -182,9 +182,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(port: int) -> subprocess.Popen[str]:
+def _serve(port: int, profile: Path = REFERENCE) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--clock", "wall",
-                             "--listen", f"127.0.0.1:{port}", "--profile", str(REFERENCE)],
+                             "--listen", f"127.0.0.1:{port}", "--profile", str(profile)],
                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env={**os.environ, "RO_CONFORMANCE_TOKEN": "", "RO_CONFORMANCE_TOKEN_FILE": ""})
     assert proc.stderr is not None
@@ -255,3 +255,21 @@ def test_the_tsp_survives_a_bridge_down_at_start_lost_and_back(built: Path, wine
     for check in ("reconnect.enumerate-bridge-down", "reconnect.LINE_CREATE", "reconnect.LINE_CLOSE",
                   "reconnect.reopen"):
         assert f"PASS {check} " in text, f"{check} did not pass:\n{text}"
+
+
+def test_the_tsp_passes_the_providers_line_status_through(built: Path, wine: tuple[str, dict[str, str]]) -> None:
+    """TSPI_lineGetLineDevStatus reports the provider's LINEDEVSTATUS, not a made-up one: on a profile whose desk
+    line is out of service (profiles/mutants/desk-out-of-service.yaml) it reads CONNECTED without INSERVICE,
+    which is how the suite tells the installation from a refusal (docs/tapi.md §2.9)."""
+    loader, env = wine
+    port = _free_port()
+    server = _serve(port, ROOT / "profiles" / "mutants" / "desk-out-of-service.yaml")
+    try:
+        url = f"ws://127.0.0.1:{port}/"
+        run = subprocess.run(_harness_cmd(loader, built, url, "out-of-service"), env={**env, "RO_TSP_BRIDGE": url},
+                             capture_output=True, text=True, timeout=300, errors="replace")
+    finally:
+        _stop(server)
+    report = f"tspi_harness exited {run.returncode}\n{run.stdout}\n{run.stderr[-3000:]}"
+    assert run.returncode == 0 and "\nFAIL " not in "\n" + run.stdout, report
+    assert re.search(r"^PASS lineGetLineDevStatus .*dwDevStatusFlags 0x1 ", run.stdout, re.MULTILINE), report

@@ -152,6 +152,7 @@ static ULONG_PTR g_next_ht = 0x7A000010;   /* fake HTAPICALL values (TAPISRV's a
 static HTAPILINE g_htLine = (HTAPILINE)(ULONG_PTR)0x7B000100;
 static HTAPILINE g_htLine2 = (HTAPILINE)(ULONG_PTR)0x7B000200;
 static int g_line_open, g_line2_open;
+static int g_out_of_service;             /* scenario "out-of-service": the desk line is not in service */
 static int g_newcall_refuse;             /* write NULL at the next LINE_NEWCALL */
 static int g_provider_shut;              /* providerShutdown returned: no callback may come any more */
 static DWORD g_main_tid;
@@ -550,7 +551,7 @@ static DWORD fixed_addrcaps(DWORD v) { return v >= 0x00020000 ? 228 : 180; }
 static DWORD fixed_callinfo(DWORD v) { return v >= 0x00030000 ? 344 : v >= 0x00020000 ? 324 : 296; }
 static DWORD fixed_callstatus(DWORD v) { return v >= 0x00020000 ? 56 : 36; }
 #define FIXED_ADDRSTATUS 64u
-#define FIXED_LINEDEVSTATUS(v) ((v) >= 0x00020000 ? 76u : 72u)
+#define FIXED_LINEDEVSTATUS(v) ((v) >= 0x00020000 ? 88u : 76u)   /* tapi.h: 19 DWORDs, 22 from 2.0 */
 #define CANARY 0xCD
 #define SLACK 256u
 
@@ -832,10 +833,13 @@ static int open_desk(void)
     BYTE *b = vbuf(FIXED_LINEDEVSTATUS(g_ver) + 512);
     ENTER_TSPI(); rc = p_lineGetLineDevStatus(hd, (LPLINEDEVSTATUS)b); LEAVE_TSPI();
     LINEDEVSTATUS *ds = (LINEDEVSTATUS *)b;
-    check(rc == 0 && ds->dwUsedSize <= ds->dwTotalSize && (ds->dwDevStatusFlags & LINEDEVSTATUSFLAGS_INSERVICE) &&
-          (ds->dwDevStatusFlags & LINEDEVSTATUSFLAGS_CONNECTED), "lineGetLineDevStatus",
-          "rc 0x%08lX dwDevStatusFlags 0x%lx dwOpenMediaModes 0x%lx", (unsigned long)rc,
-          (unsigned long)ds->dwDevStatusFlags, (unsigned long)ds->dwOpenMediaModes);
+    /* The provider's status passes through: CONNECTED always, INSERVICE unless the profile's line is out of service. */
+    DWORD want = LINEDEVSTATUSFLAGS_CONNECTED | (g_out_of_service ? 0 : LINEDEVSTATUSFLAGS_INSERVICE);
+    check(rc == 0 && ds->dwUsedSize <= ds->dwTotalSize &&
+          (ds->dwDevStatusFlags & (LINEDEVSTATUSFLAGS_CONNECTED | LINEDEVSTATUSFLAGS_INSERVICE)) == want &&
+          (g_out_of_service || (ds->dwLineFeatures & LINEFEATURE_MAKECALL)), "lineGetLineDevStatus",
+          "rc 0x%08lX dwDevStatusFlags 0x%lx (want 0x%lx) dwLineFeatures 0x%lx", (unsigned long)rc,
+          (unsigned long)ds->dwDevStatusFlags, (unsigned long)want, (unsigned long)ds->dwLineFeatures);
     free(b);
     return 1;
 }
@@ -1418,12 +1422,14 @@ static void whole_run_checks(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: tspi_harness PATH\\rotsp.tsp [ws://HOST:PORT/ [reconnect]]  (URL else "
-                        "RO_TSP_BRIDGE)\n  reconnect: the bridge is down at start; READY lines on stdout say "
-                        "when to start / stop / restart it\n");
+        fprintf(stderr, "usage: tspi_harness PATH\\rotsp.tsp [ws://HOST:PORT/ [reconnect|out-of-service]]  (URL "
+                        "else RO_TSP_BRIDGE)\n  reconnect: the bridge is down at start; READY lines on stdout say "
+                        "when to start / stop / restart it\n  out-of-service: the bridge serves a profile whose desk "
+                        "line is out of service; only the status checks run\n");
         return 2;
     }
     int reconnect = argc > 3 && !strcmp(argv[3], "reconnect");
+    g_out_of_service = argc > 3 && !strcmp(argv[3], "out-of-service");
     const char *url = argc > 2 ? argv[2] : getenv("RO_TSP_BRIDGE");
     if (!url || !*url) {
         fprintf(stderr, "tspi_harness: no bridge URL (argument 2 or RO_TSP_BRIDGE)\n");
@@ -1479,7 +1485,7 @@ int main(int argc, char **argv)
         enumerate_devices();
         if (g_desk_dev != 0xFFFFFFFF) {
             caps_checks();
-            if (open_desk()) {
+            if (open_desk() && !g_out_of_service) {
                 flow_make_call_and_blind_transfer();
                 flow_consultation_transfer();
                 flow_hold();

@@ -564,33 +564,29 @@ LONG TSPIAPI TSPI_lineGetLineDevStatus(HDRVLINE hdLine, LPLINEDEVSTATUS lpLineDe
     DWORD h = line_bridge(hdLine, &err, &version, &dev);
     if (!h) return err;
     if (lpLineDevStatus->dwTotalSize < sizeof(LINEDEVSTATUS)) return LINEERR_STRUCTURETOOSMALL;
-    cJSON *p = obj_app(), *r = NULL;
-    cJSON_AddNumberToObject(p, "device_id", dev);
-    cJSON_AddNumberToObject(p, "api_version", bridge_api(version));
-    LONG rc = tsp_call_sync("line_get_dev_caps", p, &r);
+    /* The provider's own status, not one made up here: a line out of service must read as such (no
+       LINEDEVSTATUSFLAGS_INSERVICE), or an application cannot tell the installation from a refusal. */
+    cJSON *p = cJSON_CreateObject(), *r = NULL;
+    cJSON_AddNumberToObject(p, "h_line", h);
+    LONG rc = tsp_call_sync("line_get_line_dev_status", p, &r);
     if (rc) return rc;
     vfill v;
     vf_begin(&v, lpLineDevStatus, sizeof(LINEDEVSTATUS));
-    tsp_lock();
-    tsp_line *l = tsp_line_valid(hdLine);
-    for (DWORD i = 0; l && i < g.ncalls; i++) {
-        tsp_call *c = g.calls[i];
-        if (c->line != l || !c->tapi_valid || !c->bridge_hcall) continue;
-        if (c->state == LINECALLSTATE_ONHOLD) lpLineDevStatus->dwNumOnHoldCalls++;
-        else if (c->state & (LINECALLSTATE_ONHOLDPENDTRANSFER | LINECALLSTATE_ONHOLDPENDCONF))
-            lpLineDevStatus->dwNumOnHoldPendCalls++;
-        else if (c->state && c->state != LINECALLSTATE_IDLE) lpLineDevStatus->dwNumActiveCalls++;
-    }
-    tsp_unlock();
+    lpLineDevStatus->dwNumActiveCalls = jdw(r, "num_active_calls");
+    lpLineDevStatus->dwNumOnHoldCalls = jdw(r, "num_on_hold_calls");
+    lpLineDevStatus->dwNumOnHoldPendCalls = jdw(r, "num_on_hold_pend_calls");
     lpLineDevStatus->dwLineFeatures = jdw(r, "line_features");
-    lpLineDevStatus->dwRoamMode = LINEROAMMODE_UNAVAIL;
-    lpLineDevStatus->dwSignalLevel = 0xFFFF;
-    lpLineDevStatus->dwBatteryLevel = 0xFFFF;
-    lpLineDevStatus->dwDevStatusFlags = LINEDEVSTATUSFLAGS_CONNECTED | LINEDEVSTATUSFLAGS_INSERVICE;
-    lpLineDevStatus->dwAvailableMediaModes = jdw(r, "media_modes");
-    /* dwNumOpens, dwOpenMediaModes and AppInfo are TAPISRV's to fill. */
+    lpLineDevStatus->dwNumCallCompletions = jdw(r, "num_call_completions");
+    lpLineDevStatus->dwRingMode = jdw(r, "ring_mode");
+    lpLineDevStatus->dwSignalLevel = jdw(r, "signal_level");
+    lpLineDevStatus->dwBatteryLevel = jdw(r, "battery_level");
+    lpLineDevStatus->dwRoamMode = jdw(r, "roam_mode");
+    lpLineDevStatus->dwDevStatusFlags = jdw(r, "dev_status_flags");
+    lpLineDevStatus->dwAvailableMediaModes = jdw(r, "available_media_modes");
+    /* dwNumOpens, dwOpenMediaModes and AppInfo are TAPISRV's to fill: the bridge's opens are not TAPI's. */
     vf_end(&v);
     cJSON_Delete(r);
+    (void)version; (void)dev;
     return 0;
 }
 
