@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from simulator._calls import Device, LineCall, PartyId
 from simulator._callstates import CallTrigger
-from simulator._constants import LineCallOrigin, LineCallReason, LineDialToneMode
+from simulator._constants import LineCallOrigin, LineCallReason, LineDialToneMode, LineDisconnectMode
 from simulator._errors import TapiError
 from simulator._partyview import PARTY_STATE_OF, ROLES, PartyState, PartyView, current_call, presentation_of
 
@@ -80,10 +80,17 @@ class SimParties:
         dev.handset_off_hook = False
         calls = dev.live_calls()
         held_only = all(c.state_name in ("ONHOLD", "ONHOLDPENDTRANSFER") for c in calls)
+        # An external party is a TAPI party line on the other backends (tapi32), where hanging up is a
+        # lineDrop: under call_never_idle it leaves the call DISCONNECTED, holding its trunk channel, as
+        # the lineDrop of simulator._callcontrol does. The same here, so every backend sees one PBX.
+        never_idle = not dev.is_station and self.pbx.fault("call_never_idle") is not None
         for call in calls:
             # hanging up leaves held calls waiting; hanging up with only held calls clears them
             if held_only or call.state_name not in ("ONHOLD", "ONHOLDPENDTRANSFER"):
-                self.pbx.drop(call)
+                if not never_idle:
+                    self.pbx.drop(call)
+                elif call.state_name != "DISCONNECTED":
+                    self.pbx.fire(call, CallTrigger.DISCONNECT, LineDisconnectMode.NORMAL)
 
     def go_off_hook(self, role: str) -> None:
         dev = self.device(role)

@@ -45,6 +45,11 @@ def tear_down(sim: ProviderCore) -> None:
             break
         for number in busy:
             parties.hang_up(number)
+    # What a hang-up leaves up (call_never_idle: an external party's hang-up stays DISCONNECTED, as its
+    # party line's lineDrop does) goes the way switching the PBX off clears it.
+    for dev in list(sim.pbx.devices.values()):
+        for call in dev.live_calls():
+            sim.pbx.drop(call)
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import pytest
 from suite_runner import PROFILES, derived_profile, outcomes, reasons, run_suite
 from test_suite_profiles import NOT_PASSING
 
+from conformance._evidence import check_results
 from conformance.report._results import REQUIREMENT_CLAUSES
 
 pytest_plugins = ("pytester",)
@@ -159,6 +160,52 @@ def test_caps_02_passes_an_honest_pbx_that_offers_less(pytester: pytest.Pytester
     assert test["outcome"] == "pass", test["reason"]
     texts = [r["text"] for r in test["records"]]
     assert any("lineCompleteTransfer" in t for t in texts) and any("lineBlindTransfer" in t for t in texts)
+
+
+@pytest.mark.parametrize(("state", "name"), [("connected", "CONNECTED"), ("proceeding", "PROCEEDING")])
+def test_caps_02_tries_completion_in_each_claimed_state(pytester: pytest.Pytester, state: str, name: str) -> None:
+    """reference claims complete_in [connected, ringback, proceeding]; RO-CONS-01 completes in ringback only.
+    A refusal in another claimed state fails RO-CAPS-02, naming the state, the LINEERR and the claim, and
+    citing the refused LINE_REPLY and the LINE_CALLSTATE that put the consultation call in that state."""
+    path = derived_profile(pytester.path, "reference", f"refused-{state}",
+                           [{"kind": "transfer_refused_in", "states": [state]}])
+    _, results = run_suite(pytester, path, "-k", "caps_02")
+    assert check_results(results) == []
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "fail", test["reason"]
+    hit = re.search(rf"lineCompleteTransfer\(TRANSFER\) with the consultation call 0x[0-9A-F]{{8}} {name}: "
+                    rf"lineCompleteTransfer \(request \d+\) was answered LINEERR_INVALCALLSTATE, although "
+                    rf"capabilities.transfer.complete_in claims {state}", test["reason"])
+    assert hit is not None, test["reason"]
+    assert "claims ringback" not in test["reason"] and "not judged" not in test["reason"], test["reason"]
+    kinds = [c["kind"] for c in test["judged"]]
+    assert "reply" in kinds and "callstate" in kinds, test["judged"]
+
+
+def test_caps_02_an_unreachable_claimed_state_is_inconclusive_never_a_fail(pytester: pytest.Pytester) -> None:
+    """A claimed state the test cannot bring about is inconclusive with the reason: PROCEEDING a PBX never
+    reports (simulation.proceeding_state: false), BUSY (no PIXIT party is busy on demand). The other
+    claimed states are still tried, and every call is cleared after each attempt."""
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["proceeding_state"] = False
+        data["capabilities"]["transfer"]["complete_in"] = ["connected", "ringback", "proceeding", "busy"]
+    _, results = run_suite(pytester, derived_profile(pytester.path, "reference", "unreachable", mutate=mutate),
+                           "-k", "caps_02")
+    assert check_results(results) == []
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "inconclusive", test["reason"]
+    assert "proceeding: " in test["reason"] and "not PROCEEDING" in test["reason"], test["reason"]
+    assert "busy: a consultation call in BUSY cannot be brought about" in test["reason"], test["reason"]
+    texts = [r["text"] for r in test["records"]]
+    assert any(t.startswith("step: lineCompleteTransfer while the consultation call is CONNECTED") for t in texts)
+    # one claimed state refused as well: a fail, which still names what it could not judge
+    path = derived_profile(pytester.path, "reference", "unreachable-refused",
+                           [{"kind": "transfer_refused_in", "states": ["connected"]}], mutate)
+    _, results = run_suite(pytester, path, "-k", "caps_02")
+    assert check_results(results) == []
+    test = next(t for t in results["tests"] if t["id"] == "RO-CAPS-02")
+    assert test["outcome"] == "fail", test["reason"]
+    assert "claims connected" in test["reason"] and "; not judged: proceeding: " in test["reason"], test["reason"]
 
 
 # The desk set of a real PBX without a party line for it cannot be observed; the simulator always can,

@@ -27,13 +27,16 @@ from simulator._structs import LineCallParams, LineForward
 
 __all__ = [
     "ALERTED",
+    "COMPLETE_IN",
     "ENDED",
     "blind_flow",
     "business_number",
     "check_forward_listed",
     "check_presented",
+    "clear_calls",
     "clear_forwarding",
     "consult_flow",
+    "consult_in",
     "desk_idle",
     "dial",
     "forward_to_ro",
@@ -348,6 +351,71 @@ def consult_flow(s: LineSession) -> tuple[int, int]:
     s.wait_state(h_consult, ENDED, "the consultation call goes IDLE")
     s.wait_state(h_call, ENDED, "the held call goes IDLE")
     return h_call, h_consult
+
+
+# capabilities.transfer.complete_in names -> the LINECALLSTATE of the consultation call, in the order
+# RO-CAPS-02 tries them (docs/profiles.md; simulator._caps.completion_states maps them the same way).
+COMPLETE_IN: Final = {"ringback": S.RINGBACK, "proceeding": S.PROCEEDING, "connected": S.CONNECTED,
+                      "busy": S.BUSY}
+# Where a consultation call goes after each state on its way to the target: seen instead, the wanted state
+# was passed (unseen or too fast) and the wait need not run out first.
+_BEYOND: Final = {S.PROCEEDING: int(S.RINGBACK | S.CONNECTED), S.RINGBACK: int(S.CONNECTED)}
+
+
+def consult_in(s: LineSession, state: str, h_call: int = 0, h_consult: int = 0) -> tuple[int, int]:
+    """The RO leg held for a transfer and a consultation call to the target in ``state`` (a
+    ``complete_in`` name): (RO leg, consultation call). ``h_call`` / ``h_consult``: the connected RO leg
+    and the consultation call (in DIALTONE) the test already has; what is missing is made here.
+
+    Only what the caller then tries in that state is judged: a step on the way that goes wrong is
+    RO-CONS-01's (``judged_by``), a trunk shortage the trunks clause's (``wait_state``), a party that
+    cannot be observed or does not play along, a state the call passes unseen, and BUSY (no PIXIT party
+    is busy on demand) make it inconclusive - never a fail. For CONNECTED the target is told to answer
+    (``PartyControl.answer``) once it is alerted, whatever its own answering habits.
+    """
+    wanted = COMPLETE_IN[state]
+    if wanted == S.BUSY:
+        raise s.verdict("inconclusive", "a consultation call in BUSY cannot be brought about (no PIXIT party is "
+                                        "busy on demand): 'busy' of capabilities.transfer.complete_in is not tried",
+                        cause=Cite.claim("capabilities.transfer.complete_in"))
+    if not h_call:
+        h_call = make_ro_leg(s)
+    with judged_by(s, "RO-CONS-01"):
+        if not h_consult:
+            h_consult = s.do("lineSetupTransfer on the RO leg", "line_setup_transfer", h_call, None).new_call
+            if not h_consult:
+                raise s.verdict("error", "lineSetupTransfer: the LINE_REPLY carries no consultation call handle")
+        s.wait_state(h_consult, int(S.DIALTONE), "the consultation call has dial tone", on_timeout="inconclusive")
+        s.do("lineDial the target on the consultation call", "line_dial", h_consult, dial(s, "target"))
+        if wanted == S.CONNECTED:
+            s.party_wait("target", ALERTED, "the target is alerted", on_timeout="inconclusive")
+            s.step("the target answers the consultation call")
+            s.backend.parties.answer("target")
+            s.party_wait("target", frozenset({"connected"}), "the target answers the consultation call",
+                         timeout=s.pixit.answer_timeout, on_timeout="inconclusive")
+        s.wait_state(h_consult, int(wanted) | _BEYOND.get(wanted, 0), f"the consultation call reaches "
+                     f"{state_names(wanted)}", on_timeout="inconclusive")
+    s.drain()
+    now = s.state_of(h_consult)
+    if now != wanted:
+        seen = s.state_message(h_consult, now)
+        raise s.verdict("inconclusive", f"the consultation call 0x{h_consult:08X} is {state_names(now)}, not "
+                                        f"{state_names(wanted)}, when lineCompleteTransfer is due: it passed "
+                                        f"{state_names(wanted)} unseen or too fast to be tried there",
+                        cause=Cite.callstate(seen) if seen is not None else None)
+    return h_call, h_consult
+
+
+def clear_calls(s: LineSession, after: str) -> None:
+    """After one attempt, before the next: every call the desk line holds is dropped (bounded wait for
+    IDLE) and deallocated (``LineSession.release``), then the RO phone and the target hang up and are
+    idle again, so the next attempt starts from a clean desk line."""
+    s.step(f"clean up after {after}")
+    s.release(list(s.history))
+    for role in ("target", "remote_office"):
+        if s.backend.parties.observe(role).state not in ("idle", "unknown"):
+            s.backend.parties.hang_up(role)
+        s.party_wait(role, frozenset({"idle", "unknown"}), f"{role} is idle again", on_timeout="error")
 
 
 def desk_idle(s: LineSession) -> None:

@@ -321,6 +321,13 @@ class LineSession:
             raise self.verdict("fail", text, cause=Cite.reply(reply, function))
         return reply
 
+    def short_of_trunks(self, function: str, error: str) -> bool:
+        """Is ``error`` (a LINEERR name) the answer to ``function`` the reply-error form of a trunk shortage
+        that ``wait_reply`` leaves to the trunks clause: LINEERR_RESOURCEUNAVAIL to a request that needs a new
+        external channel while the test holds another (or cannot tell), outside RO-TRUNK-01's own test."""
+        return (error == LineErr.RESOURCEUNAVAIL.tapi_name and function in _NEEDS_A_CHANNEL
+                and not self.owns(TRUNK_REQUIREMENT) and self._legs_up() != 0)
+
     def _legs_up(self) -> int | None:
         """External legs (trunk channels) the test holds now: PIXIT parties alerting, calling or talking;
         None when some party cannot be observed (then nobody can tell)."""
