@@ -240,7 +240,13 @@ def test_desk_idle_after_the_hand_over(session: tuple[LineSession, Backend], sta
         desk_idle(s)
     assert str(caught.value) == text
     (cite,) = caught.value.cites    # type: ignore[attr-defined]
-    assert cite.kind == ("value" if status else "party")
+    if status:      # the counts lineGetAddressStatus returned
+        assert cite.kind == "value" and cite.facts["function"] == "lineGetAddressStatus"
+        assert list(cite.facts["fields"]) == ["num_active_calls", "num_on_hold_calls", "num_on_hold_pend_calls"]
+    else:           # the desk party's view, the field judged
+        field = "off_hook" if desk.off_hook else "state"
+        assert cite.kind == "party" and cite.obj is desk and cite.facts["role"] == "desk"
+        assert list(cite.facts["fields"]) == [field]
 
 
 def test_an_unobservable_desk_after_the_hand_over_is_inconclusive(session: tuple[LineSession, Backend]) -> None:
