@@ -332,6 +332,8 @@ class Provider(ProviderCore):
 
         def commit() -> None:
             device.native_ro = number
+            if self.pbx.fault("no_devspecific_events") is not None:
+                return      # switched, but no application is told (LINE_DEVSPECIFIC never comes)
             for ln in self.open_lines(device):
                 if ln.ext_version == native.ext_version:
                     self.post(ln.app, LineMsg.DEVSPECIFIC, ln.handle, native.event_param1, 1 if number else 0,

@@ -272,3 +272,22 @@ def test_without_call_ids_two_handles_are_not_judged(pytester: pytest.Pytester) 
     _, results = run_suite(pytester, path, "-p", "no_call_ids", "-k", "tapi_01")
     test = next(t for t in results["tests"] if t["id"] == "RO-TAPI-01")
     assert test["outcome"] == "pass", test["reason"]
+
+
+_CALLER_UNOBSERVABLE = _DESK_UNOBSERVABLE.replace('role == "desk"', 'role == "caller"')
+
+
+def test_a_silent_ro_phone_with_an_unobservable_caller_is_not_blamed(pytester: pytest.Pytester) -> None:
+    """The forwarded call never reaches the RO phone, the desk is not offered it, and the caller's leg
+    cannot be seen: whether a trunk ran short cannot be told, so RO-FWD-06 is inconclusive and says why."""
+    pytester.makepyfile(caller_unobservable=_CALLER_UNOBSERVABLE)
+    pytester.syspathinsert()
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["trunk_exhaustion"] = "busy"
+    path = derived_profile(pytester.path, "reference", "caller-unseen", [{"kind": "fewer_trunks", "channels": 1}],
+                           mutate)
+    _, results = run_suite(pytester, path, "-p", "caller_unobservable", "-k", "fwd_06")
+    test = next(t for t in results["tests"] if t["id"] == "RO-FWD-06")
+    assert test["outcome"] == "inconclusive", test["reason"]
+    assert test["reason"].startswith("why the RO phone never rang: the caller party is not observable on this "
+                                     "backend (pixit.party_lines.caller)"), test["reason"]
