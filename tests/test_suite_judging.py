@@ -291,3 +291,23 @@ def test_a_silent_ro_phone_with_an_unobservable_caller_is_not_blamed(pytester: p
     assert test["outcome"] == "inconclusive", test["reason"]
     assert test["reason"].startswith("why the RO phone never rang: the caller party is not observable on this "
                                      "backend (pixit.party_lines.caller)"), test["reason"]
+
+
+_ROLE_UNOBSERVABLE = _DESK_UNOBSERVABLE.replace('role == "desk"', 'role == ROLE').replace(
+    "_saved = ", 'import os\nROLE = os.environ["RO_TEST_UNOBSERVABLE"]\n_saved = ')
+
+
+@pytest.mark.parametrize(("role", "test", "what"), [
+    ("target", "native_01", "the target is not called before the RO phone answers")])
+def test_native_checks_of_an_unobservable_party_are_inconclusive(pytester: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch, role: str,
+                                                                 test: str, what: str) -> None:
+    """Native Remote Office: a party the backend cannot see is never judged; the reason names the check."""
+    monkeypatch.setenv("RO_TEST_UNOBSERVABLE", role)
+    pytester.makepyfile(role_unobservable=_ROLE_UNOBSERVABLE)
+    pytester.syspathinsert()
+    _, results = run_suite(pytester, PROFILES / "native-ro.yaml", "-p", "role_unobservable", "-k", test)
+    (judged,) = [t for t in results["tests"] if t["outcome"] != "not-applicable"]
+    assert judged["outcome"] == "inconclusive", judged["reason"]
+    assert judged["reason"].startswith(f"{what}: the {role} party is not observable on this backend "
+                                       f"(pixit.party_lines.{role})"), judged["reason"]
