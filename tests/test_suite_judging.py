@@ -297,16 +297,16 @@ _ROLE_UNOBSERVABLE = _DESK_UNOBSERVABLE.replace('role == "desk"', 'role == ROLE'
     "_saved = ", 'import os\nROLE = os.environ["RO_TEST_UNOBSERVABLE"]\n_saved = ')
 
 
-@pytest.mark.parametrize(("role", "test", "what"), [
-    ("target", "native_01", "the target is not called before the RO phone answers")])
-def test_native_checks_of_an_unobservable_party_are_inconclusive(pytester: pytest.Pytester,
-                                                                 monkeypatch: pytest.MonkeyPatch, role: str,
-                                                                 test: str, what: str) -> None:
-    """Native Remote Office: a party the backend cannot see is never judged; the reason names the check."""
+@pytest.mark.parametrize(("profile", "role", "test", "what"), [
+    ("native-ro", "target", "native_01", "the target is not called before the RO phone answers"),
+    ("reference", "remote_office", "blind_01", "the RO phone is connected to the target")])
+def test_a_check_of_an_unobservable_party_is_inconclusive(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                          profile: str, role: str, test: str, what: str) -> None:
+    """A party the backend cannot see is never judged; the reason names the check."""
     monkeypatch.setenv("RO_TEST_UNOBSERVABLE", role)
     pytester.makepyfile(role_unobservable=_ROLE_UNOBSERVABLE)
     pytester.syspathinsert()
-    _, results = run_suite(pytester, PROFILES / "native-ro.yaml", "-p", "role_unobservable", "-k", test)
+    _, results = run_suite(pytester, PROFILES / f"{profile}.yaml", "-p", "role_unobservable", "-k", test)
     (judged,) = [t for t in results["tests"] if t["outcome"] != "not-applicable"]
     assert judged["outcome"] == "inconclusive", judged["reason"]
     assert judged["reason"].startswith(f"{what}: the {role} party is not observable on this backend "
