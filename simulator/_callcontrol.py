@@ -18,6 +18,7 @@ from simulator._constants import (
     LineAddressMode,
     LineBearerMode,
     LineCallOrigin,
+    LineCallParamFlags,
     LineCallReason,
     LineConnectedMode,
     LineDisconnectMode,
@@ -108,7 +109,8 @@ class Provider(ProviderCore):
             if params is not None:
                 call.media_mode = params.media_mode or call.media_mode
             h = self.new_handle(call, line, OWNER)
-            return 0, lambda: self._orig().start(call, dest), h, b""
+            asked = params is not None and bool(params.call_param_flags & LineCallParamFlags.ORIGOFFHOOK)
+            return 0, lambda: self._orig().start(call, dest, origoffhook=asked), h, b""
         return work
 
     def _create(self, line: Line, outgoing: bool) -> LineCall:
@@ -330,6 +332,8 @@ class Provider(ProviderCore):
 
         def commit() -> None:
             device.native_ro = number
+            if self.pbx.fault("no_devspecific_events") is not None:
+                return      # switched, but no application is told (LINE_DEVSPECIFIC never comes)
             for ln in self.open_lines(device):
                 if ln.ext_version == native.ext_version:
                     self.post(ln.app, LineMsg.DEVSPECIFIC, ln.handle, native.event_param1, 1 if number else 0,

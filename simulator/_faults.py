@@ -94,6 +94,7 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "desk_stays_off_hook": ((), ()),
     "transfer_recall": (("route", "seconds"), ()),
     "native_target_first": ((), ()),
+    "no_devspecific_events": ((), ()),
     # presentation
     "wrong_caller_id": (("path", "shows"), ()),
     "wrong_connected_id": (("shows",), ()),

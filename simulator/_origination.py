@@ -28,8 +28,9 @@ class Origination:
         self.pbx = pbx
         pbx.on_remote_answer = self._native_remote_answered
 
-    def start(self, call: LineCall, dest: str | None) -> None:
-        """Begin the progress of a call just made (its LINE_REPLY has gone out)."""
+    def start(self, call: LineCall, dest: str | None, origoffhook: bool = True) -> None:
+        """Begin the progress of a call just made (its LINE_REPLY has gone out); ``origoffhook``: its
+        LINECALLPARAMS asked for the set to be taken off-hook."""
         pbx, station = self.pbx, call.device
         call.caller = PartyId(station.number, station.name)
         dest = None if dest in (None, "", ";") else dest
@@ -40,6 +41,8 @@ class Origination:
         differs = pbx.fault("origination_differs") if station.is_station else None
         if differs is not None:   # the PBX claims one way of originating and behaves another
             mode = differs.behaves
+        if mode == "auto" and station.is_station and not origoffhook and pbx.profile.simulation.origoffhook_needs_flag:
+            mode = "prompt_offering"   # hands-free only on request (docs/tapi.md §11.1): the user is asked
         if mode == "prompt_then_auto":   # rings the desk set, then goes off-hook hands-free by itself
             call.pending = lambda: self._lifted(call, dest)
             pbx.fire(call, T.OFFER, LineOfferingMode.ACTIVE)

@@ -154,6 +154,9 @@ class Simulation:
     api_version: int = ApiVersion.V2_2            # highest version the provider negotiates
     dialtone_state: bool = True                   # show DIALTONE before DIALING
     proceeding_state: bool = True                 # show PROCEEDING before RINGBACK
+    # automatic origination only when lineMakeCall asks for it (LINECALLPARAMFLAGS_ORIGOFFHOOK); without
+    # the flag the desk set is prompted (OFFERING), as some TSPs do (docs/tapi.md §11.1)
+    origoffhook_needs_flag: bool = False
     reply_order: Literal["reply_first", "events_first"] = "reply_first"
     trunk_exhaustion: Literal["reply_error", "busy", "disconnected"] = "reply_error"
     timing: Timing = field(default_factory=Timing)

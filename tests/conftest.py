@@ -29,6 +29,11 @@ from simulator._provider_core import ProviderCore
 MakeSim = Callable[..., SimBackend]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from this run instead of comparing (tests/golden_tools.py)")
+
+
 def orphan_models(sim: ProviderCore) -> list[str]:
     """Models the call machine still holds although nothing can reach them any more."""
     return [repr(c) for c in sim.pbx.machine.models if not c.live and not c.handles]

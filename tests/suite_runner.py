@@ -33,7 +33,9 @@ def run_suite(pytester: pytest.Pytester, profile: Path | str, *args: str) -> tup
     out = pytester.path / "results.json"
     if out.exists():
         out.unlink()
-    run = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+    # --tb=native: nothing reads the run's tracebacks, and pytest's own style parses the whole source file
+    # of every frame (seconds a frame on the copy of conformance/suite/_flows.py mutmut makes)
+    run = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--tb=native",
                                        "--pyargs", "conformance.suite", f"--tapi-profile={profile}",
                                        f"--tapi-results={out}", *args)
     assert out.exists(), run.stdout.str() + run.stderr.str()

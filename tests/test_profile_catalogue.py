@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from golden_tools import check_golden
 from suite_runner import PROFILES, run_suite
 
 from conformance._evidence import check_results
@@ -46,7 +47,8 @@ def test_the_catalogue_covers_every_requirement() -> None:
 
 
 @pytest.mark.parametrize("path", [_case(p) for p in CATALOGUE])
-def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, path: Path) -> None:
+def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, request: pytest.FixtureRequest,
+                                                 path: Path) -> None:
     """... and every verdict that is not a pass agrees with its raw log (conformance._evidence): it cites
     the record it judged, that record is in the log, marked, and says what the text says."""
     expect = load_profile(path).expect
@@ -57,6 +59,8 @@ def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, path
     failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
     assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], {
         t["id"]: (t["outcome"], t["reason"][:160]) for t in results["tests"] if t["outcome"] != "pass"}
+    # ... and says so in the words it said before (tests/golden_tools.py: --update-golden after a change)
+    check_golden(request.config, f"{path.parent.name}/{path.stem}", results)
 
 
 def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Path) -> None:

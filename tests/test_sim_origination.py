@@ -9,9 +9,10 @@ from helpers import DeskSession
 from simulator._constants import LineAddrCapFlags as ACF
 from simulator._constants import LineAddressState, LineBusyMode, LineDisconnectMode, LineErr, LineForwardMode, LineMsg
 from simulator._constants import LineCallFeature as CF
+from simulator._constants import LineCallParamFlags as PF
 from simulator._constants import LineCallState as S
 from simulator._errors import LineError
-from simulator._structs import LineForward
+from simulator._structs import LineCallParams, LineForward
 
 V2_2 = 0x00020002
 LIVE_PROGRESS = {S.DIALTONE, S.DIALING, S.PROCEEDING, S.RINGBACK, S.CONNECTED}
@@ -68,6 +69,35 @@ def test_prompt_offering_waits_for_the_handset(make_sim: MakeSim, lift: str) -> 
     states = s.states(h_call)
     assert states[0] == S.OFFERING and S.DIALING in states and S.RINGBACK in states
     assert sim.parties.observe("desk").off_hook
+    s.drop_all()
+
+
+@pytest.mark.parametrize(("flags", "hands_free"), [(None, False), (0, False), (int(PF.IDLE), False),
+                                                   (int(PF.ORIGOFFHOOK), True), (int(PF.ORIGOFFHOOK | PF.IDLE), True)])
+def test_origoffhook_needs_flag_prompts_unless_lineMakeCall_asks(make_sim: MakeSim, flags: int | None,
+                                                                 hands_free: bool) -> None:
+    """simulation.origoffhook_needs_flag: automatic origination only for LINECALLPARAMFLAGS_ORIGOFFHOOK;
+    otherwise the desk set is prompted exactly as prompt_offering does (docs/tapi.md §11.1)."""
+    sim = make_sim("reference", origoffhook_needs_flag=True)
+    s = DeskSession(sim)
+    params = None if flags is None else LineCallParams(call_param_flags=flags)
+    h_call = s.make_call(s.open("desk"), sim.profile.dial_string(sim.profile.pixit.target), call_params=params)
+    s.pump(10.0)
+    if hands_free:
+        assert s.states(h_call)[:2] == [S.DIALTONE, S.DIALING] and sim.parties.observe("desk").off_hook
+    else:
+        assert s.states(h_call) == [S.OFFERING]
+        assert sim.parties.observe("desk").state == "alerting" and not sim.parties.observe("desk").off_hook
+        assert sim.parties.observe("target").state == "idle"
+    s.drop_all()
+
+
+def test_without_origoffhook_needs_flag_no_flag_is_needed(make_sim: MakeSim) -> None:
+    sim = make_sim("reference")
+    s = DeskSession(sim)
+    h_call = s.make_call(s.open("desk"), sim.profile.dial_string(sim.profile.pixit.target))
+    s.pump(10.0)
+    assert s.states(h_call)[:2] == [S.DIALTONE, S.DIALING]
     s.drop_all()
 
 

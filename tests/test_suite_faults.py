@@ -25,6 +25,18 @@ def _target_never_answers(data: dict[str, Any]) -> None:
             ext["behaviour"] = "no_answer"
 
 
+def _remote_office_answers_late(data: dict[str, Any]) -> None:
+    for ext in data["externals"]:
+        if ext["number"] == data["pixit"]["remote_office"]:
+            ext["answer_after_rings"] = 4       # 16 s: longer than pixit.state_timeout, within answer_timeout
+
+
+def _target_answers_at_once(data: dict[str, Any]) -> None:
+    for ext in data["externals"]:
+        if ext["number"] == data["pixit"]["target"]:
+            ext["answer_after_rings"] = 0
+
+
 # name -> (base profile, faults, mutate, changed outcomes, RO verdict, exit status)
 CASES: dict[str, tuple[str, list[dict[str, Any]], Any, dict[str, str], str, int]] = {
     "blind-never-completes": (
@@ -50,6 +62,16 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], Any, dict[str, str], str, int]
         "reference", [], _target_never_answers,
         {"RO-BLIND-01": "inconclusive", "RO-CONS-01": "inconclusive", "RO-E2E-01": "inconclusive"},
         "undetermined", 3),
+    # the consultation call is connected before lineCompleteTransfer: completing "while it rings" was
+    # not tried, so RO-CONS-01 is not judged (never a pass on a completion made in another state)
+    "target-answers-at-once": (
+        "consult-ringing", [], _target_answers_at_once, {"RO-CONS-01": "inconclusive", "RO-E2E-01": "inconclusive"},
+        "undetermined", 3),
+    # native Remote Office: RO-NATIVE-01 does not wait for the target to answer, RO-E2E-01 does
+    # an RO phone that takes longer than pixit.state_timeout to answer is waited for (pixit.answer_timeout)
+    "native-ro-answers-late": ("native-ro", [], _remote_office_answers_late, {}, "compatible", 0),
+    "native-target-never-answers": (
+        "native-ro", [], _target_never_answers, {"RO-E2E-01": "inconclusive"}, "compatible", 3),
 }
 
 

@@ -319,3 +319,42 @@ def test_without_call_ids_two_handles_are_not_judged(pytester: pytest.Pytester) 
     _, results = run_suite(pytester, path, "-p", "no_call_ids", "-k", "tapi_01")
     test = next(t for t in results["tests"] if t["id"] == "RO-TAPI-01")
     assert test["outcome"] == "pass", test["reason"]
+
+
+_CALLER_UNOBSERVABLE = _DESK_UNOBSERVABLE.replace('role == "desk"', 'role == "caller"')
+
+
+def test_a_silent_ro_phone_with_an_unobservable_caller_is_not_blamed(pytester: pytest.Pytester) -> None:
+    """The forwarded call never reaches the RO phone, the desk is not offered it, and the caller's leg
+    cannot be seen: whether a trunk ran short cannot be told, so RO-FWD-06 is inconclusive and says why."""
+    pytester.makepyfile(caller_unobservable=_CALLER_UNOBSERVABLE)
+    pytester.syspathinsert()
+    def mutate(data: dict[str, Any]) -> None:
+        data["simulation"]["trunk_exhaustion"] = "busy"
+    path = derived_profile(pytester.path, "reference", "caller-unseen", [{"kind": "fewer_trunks", "channels": 1}],
+                           mutate)
+    _, results = run_suite(pytester, path, "-p", "caller_unobservable", "-k", "fwd_06")
+    test = next(t for t in results["tests"] if t["id"] == "RO-FWD-06")
+    assert test["outcome"] == "inconclusive", test["reason"]
+    assert test["reason"].startswith("why the RO phone never rang: the caller party is not observable on this "
+                                     "backend (pixit.party_lines.caller)"), test["reason"]
+
+
+_ROLE_UNOBSERVABLE = _DESK_UNOBSERVABLE.replace('role == "desk"', 'role == ROLE').replace(
+    "_saved = ", 'import os\nROLE = os.environ["RO_TEST_UNOBSERVABLE"]\n_saved = ')
+
+
+@pytest.mark.parametrize(("profile", "role", "test", "what"), [
+    ("native-ro", "target", "native_01", "the target is not called before the RO phone answers"),
+    ("reference", "remote_office", "blind_01", "the RO phone is connected to the target")])
+def test_a_check_of_an_unobservable_party_is_inconclusive(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                          profile: str, role: str, test: str, what: str) -> None:
+    """A party the backend cannot see is never judged; the reason names the check."""
+    monkeypatch.setenv("RO_TEST_UNOBSERVABLE", role)
+    pytester.makepyfile(role_unobservable=_ROLE_UNOBSERVABLE)
+    pytester.syspathinsert()
+    _, results = run_suite(pytester, PROFILES / f"{profile}.yaml", "-p", "role_unobservable", "-k", test)
+    (judged,) = [t for t in results["tests"] if t["outcome"] != "not-applicable"]
+    assert judged["outcome"] == "inconclusive", judged["reason"]
+    assert judged["reason"].startswith(f"{what}: the {role} party is not observable on this backend "
+                                       f"(pixit.party_lines.{role})"), judged["reason"]

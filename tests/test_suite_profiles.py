@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from golden_tools import check_golden
 from suite_runner import PROFILES, SHIPPED, outcomes, run_suite
 
 from conformance.report._results import REQUIREMENT_CLAUSES
@@ -37,7 +38,7 @@ def test_every_shipped_profile_states_its_expectation() -> None:
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_profile_verdict(pytester: pytest.Pytester, name: str) -> None:
+def test_shipped_profile_verdict(pytester: pytest.Pytester, request: pytest.FixtureRequest, name: str) -> None:
     """The verdict and route are the ones the profile's ``expect:`` states, with nothing failing."""
     expect = load_profile(PROFILES / f"{name}.yaml").expect
     assert expect is not None
@@ -52,6 +53,8 @@ def test_shipped_profile_verdict(pytester: pytest.Pytester, name: str) -> None:
     # a shipped profile never has a fail; not-applicable is a pytest skip, so pytest itself is green
     assert run.ret == 0
     assert all(t["records"] or t["outcome"] == "not-applicable" for t in results["tests"])
+    # the reasons and every step each test logs, word for word (tests/golden_tools.py)
+    check_golden(request.config, f"shipped/{name}", results, steps=True)
 
 
 def test_an_honest_limit_is_unsupported_never_failed(pytester: pytest.Pytester) -> None:
