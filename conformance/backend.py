@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
-from simulator._constants import ApiVersion, LineCallPrivilege, LineMediaMode
+from simulator._constants import ApiVersion, LineCallParamFlags, LineCallPrivilege, LineMediaMode
 from simulator._messages import LineMessage
 from simulator._partyview import PartyState, PartyView  # one class for every backend
 from simulator._structs import (
@@ -50,6 +50,10 @@ __all__ = [
 DEFAULT_API_VERSION: Final = int(ApiVersion.V2_2)
 OWNER_MONITOR: Final = int(LineCallPrivilege.OWNER | LineCallPrivilege.MONITOR)
 INTERACTIVEVOICE: Final = int(LineMediaMode.INTERACTIVEVOICE)
+# Every hands-free lineMakeCall (docs/tapi.md §11): ORIGOFFHOOK = the PBX takes the set off-hook itself,
+# IDLE = on an idle call appearance, not on a call the desk may have up. TSPs that drive a real set
+# (CTI "make call" on a desk phone) look at both; the suite and `probe` dial with the same parameters.
+HANDS_FREE: Final = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK | LineCallParamFlags.IDLE))
 
 # Backend method -> TAPI function as the SDK spells it (note lineNegotiateAPIVersion's capitals,
 # which is why this is a table and not a case conversion). tests/test_recorder.py checks that every

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from conformance._draft import Draft, render
 from conformance._registry import open_backend
-from conformance.backend import DEFAULT_API_VERSION, INTERACTIVEVOICE, OWNER_MONITOR, Backend
+from conformance.backend import DEFAULT_API_VERSION, HANDS_FREE, INTERACTIVEVOICE, OWNER_MONITOR, Backend
 from conformance.report._results import EXIT_USAGE
 from simulator._constants import ApiVersion, LineCallPrivilege, LineForwardMode, LineMsg, LineTransferMode
 from simulator._constants import LineAddrCapFlags as ACF
@@ -253,7 +253,8 @@ def _try_make_call(backend: Backend, pump: _Pump, h_line: int, dial: str, timeou
                    result: Probe) -> None:
     act = result.active
     try:
-        req = backend.line_make_call(h_line, dial, 0, None)
+        # the suite's hands-free parameters: a PBX that goes off-hook only when asked is not 'prompted'
+        req = backend.line_make_call(h_line, dial, 0, HANDS_FREE)
     except LineError as exc:
         act["make_call"] = exc.name
         return

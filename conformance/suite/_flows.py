@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from typing import Final
 
 from conformance._evidence import Cite
-from conformance.backend import PartyView
+from conformance.backend import HANDS_FREE, PartyView
 from conformance.suite._errors import Inconclusive, NotApplicable, NotHonoured, cites_of
 from conformance.suite._session import TRUNK_REQUIREMENT, LineSession, Want, state_names
 from simulator._constants import (
-    LineCallParamFlags,
     LineCallPrivilege,
     LineCallState,
     LineForwardMode,
@@ -23,7 +22,7 @@ from simulator._constants import (
     LineTransferMode,
 )
 from simulator._errors import LineError
-from simulator._structs import LineCallParams, LineForward
+from simulator._structs import LineForward
 
 __all__ = [
     "ALERTED",
@@ -65,10 +64,6 @@ def dial(s: LineSession, role: str) -> str:
     return s.profile.dial_string(str(getattr(s.pixit, role)))
 
 
-# Every hands-free lineMakeCall (docs/tapi.md §11): ORIGOFFHOOK = the PBX takes the set off-hook itself,
-# IDLE = on an idle call appearance, not on a call the desk may have up. TSPs that drive a real set
-# (CTI "make call" on a desk phone) look at both.
-HANDS_FREE: Final = LineCallParams(call_param_flags=int(LineCallParamFlags.ORIGOFFHOOK | LineCallParamFlags.IDLE))
 
 
 def _digits(number: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite._flows import HANDS_FREE, dial
+from conformance.backend import HANDS_FREE
+from conformance.suite._flows import dial
 from conformance.suite._session import LineSession
 from simulator._constants import LineCallState
 
