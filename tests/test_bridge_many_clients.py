@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import inspect
 import json
 import os
 import re
@@ -28,67 +27,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bridge_client import _LEGACY, REFERENCE, RawClient, sim_server
 from websockets.sync.client import ClientConnection, connect
 
 from conformance.backends.sim import SimBackend
 from conformance.bridge import protocol as P
-from conformance.bridge.server import BridgeServer, Limits, NotifyingWallClock, ServerThread
+from conformance.bridge.server import BridgeServer, Limits, ServerThread
 from simulator._constants import LineErr
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "profiles" / "reference.yaml"
 RO = "001711234567"
 V2_2 = 0x00020002
-_LEGACY: dict[str, Any] = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
-
-
-def _server(mode: str = "wall", **kw: Any) -> ServerThread:
-    backend = SimBackend(REFERENCE, NotifyingWallClock() if mode == "wall" else None)
-    return ServerThread(BridgeServer(backend, mode=mode, **kw)).start()  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def wall() -> Iterator[ServerThread]:
-    st = _server("wall", max_clients=64)
+    st = sim_server("wall", max_clients=64)
     yield st
     st.stop()
 
 
 @pytest.fixture
 def virtual() -> Iterator[ServerThread]:
-    st = _server("virtual")
+    st = sim_server("virtual")
     yield st
     st.stop()
 
 
-class Client:
-    """A raw JSON-RPC client: ``call`` waits for its reply, ``send`` just sends (parked waits)."""
-
-    def __init__(self, st: ServerThread) -> None:
-        self.ws: ClientConnection = connect(f"ws://{st.url}/", open_timeout=5, max_size=None, **_LEGACY)
-        self.ids = iter(range(1, 1 << 30))
-
-    def send(self, method: str, **params: Any) -> int:
-        rid = next(self.ids)
-        self.ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
-        return rid
-
-    def reply(self, method: str, **params: Any) -> dict[str, Any]:
-        rid = self.send(method, **params)
-        while True:
-            got = json.loads(self.ws.recv(timeout=10))
-            if got.get("id") == rid:
-                return dict(got)
-
-    def call(self, method: str, **params: Any) -> Any:
-        got = self.reply(method, **params)
-        assert "error" not in got, got
-        return got["result"]
-
-    def error(self, method: str, **params: Any) -> dict[str, Any]:
-        got = self.reply(method, **params)
-        assert "error" in got, got
-        return dict(got["error"])
+class Client(RawClient):
+    """A raw JSON-RPC client with an application helper."""
 
     def app(self) -> int:
         return int(self.call("line_initialize_ex", app_name="t")["h_line_app"])
@@ -231,7 +198,7 @@ def test_open_lines_are_capped_with_an_error_naming_the_limit(limits: Limits, na
 
 
 def test_parked_waits_are_capped_per_application_and_per_connection() -> None:
-    st = _server("wall", limits=Limits(waits_per_app=2, waits_per_connection=3))
+    st = sim_server("wall", limits=Limits(waits_per_app=2, waits_per_connection=3))
     try:
         c = Client(st)
         a, b = c.app(), c.app()

@@ -11,73 +11,42 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.sync.client import ClientConnection, connect
+from bridge_client import RawClient, sim_server
 
-from conformance.backends.sim import SimBackend
 from conformance.bridge import protocol as P
-from conformance.bridge.server import BridgeServer, NotifyingWallClock, ServerThread
+from conformance.bridge.server import ServerThread
 from simulator._constants import LineCallState, LineErr
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "profiles" / "reference.yaml"
 RO = "001711234567"       # PIXIT remote_office as dialled (trunk prefix 0)
 DESK = "201"
 V2_2 = 0x00020002
-_LEGACY: dict[str, Any] = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
-
-
-def _server(mode: str) -> ServerThread:
-    backend = SimBackend(REFERENCE, NotifyingWallClock() if mode == "wall" else None)
-    return ServerThread(BridgeServer(backend, mode=mode)).start()  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def wall() -> Iterator[ServerThread]:
-    st = _server("wall")
+    st = sim_server("wall")
     yield st
     st.stop()
 
 
-class Client:
+class Client(RawClient):
     """A raw JSON-RPC client that keeps every frame in arrival order (replies and notifications)."""
 
     def __init__(self, st: ServerThread) -> None:
-        self.ws: ClientConnection = connect(f"ws://{st.url}/", open_timeout=5, max_size=None, **_LEGACY)
-        self.ids = iter(range(1, 1 << 30))
+        super().__init__(st)
         self.frames: list[dict[str, Any]] = []      # everything received, in order
         self.seen = 0                                # frames[:seen] were already looked at by next_push
 
     def _recv(self, timeout: float) -> dict[str, Any]:
-        got = json.loads(self.ws.recv(timeout=timeout))
+        got = super()._recv(timeout)
         self.frames.append(got)
-        return dict(got)
-
-    def reply(self, method: str, **params: Any) -> dict[str, Any]:
-        rid = next(self.ids)
-        self.ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
-        deadline = time.monotonic() + 10
-        while True:
-            got = self._recv(max(0.01, deadline - time.monotonic()))
-            if got.get("id") == rid:
-                return got
-
-    def call(self, method: str, **params: Any) -> Any:
-        got = self.reply(method, **params)
-        assert "error" not in got, got
-        return got["result"]
-
-    def error(self, method: str, **params: Any) -> dict[str, Any]:
-        got = self.reply(method, **params)
-        assert "error" in got, got
-        return dict(got["error"])
+        return got
 
     def next_push(self, pred: Any = lambda m: True, timeout: float = 15.0) -> dict[str, Any]:
         """The next pushed LineMessage (params of a line_message notification) matching ``pred``."""
@@ -201,7 +170,7 @@ def test_line_get_message_is_refused_while_subscribed_and_works_again_after(wall
 
 
 def test_a_virtual_clock_server_refuses_subscriptions() -> None:
-    st = _server("virtual")
+    st = sim_server("virtual")
     try:
         c = Client(st)
         app, _line = c.open_desk()
