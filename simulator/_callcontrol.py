@@ -324,6 +324,9 @@ class Provider(ProviderCore):
             raise LineError(LineErr.OPERATIONUNAVAIL, fn, "no extension version negotiated at lineOpen")
         if address_id != 0:
             raise LineError(LineErr.INVALADDRESSID, fn, f"address {address_id} of 1")
+        # hCall is optional (0), but when given it must be a call of this line (docs/tapi.md §4)
+        if h_call and self.handle(h_call, fn).line is not line:
+            raise LineError(LineErr.INVALCALLHANDLE, fn, f"call 0x{h_call:08X} is not on line 0x{h_line:08X}")
         text = bytes(params).rstrip(b"\0").decode("ascii", "replace")
         number = self._parse_native(text)
         if number is None:

@@ -155,6 +155,10 @@ def test_native_remote_office(make_sim: MakeSim) -> None:
     h_line = s.open("desk", ext_version=ext)
     ro = sim.profile.dial_string(sim.profile.pixit.remote_office)
     request = native.activate.replace("{number}", ro).encode()
+    # hCall is optional, but a handle that is not a call of this line is refused, not ignored
+    with pytest.raises(LineError) as info:
+        sim.line_dev_specific(h_line, 0, 1, request)
+    assert info.value.code == LineErr.INVALCALLHANDLE and info.value.function == "lineDevSpecific"
     reply = s.ok(sim.line_dev_specific(h_line, 0, 0, request))
     assert reply.data == request
     event = s.wait(lambda m: m.msg == LineMsg.DEVSPECIFIC)
