@@ -95,6 +95,7 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "transfer_recall": (("route", "seconds"), ()),
     "native_target_first": ((), ()),
     "no_devspecific_events": ((), ()),
+    "devspecific_on_open": ((), ()),
     # presentation
     "wrong_caller_id": (("path", "shows"), ()),
     "wrong_connected_id": (("shows",), ()),

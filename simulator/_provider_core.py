@@ -501,6 +501,11 @@ class ProviderCore:
         app.lines[handle] = line
         if self._from_start_out_of_service and not app.harness:
             line.in_service = False   # out of service from the start: lineMakeCall fails INVALLINESTATE
+        if ext_version and self.pbx.fault("devspecific_on_open") is not None:
+            # the PBX reports its native RO state as soon as the line is opened with the extension version:
+            # an application must not take this event for the answer to a later activation
+            self.post(app, LineMsg.DEVSPECIFIC, handle, self.profile.capabilities.native_remote_office.event_param1,
+                      1 if dev.native_ro else 0, instance=callback_instance)
         return handle
 
     @tapi("lineClose", "line")

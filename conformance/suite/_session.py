@@ -125,6 +125,9 @@ class LineSession:
         self.step(f"reopen the desk line with extension version 0x{ext_version:08X}")
         self.backend.line_close(self.line.h_line)
         self.line = open_desk_line(self.backend, self.profile, ext_version, reuse=self.line)
+        # What the PBX reports as the line opens (a LINE_DEVSPECIFIC with its current state) is taken in now,
+        # before any mark: it must never pass for the answer to a request made afterwards.
+        self.drain()
         return self.line
 
     def owns(self, requirement: str) -> bool:
