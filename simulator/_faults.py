@@ -96,6 +96,7 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "native_target_first": ((), ()),
     "no_devspecific_events": ((), ()),
     "devspecific_on_open": ((), ()),
+    "native_not_applied": ((), ()),
     # presentation
     "wrong_caller_id": (("path", "shows"), ()),
     "wrong_connected_id": (("shows",), ()),

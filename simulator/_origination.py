@@ -34,7 +34,7 @@ class Origination:
         pbx, station = self.pbx, call.device
         call.caller = PartyId(station.number, station.name)
         dest = None if dest in (None, "", ";") else dest
-        if station.native_ro and dest is not None:
+        if station.native_ro and dest is not None and pbx.fault("native_not_applied") is None:
             self._native(call, dest)
             return
         mode: str = pbx.profile.capabilities.origination if station.is_station else "auto"

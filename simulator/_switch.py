@@ -337,7 +337,7 @@ class Pbx:
     def route_incoming(self, caller: LineCall, station: Device, trunk: bool) -> LineCall | None:
         """A call for ``station`` arrives: native RO, forwarding or ringing the desk phone."""
         called = PartyId(station.business_number if trunk else station.number, station.name)
-        if station.native_ro:
+        if station.native_ro and self.fault("native_not_applied") is None:
             return self._forward(caller, station, station.native_ro, LineCallReason.DIRECT, called)
         entry = self._forward_entry(station, "UNCOND")
         if entry is None and station.live_calls():
