@@ -152,7 +152,7 @@ class Provider(ProviderCore):
         h = self._owned(h_call, "lineDrop", CallTrigger.DROP)
         call = h.call
 
-        def commit() -> None:
+        def end() -> None:
             held = call.consult_for
             if self.pbx.fault("call_never_idle") is not None:   # dropped, but never reaches IDLE
                 if call.state_name != "DISCONNECTED":
@@ -162,7 +162,10 @@ class Provider(ProviderCore):
             if held is not None:
                 self.pbx.consult_dropped_for(held)
         live = tuple(s for s in S if s != S.IDLE)
-        return self.request(h.line, h.line.app, "lineDrop", self._state_work(call, live, commit))
+        # lineDrop on an external party's line (the tapi32 backend's party lines) is that party hanging up:
+        # party_release_delay keeps it CONNECTED a while, as party control's hang_up does on the simulator.
+        return self.request(h.line, h.line.app, "lineDrop",
+                            self._state_work(call, live, lambda: self.pbx.release(call, end)))
 
     @tapi("lineHold", "call")
     def line_hold(self, h_call: int) -> int:

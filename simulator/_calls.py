@@ -75,8 +75,8 @@ class LineCall:
     __slots__ = (
         "app_name", "call_id", "called", "caller", "connected", "consult_for", "device", "dial_string",
         "entered_at", "handles", "media_mode", "mode", "origin", "outgoing", "peer",
-        "pending", "reason", "redirecting", "redirection", "related_call_id", "shadow", "state_name",
-        "timers", "trunk",
+        "pending", "reason", "redirecting", "redirection", "related_call_id", "ro_desk", "ro_route", "shadow",
+        "state_name", "timers", "trunk",
     )
 
     def __init__(self, device: Device, call_id: int, *, origin: int, reason: int, outgoing: bool) -> None:
@@ -104,6 +104,10 @@ class LineCall:
         self.media_mode = int(LineMediaMode.INTERACTIVEVOICE)
         self.pending: Any = None             # what to do when a prompted origination is accepted
         self.shadow: LineCall | None = None  # native Remote Office: the desk appearance <-> the RO leg
+        # The target's leg of a Remote Office call: on which route (blind, consult, native) it reached the
+        # target and for which desk, so route faults (wrong_connected_id, transfer_drops_remote) know it.
+        self.ro_route = ""
+        self.ro_desk: Device | None = None
 
     @property
     def state(self) -> LineCallState:

@@ -15,7 +15,7 @@ from typing import Final
 from simulator._constants import LineAddrCapFlags, LineAddressState, LineFeature, LineForwardMode, LineTransferMode
 
 __all__ = ["ASYNC_FUNCTIONS", "CAPS_FLAG_FAMILIES", "FAULT_FIELDS", "FUNCTIONS", "GROWING", "OCCURS",
-           "PARTY_APP_NAME", "UNCOUNTED_FUNCTIONS", "caps_flag"]
+           "PARTY_APP_NAME", "ROUTES_BY_KIND", "UNCOUNTED_FUNCTIONS", "caps_flag"]
 
 # TAPI function -> asynchronous (returns a request id and later one LINE_REPLY) or synchronous.
 FUNCTIONS: Final[Mapping[str, bool]] = {
@@ -99,12 +99,13 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "native_not_applied": ((), ()),
     # presentation
     "wrong_caller_id": (("path", "shows"), ()),
-    "wrong_connected_id": (("shows",), ()),
+    "wrong_connected_id": (("shows",), ("route",)),
     "wrong_redirecting_id": (("shows",), ()),
     "wrong_reason": ((), ()),
     "presentation_differs": (("field", "shows"), ()),
-    # trunks
+    # trunks and lines
     "fewer_trunks": (("channels",), ()),
+    "party_release_delay": (("role", "seconds"), ()),
     # advertised capabilities
     "caps_omit_call_features": (("features",), ()),
     "call_status_omit": (("features",), ()),
@@ -120,4 +121,16 @@ SHOWS_BY_KIND: Final[Mapping[str, tuple[str, ...]]] = {
     "wrong_connected_id": ("business", "extension", "withheld"),
     "wrong_redirecting_id": ("caller", "remote", "withheld"),
     "presentation_differs": ("name_only", "number_only"),
+}
+
+# The Remote Office routes each kind with a ``route`` can act on (anything else is a validate error). The
+# native route (§12.2: the PBX itself calls the RO phone, then the target) has no transfer, so only the
+# faults about the target's call itself apply there: the RO leg lost when the target answers, and the
+# connected party the target is shown.
+ROUTES_BY_KIND: Final[Mapping[str, tuple[str, ...]]] = {
+    "transfer_never_completes": ("blind", "consult"),
+    "transfer_drops_remote": ("blind", "consult", "native"),
+    "desk_call_lingers": ("blind", "consult"),
+    "transfer_recall": ("blind", "consult"),
+    "wrong_connected_id": ("blind", "consult", "native"),
 }

@@ -142,4 +142,5 @@ class Origination:
         if far is None:
             pbx.fire(desk, T.BUSY)
             return
+        far.ro_route, far.ro_desk = "native", desk.device
         pbx.fire(desk, T.RINGBACK)

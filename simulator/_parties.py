@@ -8,6 +8,7 @@ extension or external number works too.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from simulator._calls import Device, LineCall, PartyId
@@ -84,13 +85,17 @@ class SimParties:
         # lineDrop: under call_never_idle it leaves the call DISCONNECTED, holding its trunk channel, as
         # the lineDrop of simulator._callcontrol does. The same here, so every backend sees one PBX.
         never_idle = not dev.is_station and self.pbx.fault("call_never_idle") is not None
+
+        def end(call: LineCall) -> None:
+            if not never_idle:
+                self.pbx.drop(call)
+            elif call.state_name != "DISCONNECTED":
+                self.pbx.fire(call, CallTrigger.DISCONNECT, LineDisconnectMode.NORMAL)
         for call in calls:
             # hanging up leaves held calls waiting; hanging up with only held calls clears them
             if held_only or call.state_name not in ("ONHOLD", "ONHOLDPENDTRANSFER"):
-                if not never_idle:
-                    self.pbx.drop(call)
-                elif call.state_name != "DISCONNECTED":
-                    self.pbx.fire(call, CallTrigger.DISCONNECT, LineDisconnectMode.NORMAL)
+                # party_release_delay: as lineDrop on the party's line does on the other backends
+                self.pbx.release(call, functools.partial(end, call))
 
     def go_off_hook(self, role: str) -> None:
         dev = self.device(role)

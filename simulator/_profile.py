@@ -30,6 +30,7 @@ from simulator._faults import (
     FAULT_FIELDS,
     FUNCTIONS,
     GROWING,
+    ROUTES_BY_KIND,
     SHOWS_BY_KIND,
     caps_flag,
 )
@@ -449,6 +450,10 @@ def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc:
     shows = fault.get("shows")
     if isinstance(shows, str) and kind in SHOWS_BY_KIND and shows not in SHOWS_BY_KIND[kind]:
         doc.add((*path, "shows"), f"kind {kind!r} cannot show {shows!r}; valid: {', '.join(SHOWS_BY_KIND[kind])}")
+    route = fault.get("route")
+    if isinstance(route, str) and kind in ROUTES_BY_KIND and route not in ROUTES_BY_KIND[kind]:
+        doc.add((*path, "route"), f"kind {kind!r} does not act on route {route!r}; valid: "
+                                  f"{', '.join(ROUTES_BY_KIND[kind])}")
     claimed, real = _get(doc.raw, "trunks", "channels"), fault.get("channels")
     if kind == "fewer_trunks" and isinstance(claimed, int) and isinstance(real, int) and real >= claimed:
         doc.add((*path, "channels"), f"{real} is not fewer than the {claimed} trunks.channels claims")

@@ -126,7 +126,7 @@ class Fault:
     function: str = ""
     error: int = 0
     seconds: float = 0.0
-    route: str = ""
+    route: str = ""                 # blind | consult | native (_faults.ROUTES_BY_KIND); "" = every route
     path: str = ""
     shows: str = ""
     field: str = ""                 # presentation_differs: the LINECALLINFO party-ID block (_faults.PARTY_FIELDS)
@@ -139,6 +139,7 @@ class Fault:
     states: tuple[str, ...] = ()    # transfer_refused_in: consult-call states refused despite the claim
     channels: int = 0               # fewer_trunks: channels that really exist
     flags: tuple[str, ...] = ()     # caps_omit: full constant names left out of LINEADDRESSCAPS/LINEDEVCAPS
+    role: str = ""                  # party_release_delay: the PIXIT role whose line is released late
 
     def fires(self, occurrence: int) -> bool:
         """Whether the ``occurrence``-th call (1-based) of the function is hit (reply_error, lost_reply)."""

@@ -158,7 +158,7 @@ class Pbx:
         shadow, call.shadow = call.shadow, None
         if shadow is not None and shadow.shadow is call:
             shadow.shadow = None
-            self.fire(shadow, T.DROP)
+            self.release(shadow, lambda: self.fire(shadow, T.DROP))
         dev = call.device
         if dev.is_station and not dev.live_calls() and self.fault("desk_stays_off_hook") is None:
             dev.speaker_on = False
@@ -179,8 +179,10 @@ class Pbx:
 
     def _far_end_left(self, call: LineCall) -> None:
         """``call``'s peer went away: a phone nobody controls hangs up, a controlled one is told."""
-        if not call.live:
-            return
+        if call.live:
+            self.release(call, lambda: self._far_end_gone(call))
+
+    def _far_end_gone(self, call: LineCall) -> None:
         # Only an owner can clear a DISCONNECTED call (lineDrop); with no owner handle left (never
         # given, or deallocated) the switch clears it itself, or it would linger for ever.
         if call.has_owner:
@@ -188,6 +190,24 @@ class Pbx:
                 self.fire(call, T.DISCONNECT, LineDisconnectMode.NORMAL)
         else:
             self.fire(call, T.DROP)
+
+    def release(self, call: LineCall, end: Callable[[], None]) -> None:
+        """End ``call`` with ``end``: now, or ``seconds`` later when party_release_delay names its party.
+
+        A PBX (or the network behind its trunk) that is slow to release an external party's line keeps
+        the call CONNECTED meanwhile, whichever side ended it: the party hung up (party control; lineDrop
+        on its party line) or its far end left. Only a connected call lingers: a ringing one has no
+        line to release yet.
+        """
+        delay = 0.0
+        if not call.device.is_station and call.state_name == "CONNECTED":
+            pixit = self.profile.pixit
+            delay = next((f.seconds for f in self.profile.simulation.faults if f.kind == "party_release_delay"
+                          and getattr(pixit, f.role) == call.device.number), 0.0)
+        if delay > 0:
+            self.later(call, delay, end)
+        else:
+            end()
 
     # ----- presentation -------------------------------------------------------------------------
     def presented(self, path: str, station: Device, original: PartyId) -> PartyId:
@@ -224,16 +244,24 @@ class Pbx:
             return PartyId(caller.caller.number, caller.caller.name)
         return PartyId(target.number, target.name)
 
+    def route_fault(self, kind: str, call: LineCall) -> Fault | None:
+        """The fault of ``kind`` that acts on the Remote Office route ``call`` (a target's leg) came by: its
+        ``route``, or every route when it names none. None for a leg that is no Remote Office target."""
+        if not call.ro_route:
+            return None
+        return next((f for f in self.profile.simulation.faults
+                     if f.kind == kind and f.route in ("", call.ro_route)), None)
+
     def connected_shown(self, call: LineCall) -> str:
-        """The connected number a transfer target is shown (its real far party unless a fault says otherwise)."""
+        """The connected number a call's party is shown: its real far party, unless ``call`` is the target of
+        a Remote Office call (transfer or native) on a route where wrong_connected_id shows something else."""
         peer = call.peer
         real = peer.device.number if peer is not None else ""
-        wrong = self.fault("wrong_connected_id")
-        if wrong is None or call.reason != LineCallReason.TRANSFER or not real:
+        wrong = self.route_fault("wrong_connected_id", call)
+        station = call.ro_desk
+        if wrong is None or station is None or not real:
             return real
-        station = next((s for s in self.stations if s.number == call.redirecting.number
-                        or s.business_number == call.redirecting.number), None)
-        if wrong.shows == "withheld" or station is None:
+        if wrong.shows == "withheld":
             return ""
         return station.business_number if wrong.shows == "business" else station.number
 
@@ -288,6 +316,12 @@ class Pbx:
             # party is shown (connected_shown, where wrong_connected_id acts), so a TAPI party line sees it too.
             call.connected = PartyId(self.connected_shown(call), "")
             self.observer.call_info(call, LineCallInfoState.CONNECTEDID)
+            if call.ro_route == "native" and self.route_fault("transfer_drops_remote", call) is not None:
+                # The PBX loses the RO leg as the target answers (the desk appearance it mirrors goes too):
+                # the target talks to nobody, as after the transfer routes' transfer_drops_remote.
+                peer.peer = None
+                self.fire(peer, T.DROP)
+                return
             self._connected(peer, call)
         elif call.shadow is not None and call.shadow.live and self.on_remote_answer is not None:
             self.on_remote_answer(call)
@@ -466,6 +500,7 @@ class Pbx:
         if far is None:
             self.fire(remote, T.DISCONNECT, LineDisconnectMode.BUSY)
             return
+        far.ro_route, far.ro_desk = "blind", call.device
         self._after_transfer("blind", remote, far, call.device)
 
     def _after_transfer(self, route: str, remote: LineCall, far: LineCall, station: Device) -> None:
@@ -518,6 +553,7 @@ class Pbx:
             target.caller = self.presented("consult_transfer", station, original)
             target.redirecting = self.party_of(station)
             target.reason = LineCallReason.TRANSFER
+            target.ro_route, target.ro_desk = "consult", station
             self.observer.call_info(target, LineCallInfoState.CALLERID | LineCallInfoState.REDIRECTINGID
                                     | LineCallInfoState.REASON)
             if target.state_name == "CONNECTED":

@@ -110,3 +110,25 @@ def test_presentation_differs_is_validated(tmp_path: Path) -> None:
     text = str(info.value)
     assert "simulation.faults[0].shows: kind 'presentation_differs' cannot show 'withheld'" in text
     assert "simulation.faults[1].shows: kind 'wrong_connected_id' cannot show 'remote'" in text
+
+
+def test_fault_routes_are_validated_per_kind(tmp_path: Path) -> None:
+    """route: native exists for the faults the native route can meet; a transfer-only fault refuses it."""
+    from simulator._errors import ProfileError
+    from simulator._profile import load_profile
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: 1\nbase: " + str(PROFILES / "native-ro.yaml") + "\npbx: {name: bad}\nsimulation:\n"
+                   "  faults:\n    - {kind: transfer_recall, route: native, seconds: 2}\n"
+                   "    - {kind: transfer_drops_remote, route: native}\n"
+                   "    - {kind: wrong_connected_id, shows: business, route: native}\n"
+                   "    - {kind: party_release_delay, role: desk, seconds: 2}\n"
+                   "    - {kind: party_release_delay, seconds: 2}\n", encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        load_profile(bad)
+    text = str(info.value)
+    assert "simulation.faults[0].route: kind 'transfer_recall' does not act on route 'native'; valid: blind, " \
+           "consult" in text
+    assert "faults[1]" not in text and "faults[2]" not in text
+    assert "simulation.faults[3].role: 'desk' is not one of ['remote_office', 'target', 'caller']" in text
+    assert "simulation.faults[4].role: required key is missing (needed by kind 'party_release_delay')" in text

@@ -113,6 +113,68 @@ def test_consult_transfer_never_completes(make_sim: MakeSim) -> None:
     s.drop_all()
 
 
+def _target_answers(sim: SimBackend) -> None:
+    view = sim.parties.wait_for("target", frozenset({"connected"}), 60.0)
+    assert view is not None
+
+
+@pytest.mark.parametrize(("route", "acts"), [("", True), ("blind", True), ("consult", False), ("native", False)])
+def test_wrong_connected_id_acts_on_its_route_only(make_sim: MakeSim, route: str, acts: bool) -> None:
+    """No ``route``: every Remote Office route, as before the field existed; else that route alone."""
+    sim = make_sim(faults=[Fault("wrong_connected_id", shows="business", route=route)])
+    s, _, h_call = _ro(sim)
+    s.ok(sim.line_blind_transfer(h_call, sim.profile.dial_string(sim.profile.pixit.target)))
+    _target_answers(sim)
+    shown = sim.parties.observe("target").connected_number
+    assert shown == (sim.profile.stations[0].business_number if acts else sim.profile.pixit.remote_office)
+    s.drop_all()
+
+
+def _native_call(sim: SimBackend) -> tuple[DeskSession, int]:
+    """Native Remote Office switched on at the desk, then lineMakeCall to the target (§12.2)."""
+    s = DeskSession(sim)
+    native = sim.profile.capabilities.native_remote_office
+    h_line = s.open("desk", ext_version=native.ext_version)
+    ro = sim.profile.dial_string(sim.profile.pixit.remote_office)
+    s.ok(sim.line_dev_specific(h_line, 0, 0, native.activate.replace("{number}", ro).encode()))
+    return s, s.make_call(h_line, sim.profile.dial_string(sim.profile.pixit.target))
+
+
+@pytest.mark.parametrize("fault", [None, Fault("wrong_connected_id", shows="business", route="consult"),
+                                   Fault("wrong_connected_id", shows="business", route="native"),
+                                   Fault("wrong_connected_id", shows="extension")])
+def test_wrong_connected_id_on_the_native_route(make_sim: MakeSim, fault: Fault | None) -> None:
+    sim = make_sim("native-ro", faults=[fault] if fault else [])
+    s, h_call = _native_call(sim)
+    _target_answers(sim)
+    s.state(h_call, S.CONNECTED)
+    expected = {None: sim.profile.pixit.remote_office, "consult": sim.profile.pixit.remote_office,
+                "native": sim.profile.stations[0].business_number, "": "201"}
+    assert sim.parties.observe("target").connected_number == expected[fault.route if fault else None]
+    assert sim.parties.observe("remote_office").state == "connected"
+    s.drop_all()
+
+
+@pytest.mark.parametrize("route", ["native", "blind"])
+def test_native_drops_remote(make_sim: MakeSim, route: str) -> None:
+    """route native: the RO leg (and the desk appearance with it) is lost as the target answers; the
+    target talks to nobody. A transfer route's fault leaves the native call alone."""
+    sim = make_sim("native-ro", faults=[Fault("transfer_drops_remote", route=route)])
+    s, h_call = _native_call(sim)
+    assert sim.parties.wait_for("target", frozenset({"alerting"}), 60.0) is not None
+    assert sim.parties.observe("remote_office").state == "connected"    # nothing lost while it rings
+    _target_answers(sim)
+    if route == "native":
+        s.state(h_call, S.IDLE)
+        assert sim.parties.observe("remote_office").state == "idle"
+        assert sim.parties.observe("target").connected_number == sim.profile.pixit.remote_office
+        sim.parties.hang_up("target")
+    else:
+        s.state(h_call, S.CONNECTED)
+        assert sim.parties.observe("remote_office").state == "connected"
+    s.drop_all()
+
+
 # ----- forwarding --------------------------------------------------------------------------------
 def test_forward_query_empty(make_sim: MakeSim) -> None:
     sim = make_sim(faults=[Fault("forward_query_empty")])
@@ -195,6 +257,32 @@ def test_fewer_trunks_a_forwarded_call_meets_congestion_once(make_sim: MakeSim, 
     sim.parties.hang_up("caller")
     watch.pump(1.0)
     assert sim.pbx.trunks_in_use == 0
+    s.drop_all()
+
+
+# ----- releasing a party's line ------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["far end leaves", "hangs up"])
+def test_party_release_delay(make_sim: MakeSim, how: str) -> None:
+    """The RO phone's connected call stays CONNECTED (and its trunk channel taken) for ``seconds`` after it
+    ended, whichever side ended it; then it is idle. The other parties are released at once."""
+    sim = make_sim(faults=[Fault("party_release_delay", role="remote_office", seconds=15.0)])
+    s, _, h_call = _ro(sim)
+    if how == "hangs up":
+        sim.parties.hang_up("remote_office")
+    else:
+        s.ok(sim.line_drop(h_call))
+    assert sim.parties.wait_for("remote_office", frozenset({"idle"}), 14.0) is None
+    assert sim.parties.observe("remote_office").state == "connected" and sim.pbx.trunks_in_use == 1
+    assert sim.parties.wait_for("remote_office", frozenset({"idle"}), 1.5) is not None
+    assert sim.pbx.trunks_in_use == 0
+    s.drop_all()
+
+
+def test_party_release_delay_names_one_party(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("party_release_delay", role="target", seconds=15.0)])
+    s, _, h_call = _ro(sim)
+    s.ok(sim.line_drop(h_call))
+    assert sim.parties.wait_for("remote_office", frozenset({"idle"}), 1.0) is not None
     s.drop_all()
 
 
