@@ -73,7 +73,8 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], Any, dict[str, str], str, int]
     # an RO phone that takes longer than pixit.state_timeout to answer is waited for (pixit.answer_timeout)
     "native-ro-answers-late": ("native-ro", [], _remote_office_answers_late, {}, "compatible", 0),
     "native-target-never-answers": (
-        "native-ro", [], _target_never_answers, {"RO-E2E-01": "inconclusive"}, "compatible", 3),
+        "native-ro", [], _target_never_answers, {"RO-E2E-01": "inconclusive", "RO-NATIVE-01": "inconclusive"},
+        "undetermined", 3),
 }
 
 
