@@ -28,7 +28,8 @@ party_timeout  ``role``, ``wanted``, ``timeout``, ``still``: a party that did no
 no_reply       ``function``, ``request_id``, ``timeout``, ``start``: the request whose LINE_REPLY never came
 no_state       ``h_call``, ``wanted``, ``mask``, ``still``, ``timeout``, ``start``, ``from_seq``
 no_message     ``msg``, ``param``, ``mask``, ``timeout``, ``start``, ``from_seq`` and the trigger
-               (``request_id`` or ``role``): the request after which an event never came
+               (``request_id``, or ``role`` and ``action``): the request's return, or the party's
+               action, after which an event never came (the judged record; the check holds it to that)
 ordering       ``h_call``, ``state``, ``request_id``, ``function``: a call's state before its LINE_REPLY
 claim          ``keys``: a verdict on the profile's claims alone (no record to cite)
 =============  =====================================================================================
@@ -361,7 +362,17 @@ def _check_record(records: Sequence[Record], rec: Record, cite: Cite, note: Reco
         return problems
     if k == "no_message":
         param, mask = str(f["param"]), int(f["mask"])
-        problems = [f"#{r.seq} is a {f['msg']} with {param} & 0x{mask:X}, before the verdict"
+        # the judged record is what the absence followed (``after``): the request, or the party's action
+        if "request_id" in f:
+            trigger = [] if rec.kind == "return" and rec.request_id == int(f["request_id"]) else [
+                f"#{rec.seq} is not the return of request {f['request_id']}, which the verdict says the "
+                f"{f['msg']} should have followed"]
+        else:
+            action = str(f.get("action", "call"))
+            trigger = [] if rec.kind == "party" and rec.actor == f.get("role") and rec.function == action else [
+                f"#{rec.seq} is not the {f.get('role')} party's {action}, which the verdict says the {f['msg']} "
+                f"should have followed"]
+        problems = trigger + [f"#{r.seq} is a {f['msg']} with {param} & 0x{mask:X}, before the verdict"
                     for r in _between(records, int(f["from_seq"]), end) if r.kind == "message"
                     and r.message is not None and _msg_name(r.message) == f["msg"]
                     and int(getattr(r.message, param)) & mask == mask]

@@ -14,8 +14,8 @@ from typing import Final
 
 from simulator._constants import LineAddrCapFlags, LineAddressState, LineFeature, LineForwardMode, LineTransferMode
 
-__all__ = ["ASYNC_FUNCTIONS", "CAPS_FLAG_FAMILIES", "FAULT_FIELDS", "FUNCTIONS", "GROWING", "OCCURS",
-           "PARTY_APP_NAME", "ROUTES_BY_KIND", "UNCOUNTED_FUNCTIONS", "caps_flag"]
+__all__ = ["ASYNC_FUNCTIONS", "CAPS_FLAG_FAMILIES", "FAULT_FIELDS", "FUNCTIONS", "GROWING", "NEW_CALL_FUNCTIONS",
+           "OCCURS", "PARTY_APP_NAME", "ROUTES_BY_KIND", "UNCOUNTED_FUNCTIONS", "caps_flag"]
 
 # TAPI function -> asynchronous (returns a request id and later one LINE_REPLY) or synchronous.
 FUNCTIONS: Final[Mapping[str, bool]] = {
@@ -33,6 +33,10 @@ ASYNC_FUNCTIONS: Final = frozenset(f for f, asynchronous in FUNCTIONS.items() if
 # Functions that fill a variable-size structure (needed_size_grows)
 GROWING: Final = ("lineGetDevCaps", "lineGetAddressCaps", "lineGetAddressStatus", "lineGetCallInfo",
                   "lineGetCallStatus", "lineGetLineDevStatus")
+
+# Asynchronous functions whose successful LINE_REPLY hands the application a new call handle (lineMakeCall:
+# lphCall, lineSetupTransfer: lphConsultCall): the ones reply_without_call_handle can leave it out of.
+NEW_CALL_FUNCTIONS: Final = ("lineMakeCall", "lineSetupTransfer")
 
 # caps_omit: constant families that LINEADDRESSCAPS / LINEDEVCAPS carry and a profile may leave out
 _CAPS_FAMILIES: Final = {"LINEADDRCAPFLAGS_": LineAddrCapFlags, "LINEADDRESSSTATE_": LineAddressState,
@@ -73,6 +77,8 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "new_call_events_first": ((), ("function",)),
     "duplicate_call_handle": ((), ()),
     "call_never_idle": ((), ()),
+    "reply_without_call_handle": (("function",), ()),
+    "incoming_calls_unreported": ((), ()),
     "needed_size_grows": (("function",), ()),
     # spontaneous line events
     "line_close": (("after_requests",), ()),

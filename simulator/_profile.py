@@ -30,6 +30,7 @@ from simulator._faults import (
     FAULT_FIELDS,
     FUNCTIONS,
     GROWING,
+    NEW_CALL_FUNCTIONS,
     ROUTES_BY_KIND,
     SHOWS_BY_KIND,
     caps_flag,
@@ -430,9 +431,14 @@ def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc:
             if function not in GROWING:
                 doc.add((*path, "function"), f"{function} returns no variable-size structure; "
                                              f"valid: {', '.join(GROWING)}")
+        elif kind == "reply_without_call_handle" and function not in NEW_CALL_FUNCTIONS:
+            doc.add((*path, "function"), f"{function} hands out no new call handle in a LINE_REPLY; valid: "
+                                         f"{', '.join(NEW_CALL_FUNCTIONS)}")
         elif kind != "reply_error" and function not in ASYNC_FUNCTIONS:
             doc.add((*path, "function"), f"{function} is synchronous (no LINE_REPLY), so kind {kind!r} cannot "
                                          f"apply; asynchronous: {', '.join(sorted(ASYNC_FUNCTIONS))}")
+    elif function == "" and kind == "reply_without_call_handle":
+        doc.add((*path, "function"), f"empty; valid: {', '.join(NEW_CALL_FUNCTIONS)}")
     if fault.get("occurs") == "every_nth" and "nth" not in fault:
         doc.add((*path, "nth"), "required key is missing (needed by occurs: every_nth)")
     if "nth" in fault and fault.get("occurs") != "every_nth":

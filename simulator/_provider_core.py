@@ -306,7 +306,11 @@ class ProviderCore:
             commit()
             commit = None
         if not lost:
-            self.post(app, LineMsg.REPLY, 0, req, result, new_call=new_call, data=data)
+            # reply_without_call_handle: LINE_REPLY 0 but lphCall / lphConsultCall never written. The call
+            # is made all the same and keeps its handle, whose LINE_CALLSTATEs reach the application
+            # (a handle it was never given); only the reply does not name it.
+            shown = 0 if not app.harness and sim.fault("reply_without_call_handle", function=function) else new_call
+            self.post(app, LineMsg.REPLY, 0, req, result, new_call=shown, data=data)
         elif new_call:
             # TAPI delivers nothing for a new call before its reply; with the reply lost the application
             # never learns the handle, so none of the call's events may reach it either.
@@ -333,8 +337,11 @@ class ProviderCore:
     # ----- SwitchObserver --------------------------------------------------------------------
     def call_created(self, call: LineCall) -> None:
         owner_given = False
+        # incoming_calls_unreported: the TSP reports only the calls the application makes; a call that
+        # comes in gets no handle on its lines (no LINE_APPNEWCALL, no LINE_CALLSTATE) while the set rings
+        unreported = not call.outgoing and self.profile.simulation.fault("incoming_calls_unreported") is not None
         for line in self.open_lines(call.device):
-            if line.app is self._creating_for:
+            if line.app is self._creating_for or (unreported and not line.app.harness):
                 continue
             if not call.outgoing and line.privileges & OWNER and not owner_given:
                 self.new_handle(call, line, OWNER)

@@ -18,13 +18,33 @@ import pytest
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+# What an absence followed (``LineSession.wait_message(after=...)``, kept in a ``no_message`` cite's facts):
+# the request or the party action the missing event should have come after. Deterministic in-process.
+AFTER_KEYS = ("request_id", "role", "action")
+
+
+def _judged(test: dict[str, Any]) -> str:
+    """``judged: KIND, KIND (after role=R action=A)``: the kinds of the records the verdict cites
+    (results.json ``tests[].judged``, conformance/_evidence.py) and, for an absence, what it followed."""
+    kinds = []
+    for cite in test.get("judged") or ():
+        facts = cite.get("facts") or {}
+        after = " ".join(f"{key}={facts[key]}" for key in AFTER_KEYS if key in facts) \
+            if cite["kind"] == "no_message" else ""
+        kinds.append(f"{cite['kind']} (after {after})" if after else str(cite["kind"]))
+    return "    judged: " + (", ".join(kinds) or "none")
+
+
 def golden_text(results: dict[str, Any], *, steps: bool) -> str:
-    """One line per requirement test, ``ID outcome`` plus ``: reason`` unless it passed; with ``steps`` the
-    steps it logged (``step: ...`` notes) follow, indented."""
+    """One line per requirement test, ``ID outcome`` plus ``: reason`` unless it passed, then (indented)
+    what its verdict cites (``_judged``); with ``steps`` the steps it logged (``step: ...`` notes) follow,
+    indented."""
     lines: list[str] = []
     for test in sorted(results["tests"], key=lambda t: str(t["id"])):
         outcome = str(test["outcome"])
         lines.append(f"{test['id']} {outcome}" + ("" if outcome == "pass" else f": {test['reason']}"))
+        if outcome != "pass":
+            lines.append(_judged(test))
         if steps:
             lines += [f"    {r['text']}" for r in test["records"]
                       if r["kind"] == "note" and str(r["text"]).startswith("step: ")]

@@ -17,7 +17,7 @@ from suite_runner import PROFILES, derived_profile, run_suite
 from conformance._evidence import Cite, check_test, prose_problems
 from conformance._recorder import records_from_jsonable
 from conformance.report._html import evidence_html
-from simulator._constants import LineAddressState, LineCallState, LineErr, LineMsg
+from simulator._constants import LineCallState, LineErr, LineMsg
 
 pytest_plugins = ("pytester",)
 
@@ -31,6 +31,7 @@ CASES = {
     "caps-no-blindtransfer": ("RO-CAPS-01", "caps_01", "flag"),
     "callstatus-no-setuptransfer": ("RO-CAPS-02", "caps_02", "flag"),
     "fwd-no-events": ("RO-FWD-03", "fwd_03", "no_message"),
+    "desk-incoming-unreported": ("RO-BLIND-01", "blind_01", "no_message"),
     "blind-desk-lingers": ("RO-BLIND-01", "blind_01", "no_state"),
     "blind-never-completes": ("RO-BLIND-01", "blind_01", "party_timeout"),
     "fwd-wrong-caller-id": ("RO-FWD-06", "fwd_06", "party"),
@@ -86,7 +87,8 @@ def _mutate_record(test: Test) -> None:
         rec["result"] = "LINEERR_NOMEM"
     elif kind == "no_message":      # the event waited for is in the log after all, before the verdict
         late = next(r for r in test["records"] if facts["from_seq"] < r["seq"] < cite["note"] and r["message"])
-        late["message"].update(msg=int(LineMsg.ADDRESSSTATE), param2=int(LineAddressState.FORWARD))
+        wanted = next(m for m in LineMsg if m.tapi_name == facts["msg"])
+        late["message"].update({"msg": int(wanted), facts["param"]: facts["mask"]})
     elif kind == "no_state":        # the state waited for is in the log after all, before the verdict
         seen = [r for r in test["records"] if r["message"] and r["message"]["msg"] == LineMsg.CALLSTATE
                 and r["message"]["device"] == facts["h_call"] and r["seq"] < cite["note"]]
@@ -130,6 +132,29 @@ def test_each_kind_of_cite_agrees_with_the_log_and_a_changed_log_is_caught(pytes
         changed = copy.deepcopy(test)
         tamper(changed)
         assert check_test(changed), f"{mutant}: {what} went unnoticed"
+
+
+@pytest.mark.parametrize(("mutant", "after"), [("fwd-no-events", {"request_id": 1}),
+                                               ("desk-incoming-unreported", {"role": "remote_office",
+                                                                             "action": "call"})])
+def test_an_absence_cites_what_it_followed(pytester: pytest.Pytester, mutant: str, after: dict[str, Any]) -> None:
+    """A missing event (no_message) is judged on the record it should have followed: the request's return
+    (``after: request_id``) or the party's action (``role``, ``action``: the RO phone calling the business
+    number). A log whose cite, mark and failed_seq all point at another record is caught."""
+    requirement, k, _ = CASES[mutant]
+    test = _run(pytester, PROFILES / "mutants" / f"{mutant}.yaml", requirement, k)
+    cite = _first(test)
+    assert cite["kind"] == "no_message" and {key: cite["facts"].get(key) for key in after} == after, cite
+    trigger = _record(test, cite["seq"])
+    assert (trigger["kind"], trigger["request_id"]) == ("return", 1) if "request_id" in after else \
+        (trigger["kind"], trigger["actor"], trigger["function"]) == ("party", "remote_office", "call"), trigger
+    assert check_test(test) == []
+    moved = copy.deepcopy(test)
+    other = next(r for r in moved["records"] if r["seq"] < cite["seq"] and r["kind"] != trigger["kind"])
+    _record(moved, cite["seq"])["failed"] = False
+    other["failed"] = True
+    moved["judged"][0]["seq"] = moved["failed_seq"] = other["seq"]
+    assert any("should have followed" in p for p in check_test(moved)), check_test(moved)
 
 
 def _assert_report_marks(test: Test, kind: str) -> None:

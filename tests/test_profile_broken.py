@@ -61,6 +61,9 @@ CASES: dict[str, tuple[int, str, str]] = {
     "unknown-forward-mode": (14, "capabilities.forwarding.modes[1]", "'SOMETIMES'; valid: UNCOND"),
     "fault-kind-unknown": (14, "simulation.faults[0].kind", "'explode' is not one of"),
     "fault-missing-error": (14, "simulation.faults[0].error", "needed by kind 'reply_error'"),
+    "fault-no-handle-function": (15, "simulation.faults[0].function",
+                                 "lineDial hands out no new call handle in a LINE_REPLY; valid: lineMakeCall, "
+                                 "lineSetupTransfer"),
     "negative-timing": (14, "simulation.timing.ring_period", "less than the minimum of 0"),
     "api-version-unknown": (13, "simulation.api_version", "0x00020005 is not a TAPI version"),
 }

@@ -26,6 +26,7 @@ from simulator._constants import (
 from simulator._constants import LineCallFeature as CF
 from simulator._constants import LineCallState as S
 from simulator._errors import LineError
+from simulator._faults import PARTY_APP_NAME
 from simulator._profile_model import Fault
 from simulator._structs import LineForward
 
@@ -86,6 +87,58 @@ def test_reply_error_on_a_creating_request_makes_no_call(make_sim: MakeSim) -> N
     s = DeskSession(sim)
     reply = s.failed(sim.line_make_call(s.open("desk"), "0123"), LineErr.RESOURCEUNAVAIL)
     assert reply.new_call == 0 and sim.live_calls() == [] and sim.handles == {}
+
+
+@pytest.mark.parametrize("function", ["lineMakeCall", "lineSetupTransfer"])
+def test_reply_without_call_handle(make_sim: MakeSim, function: str) -> None:
+    """LINE_REPLY 0 without the new handle (lphCall / lphConsultCall stay 0); the call is made all the
+    same and its LINE_CALLSTATEs come under a handle the reply never named. The other function, and the
+    party-control helper (the harness, PARTY_APP_NAME), still get their handles."""
+    sim = make_sim(faults=[Fault("reply_without_call_handle", function=function)])
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    ro = sim.profile.dial_string(sim.profile.pixit.remote_office)
+    reply = s.ok(sim.line_make_call(h_line, ro))
+    if function == "lineMakeCall":
+        assert reply.new_call == 0
+        made = s.wait(lambda m: m.msg == LineMsg.CALLSTATE).device
+        assert made in sim.handles, "the call exists under a handle the application was never given"
+        assert sim.parties.wait_for("remote_office", frozenset({"alerting", "connected"}), 30.0) is not None
+        s.drop_all()
+        harness = DeskSession(sim, name=PARTY_APP_NAME)
+        assert harness.ok(sim.line_make_call(harness.open("desk"), ro)).new_call, "the harness is not lied to"
+        harness.drop_all()
+        return
+    assert reply.new_call, "lineMakeCall is not the function the fault names"
+    s.state(reply.new_call, S.CONNECTED)
+    setup = s.ok(sim.line_setup_transfer(reply.new_call))
+    assert setup.new_call == 0
+    consult = s.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.param1 == S.DIALTONE).device
+    assert consult != reply.new_call and consult in sim.handles
+    s.drop_all()
+
+
+def test_incoming_calls_unreported(make_sim: MakeSim) -> None:
+    """A call to the desk rings the set (and the line: LINE_LINEDEVSTATE RINGING) but the application
+    that owns the desk line gets no handle: no LINE_APPNEWCALL, no LINE_CALLSTATE. Its own calls are
+    reported; the party-control helper (the harness) is still offered the call."""
+    sim = make_sim("prompted", faults=[Fault("incoming_calls_unreported")])
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    harness = DeskSession(sim, name=PARTY_APP_NAME)
+    harness.open("desk", LineCallPrivilege.MONITOR)
+    sim.parties.call("remote_office", sim.profile.station(sim.profile.pixit.desk).business_number)
+    assert sim.parties.wait_for("desk", frozenset({"alerting"}), 30.0) is not None, "the desk set rings"
+    got = s.pump(5.0)
+    assert not [m for m in got if m.msg in (LineMsg.APPNEWCALL, LineMsg.CALLSTATE)], s.describe()
+    assert [m for m in got if m.msg == LineMsg.LINEDEVSTATE and m.param1 & LineDevState.RINGING]
+    assert [m for m in harness.pump() if m.msg == LineMsg.CALLSTATE and m.param1 == S.OFFERING]
+    sim.parties.hang_up("remote_office")
+    harness.pump(5.0)
+    harness.drop_all()
+    reply = s.ok(sim.line_make_call(h_line, sim.profile.dial_string(sim.profile.pixit.target)))
+    assert reply.new_call and s.wait(lambda m: m.msg == LineMsg.CALLSTATE and m.device == reply.new_call)
+    s.drop_all()
 
 
 # ----- transfers ---------------------------------------------------------------------------------
