@@ -52,6 +52,8 @@ PARTY_ROLES = ("remote_office", "target", "caller")
 OnTimeout = Literal["fail", "inconclusive", "error"]
 _VERDICT: dict[str, type[Exception]] = {"fail": NotHonoured, "inconclusive": Inconclusive, "error": HarnessTimeout}
 _ENDED = int(LineCallState.IDLE | LineCallState.DISCONNECTED)
+# The requests whose successful LINE_REPLY hands the application a new call handle (docs/tapi.md §3)
+_CREATES_CALL = frozenset({"lineMakeCall", "lineSetupTransfer"})
 _BUSY = int(LineCallState.BUSY)
 # The far party, not the PBX, ended the attempt: the PIXIT party is busy, refused or never answered.
 # The PBX cannot be judged on what it would have done next (inconclusive, never fail).
@@ -212,6 +214,12 @@ class LineSession:
         if msg.msg == LineMsg.REPLY:
             self.replies[msg.request_id] = msg
             function = self.awaiting.pop(msg.request_id, "?")
+            if msg.result == 0 and not msg.new_call and function in _CREATES_CALL:
+                # lphCall / lphConsultCall is filled when the reply is 0 (MS docs "lineMakeCall"): without it
+                # the application can never act on the call the PBX made
+                self.ordering_cites.append(Cite.reply(msg, function))
+                self._ordering(f"the LINE_REPLY 0 of {function} (request {msg.request_id}) carries no handle "
+                               f"of the new call")
             if msg.new_call and msg.result == 0:
                 early = self.history.setdefault(msg.new_call, [])
                 if early and msg.new_call not in self.announced:

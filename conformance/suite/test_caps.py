@@ -262,6 +262,11 @@ def test_ro_caps_02_call_features_match_behaviour(tapi_session: LineSession) -> 
                 unjudged.append((f"{state}: {exc}", cites_of(exc)))
                 continue
             _complete_in(s, p, unjudged, state, h_call, h_consult)
+    elif claimed:   # accepted, but the reply hands over no consultation call (RO-TAPI-01 judges the reply)
+        unjudged.append((f"lineCompleteTransfer in the claimed complete_in states ({', '.join(claimed)}) cannot "
+                         f"be tried: lineSetupTransfer (request {reply.request_id}) was answered 0 without a "
+                         f"consultation call handle",
+                         (Cite.reply(reply, "lineSetupTransfer"),)))
     untried = "; not judged: " + "; ".join(text for text, _ in unjudged) if unjudged else ""
     if p:
         raise s.verdict("fail", "call features or claims disagree with the PBX's behaviour: "
