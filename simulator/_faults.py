@@ -134,7 +134,7 @@ SHOWS_BY_KIND: Final[Mapping[str, tuple[str, ...]]] = {
 # faults about the target's call itself apply there: the RO leg lost when the target answers, and the
 # connected party the target is shown.
 ROUTES_BY_KIND: Final[Mapping[str, tuple[str, ...]]] = {
-    "transfer_never_completes": ("blind", "consult"),
+    "transfer_never_completes": ("blind", "consult", "native"),
     "transfer_drops_remote": ("blind", "consult", "native"),
     "desk_call_lingers": ("blind", "consult"),
     "transfer_recall": ("blind", "consult"),

@@ -118,7 +118,8 @@ class Origination:
         pbx.fire(call, T.PROCEED)
         leg = pbx.new_leg(ro_device, outgoing=False, origin=LineCallOrigin.EXTERNAL,
                           reason=LineCallReason.DIRECT, trunk=trunk)
-        leg.caller = PartyId(station.business_number, station.name)
+        # the RO phone is shown what a direct call from the desk shows (the claim, or a wrong_caller_id fault)
+        leg.caller = pbx.presented("direct", station, pbx.party_of(station))
         leg.called = PartyId(ro_device.number, ro_device.name)
         leg.dial_string = dest
         call.shadow, leg.shadow = leg, call
@@ -130,8 +131,8 @@ class Origination:
     def _native_remote_answered(self, leg: LineCall) -> None:
         pbx = self.pbx
         desk = leg.shadow
-        if desk is None:
-            return
+        if desk is None or pbx.fault("transfer_never_completes", route="native") is not None:
+            return      # (the fault: the RO phone answered into nothing, the target is never called)
         target, trunk = pbx.resolve(desk.device, leg.dial_string)
         if target is None or (trunk and not pbx.trunk_free()):
             pbx.fire(desk, T.DISCONNECT, LineDisconnectMode.CONGESTION)

@@ -23,15 +23,27 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 AFTER_KEYS = ("request_id", "role", "action")
 
 
+def _detail(kind: str, facts: dict[str, Any]) -> str:
+    """Which record of its kind a cite names, from facts that are the same on every in-process run: the
+    party role and fields, the function and field or flag, the error, the claim keys (values are left out)."""
+    fields = ",".join(facts.get("fields") or ())
+    if kind == "no_message":
+        after = " ".join(f"{key}={facts[key]}" for key in AFTER_KEYS if key in facts)
+        return f"after {after}" if after else ""
+    return {"party": f"{facts.get('role')}: {fields}", "value": f"{facts.get('function')}: {fields}",
+            "flag": f"{facts.get('function')}: {facts.get('field')} {facts.get('name')}",
+            "error": f"{facts.get('function')}: {facts.get('error')}",
+            "reply": f"{facts.get('function')}: {facts.get('result')}",
+            "claim": ",".join(facts.get("keys") or ())}.get(kind, "")
+
+
 def _judged(test: dict[str, Any]) -> str:
-    """``judged: KIND, KIND (after role=R action=A)``: the kinds of the records the verdict cites
-    (results.json ``tests[].judged``, conformance/_evidence.py) and, for an absence, what it followed."""
+    """``judged: KIND (DETAIL), ...``: the kinds of the records the verdict cites (results.json
+    ``tests[].judged``, conformance/_evidence.py) and which record each names (``_detail``)."""
     kinds = []
     for cite in test.get("judged") or ():
-        facts = cite.get("facts") or {}
-        after = " ".join(f"{key}={facts[key]}" for key in AFTER_KEYS if key in facts) \
-            if cite["kind"] == "no_message" else ""
-        kinds.append(f"{cite['kind']} (after {after})" if after else str(cite["kind"]))
+        detail = _detail(str(cite["kind"]), cite.get("facts") or {})
+        kinds.append(f"{cite['kind']} ({detail})" if detail else str(cite["kind"]))
     return "    judged: " + (", ".join(kinds) or "none")
 
 

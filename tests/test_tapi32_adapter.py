@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -325,6 +326,8 @@ def test_party_answers_after_the_profiles_rings_not_at_once(make: Callable[..., 
     backend = make()
     profile = load_profile(PROFILES / "reference.yaml")
     assert answer_delays(profile)["target"] == 4.0
+    silent = load_profile(PROFILES / "boundary" / "native-ro-never-answers.yaml")
+    assert answer_delays(silent)["remote_office"] == math.inf, "a no_answer party is left ringing, as on sim"
     desk = Desk(backend)
     desk.reply(backend.line_make_call(desk.line, "00301234567"))
     assert backend.parties.wait_for("target", frozenset({"alerting"}), 30) is not None

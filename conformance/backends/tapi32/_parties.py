@@ -41,6 +41,7 @@ This module does not import the adapter: it drives any ``PartyLineHost``.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -109,13 +110,15 @@ class PartyLineHost(Protocol):
 def answer_delays(profile: Profile) -> dict[str, float]:
     """Role -> seconds its party lets a call ring before answering: what the profile says the party does
     (``externals[].answer_after_rings`` x ``simulation.timing.ring_period``, or ``default_external``), for
-    the auto-answering roles whose party answers at all."""
+    the auto-answering roles; ``math.inf`` for a party that never picks up (``no_answer``, ``busy``,
+    ``reject``: a party line can only let the call ring, so a rejecting party is played as one that does
+    not answer)."""
     delays = {}
     for role in AUTO_ANSWER:
         number = str(getattr(profile.pixit, role))
         party = next((e for e in profile.externals if e.number == number), profile.default_external)
-        if party.behaviour == "answer":
-            delays[role] = max(party.answer_after_rings, 0) * profile.simulation.timing.ring_period
+        delays[role] = max(party.answer_after_rings, 0) * profile.simulation.timing.ring_period \
+            if party.behaviour == "answer" else math.inf
     return delays
 
 
@@ -328,6 +331,8 @@ class Tapi32Parties:
             if role.auto_answer:
                 delay = self._answer_delays.get(role.name, 0.0)
                 call_later = getattr(self._backend, "call_later", None)
+                if delay == math.inf:
+                    return      # the profile's party does not answer: the call rings until the PBX gives up
                 if delay > 0 and call_later is not None:
                     call_later(delay, lambda: self._pick_up_if_ringing(role, h_call))
                 else:
