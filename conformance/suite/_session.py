@@ -733,7 +733,8 @@ class LineSession:
                 parties.hang_up(role)
         for role in PARTY_ROLES:
             if parties.wait_for(role, frozenset({"idle"}), self.pixit.state_timeout) is None:
-                raise HarnessTimeout(f"{role} still busy {self.pixit.state_timeout:g} s after hanging up")
+                raise HarnessTimeout(f"{role} still {parties.observe(role).state}, not idle, "
+                                     f"{self.pixit.state_timeout:g} s after hanging up")
 
     def _check_idle(self) -> None:
         self.drain()
