@@ -428,7 +428,9 @@ class Tapi32Parties:
         return float(self._pixit.answer_timeout) if self._pixit is not None else 30.0
 
     def answer(self, role: str) -> None:
-        self._act(role, (_S.OFFERING, _S.ACCEPTED), self._backend.line_answer, "Answer the ringing call")
+        # as the auto-answer does: lineAccept first where the line needs it (_pick_up)
+        self._act(role, (_S.OFFERING, _S.ACCEPTED), lambda h_call: self._pick_up(self._role(role), h_call),
+                  "Answer the ringing call")
 
     def reject(self, role: str) -> None:
         self._act(role, (_S.OFFERING, _S.ACCEPTED), self._backend.line_drop, "Reject the ringing call")
