@@ -541,6 +541,8 @@ class Pbx:
         """Join ``call``'s party with ``consult``'s far party; both local legs leave the address."""
         remote, target = call.peer, consult.peer
         never = self.fault("transfer_never_completes", route="consult")
+        # completed while PROCEEDING: the far end is not alerted yet, the switch goes on to it for the remote
+        onward = consult.dial_string if target is None and consult.state_name == "PROCEEDING" else ""
         call.peer = consult.peer = None
         consult.consult_for = None
         if never is not None and remote is not None:
@@ -568,9 +570,28 @@ class Pbx:
         if self.fault("desk_call_lingers", route="consult") is None:
             self.fire(consult, T.TRANSFERRED)
             self.fire(call, T.TRANSFERRED)
-        if remote is not None and target is None:
+        if remote is not None and target is None and onward:
+            self._transfer_onward(remote, call.device, onward)
+        elif remote is not None and target is None:
             remote.peer = None
             self._far_end_left(remote)
+
+    def _transfer_onward(self, remote: LineCall, station: Device, dial: str) -> None:
+        """A transfer completed before the consultation's far end rang: alert it now, for ``remote``."""
+        target, trunk = self.resolve(station, dial)
+        remote.peer = None
+        if target is None or self.trunk_short(target, trunk):
+            self.fire(remote, T.DISCONNECT, LineDisconnectMode.CONGESTION if target is not None
+                      else LineDisconnectMode.BADADDRESS)
+            return
+        shown = self.presented("consult_transfer", station, PartyId(remote.device.number, remote.device.name))
+        far = self.offer(remote, target, trunk=trunk, shown=shown, reason=LineCallReason.TRANSFER,
+                         called=PartyId(target.number, target.name), redirecting=self.party_of(station))
+        if far is None:
+            self.fire(remote, T.DISCONNECT, LineDisconnectMode.BUSY)
+            return
+        far.ro_route, far.ro_desk = "consult", station
+        self._after_transfer("consult", remote, far, station)
 
     def cancel_consult(self, call: LineCall) -> None:
         """The held call comes back (lineUnhold / AUTORECONNECT): its consultation leg is cleared."""

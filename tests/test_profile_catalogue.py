@@ -59,8 +59,9 @@ def test_catalogue_profile_meets_its_expectation(pytester: pytest.Pytester, requ
     failed = {t["id"] for t in results["tests"] if t["outcome"] == "fail"}
     assert expect.mismatches(ro["verdict"], ro["route"], failed) == [], {
         t["id"]: (t["outcome"], t["reason"][:160]) for t in results["tests"] if t["outcome"] != "pass"}
-    # ... and says so in the words it said before (tests/golden_tools.py: --update-golden after a change)
-    check_golden(request.config, f"{path.parent.name}/{path.stem}", results)
+    # ... and says so in the words it said before, steps included: the ladder a vendor reads names each step
+    # it took (tests/golden_tools.py: --update-golden after a change)
+    check_golden(request.config, f"{path.parent.name}/{path.stem}", results, steps=True)
 
 
 def test_run_prints_a_mismatch_with_the_expectation_on_its_own_line(tmp_path: Path) -> None:
