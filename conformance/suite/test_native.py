@@ -14,7 +14,6 @@ def test_ro_native_01_devspecific_remote_office(tapi_session: LineSession) -> No
     """With the provider extension version negotiated (lineNegotiateExtVersion) and the line opened with
     it, lineDevSpecific(activate template with the RO number) is accepted (LINE_REPLY 0) and reported as
     LINE_DEVSPECIFIC; lineMakeCall to the target then rings the RO phone first, showing the business
-    number, and only after it answers the target, again showing the business number; when the target
-    answers it talks to the RO phone (both connected, the target's connected ID the RO number), as
-    RO-BLIND-01 and RO-CONS-01 require of their routes (§12.2, Cisco CTI Remote Device model)."""
+    number, and only after it answers the target, again showing the business number; the target
+    answers and talks to the RO phone (§12.2, Cisco CTI Remote Device model)."""
     native_flow(tapi_session, answer=True)

@@ -66,8 +66,7 @@ def test_ro_tapi_01_reply_before_new_call_events(tapi_session: LineSession) -> N
       learns the new hCall from the reply (MS docs "lineMakeCall": "the hCall is not valid until the
       LINE_REPLY ..."). On a PBX that prompts for origination the RO leg is an incoming call, so only
       lineSetupTransfer is tried there;
-    * a LINE_REPLY 0 of such a request carries the new call's handle (lphCall / lphConsultCall is written
-      when the request succeeds): a reply without it leaves the application a call it cannot act on;
+    * a LINE_REPLY 0 of such a request carries the new call's handle;
     * one handle per call: a call offered to the desk (the caller dials the business number) and the
       calls the test creates are each held under one handle - two handles held at once with the same
       LINECALLINFO dwCallID on the desk line are one call reported twice (docs/tapi.md §7.1).
