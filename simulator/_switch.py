@@ -495,13 +495,7 @@ class Pbx:
         shown = self.presented("blind_transfer", call.device, PartyId(remote.device.number, remote.device.name))
         if not trunk:   # an internal target sees the transferring extension
             shown = PartyId(call.device.number, call.device.name)
-        far = self.offer(remote, target, trunk=trunk, shown=shown, reason=LineCallReason.TRANSFER,
-                         called=PartyId(target.number, target.name), redirecting=self.party_of(call.device))
-        if far is None:
-            self.fire(remote, T.DISCONNECT, LineDisconnectMode.BUSY)
-            return
-        far.ro_route, far.ro_desk = "blind", call.device
-        self._after_transfer("blind", remote, far, call.device)
+        self._offer_transferred("blind", remote, call.device, target, trunk, shown)
 
     def _after_transfer(self, route: str, remote: LineCall, far: LineCall, station: Device) -> None:
         """Transfer faults that act once the target is alerted: the remote leg is lost, or it recalls."""
@@ -585,13 +579,18 @@ class Pbx:
                       else LineDisconnectMode.BADADDRESS)
             return
         shown = self.presented("consult_transfer", station, PartyId(remote.device.number, remote.device.name))
+        self._offer_transferred("consult", remote, station, target, trunk, shown)
+
+    def _offer_transferred(self, route: str, remote: LineCall, station: Device, target: Device, trunk: bool,
+                           shown: PartyId) -> None:
+        """Alert ``target`` for ``remote``, handed over by ``station`` on ``route``; a busy target ends it."""
         far = self.offer(remote, target, trunk=trunk, shown=shown, reason=LineCallReason.TRANSFER,
                          called=PartyId(target.number, target.name), redirecting=self.party_of(station))
         if far is None:
             self.fire(remote, T.DISCONNECT, LineDisconnectMode.BUSY)
             return
-        far.ro_route, far.ro_desk = "consult", station
-        self._after_transfer("consult", remote, far, station)
+        far.ro_route, far.ro_desk = route, station
+        self._after_transfer(route, remote, far, station)
 
     def cancel_consult(self, call: LineCall) -> None:
         """The held call comes back (lineUnhold / AUTORECONNECT): its consultation leg is cleared."""
