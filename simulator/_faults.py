@@ -104,7 +104,7 @@ FAULT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "devspecific_on_open": ((), ()),
     "native_not_applied": ((), ()),
     # presentation
-    "wrong_caller_id": (("path", "shows"), ()),
+    "wrong_caller_id": (("path", "shows"), ("role",)),
     "wrong_connected_id": (("shows",), ("route",)),
     "wrong_redirecting_id": (("shows",), ()),
     "wrong_reason": ((), ()),

@@ -119,7 +119,7 @@ class Origination:
         leg = pbx.new_leg(ro_device, outgoing=False, origin=LineCallOrigin.EXTERNAL,
                           reason=LineCallReason.DIRECT, trunk=trunk)
         # the RO phone is shown what a direct call from the desk shows (the claim, or a wrong_caller_id fault)
-        leg.caller = pbx.presented("direct", station, pbx.party_of(station))
+        leg.caller = pbx.presented("direct", station, pbx.party_of(station), ro_device)
         leg.called = PartyId(ro_device.number, ro_device.name)
         leg.dial_string = dest
         call.shadow, leg.shadow = leg, call
@@ -137,7 +137,7 @@ class Origination:
         if target is None or (trunk and not pbx.trunk_free()):
             pbx.fire(desk, T.DISCONNECT, LineDisconnectMode.CONGESTION)
             return
-        shown = pbx.presented("direct", desk.device, pbx.party_of(desk.device))
+        shown = pbx.presented("direct", desk.device, pbx.party_of(desk.device), target)
         far = pbx.offer(leg, target, trunk=trunk, shown=shown, reason=LineCallReason.DIRECT,
                         called=PartyId(target.number, target.name))
         if far is None:

@@ -199,21 +199,27 @@ class Pbx:
         on its party line) or its far end left. Only a connected call lingers: a ringing one has no
         line to release yet.
         """
-        delay = 0.0
-        if not call.device.is_station and call.state_name == "CONNECTED":
-            pixit = self.profile.pixit
-            delay = next((f.seconds for f in self.profile.simulation.faults if f.kind == "party_release_delay"
-                          and getattr(pixit, f.role) == call.device.number), 0.0)
+        late = self.fault("party_release_delay", role=self.role_of(call.device))
+        delay = late.seconds if late is not None and not call.device.is_station and call.state_name == "CONNECTED" \
+            else 0.0
         if delay > 0:
             self.later(call, delay, end)
         else:
             end()
 
     # ----- presentation -------------------------------------------------------------------------
-    def presented(self, path: str, station: Device, original: PartyId) -> PartyId:
-        """The caller ID an external party is shown on ``path`` (a CallerIdRules field)."""
+    def role_of(self, device: Device) -> str:
+        """The PIXIT role (remote_office, target, caller) ``device`` plays; "" for any other party."""
+        pixit = self.profile.pixit
+        return next((role for role in ("remote_office", "target", "caller")
+                     if getattr(pixit, role) == device.number), "")
+
+    def presented(self, path: str, station: Device, original: PartyId, to: Device) -> PartyId:
+        """The caller ID the external party ``to`` is shown on ``path`` (a CallerIdRules field)."""
         rule = getattr(self.profile.capabilities.caller_id, path)
-        wrong = self.fault("wrong_caller_id", path=path)
+        # a wrong_caller_id fault for this party's role, else one for every party of the path
+        wrong = self.fault("wrong_caller_id", path=path, role=self.role_of(to)) or \
+            self.fault("wrong_caller_id", path=path, role="")
         if wrong is not None:
             rule = wrong.shows
         if rule == "business":
@@ -419,7 +425,7 @@ class Pbx:
         if trunk and not self.trunk_free():
             self._congestion(caller)
             return None
-        shown = self.presented("forwarded", station, caller.caller)
+        shown = self.presented("forwarded", station, caller.caller, target)
         if self.fault("wrong_reason") is not None:
             reason = LineCallReason.DIRECT
         far = self.offer(caller, target, trunk=trunk, shown=shown, reason=reason, called=called,
@@ -463,7 +469,7 @@ class Pbx:
             return
         station = call.device
         if station.is_station:
-            shown = self.presented(path, station, self.party_of(station)) if trunk else \
+            shown = self.presented(path, station, self.party_of(station), target) if trunk else \
                 PartyId(station.number, station.name)
             called = PartyId(target.number, target.name)
             far = self.offer(call, target, trunk=trunk, shown=shown, reason=LineCallReason.DIRECT,
@@ -492,7 +498,8 @@ class Pbx:
         if remote is None or target is None or never is not None:
             return
         # The transferred party's own number ("remote"/"caller" rules), not the caller ID it was shown.
-        shown = self.presented("blind_transfer", call.device, PartyId(remote.device.number, remote.device.name))
+        shown = self.presented("blind_transfer", call.device, PartyId(remote.device.number, remote.device.name),
+                               target)
         if not trunk:   # an internal target sees the transferring extension
             shown = PartyId(call.device.number, call.device.name)
         self._offer_transferred("blind", remote, call.device, target, trunk, shown)
@@ -546,7 +553,7 @@ class Pbx:
             remote.peer, target.peer = target, remote
             station = call.device
             original = PartyId(remote.device.number, remote.device.name)
-            target.caller = self.presented("consult_transfer", station, original)
+            target.caller = self.presented("consult_transfer", station, original, target.device)
             target.redirecting = self.party_of(station)
             target.reason = LineCallReason.TRANSFER
             target.ro_route, target.ro_desk = "consult", station
@@ -578,7 +585,8 @@ class Pbx:
             self.fire(remote, T.DISCONNECT, LineDisconnectMode.CONGESTION if target is not None
                       else LineDisconnectMode.BADADDRESS)
             return
-        shown = self.presented("consult_transfer", station, PartyId(remote.device.number, remote.device.name))
+        shown = self.presented("consult_transfer", station, PartyId(remote.device.number, remote.device.name),
+                               target)
         self._offer_transferred("consult", remote, station, target, trunk, shown)
 
     def _offer_transferred(self, route: str, remote: LineCall, station: Device, target: Device, trunk: bool,
@@ -618,7 +626,7 @@ class Pbx:
         if target is None or (trunk and not self.trunk_free()):
             self.fire(caller, T.DISCONNECT, LineDisconnectMode.UNAVAIL)
             return
-        shown = self.presented("forwarded", call.device, caller.caller)
+        shown = self.presented("forwarded", call.device, caller.caller, target)
         far = self.offer(caller, target, trunk=trunk, shown=shown, reason=LineCallReason.REDIRECT,
                          called=call.called, redirecting=self.party_of(call.device))
         if far is None:

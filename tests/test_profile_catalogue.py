@@ -91,10 +91,12 @@ def test_a_call_that_never_goes_idle_is_an_error_naming_it(pytester: pytest.Pyte
         assert stuck.search(reason), reason
 
 
-def test_a_growing_needed_size_is_survived_through_tapi32(pytester: pytest.Pytester) -> None:
-    """mutants/tapi-needed-size-grows through tapi32:emulated, where sizes are real: the same outcome as
-    in-process (its expect)."""
-    path = PROFILES / "mutants" / "tapi-needed-size-grows.yaml"
+@pytest.mark.parametrize("name", ["mutants/tapi-needed-size-grows", "native-ro", "mutants/native-wrong-connected-id"])
+def test_the_expectation_holds_through_tapi32(pytester: pytest.Pytester, name: str) -> None:
+    """Through tapi32:emulated the profile's expect holds as in-process: tapi-needed-size-grows, where sizes
+    are real; the native route, whose lineDevSpecific (dwAddressID, hCall) and lineMakeCall (dwCountryCode)
+    reach ctypes prototypes that take DWORDs and nothing else."""
+    path = PROFILES / f"{name}.yaml"
     expect = load_profile(path).expect
     assert expect is not None
     _, results = run_suite(pytester, path, f"--tapi-backend=tapi32:emulated:{path}")

@@ -123,7 +123,9 @@ def test_fault_routes_are_validated_per_kind(tmp_path: Path) -> None:
                    "    - {kind: transfer_drops_remote, route: native}\n"
                    "    - {kind: wrong_connected_id, shows: business, route: native}\n"
                    "    - {kind: party_release_delay, role: desk, seconds: 2}\n"
-                   "    - {kind: party_release_delay, seconds: 2}\n", encoding="utf-8")
+                   "    - {kind: party_release_delay, seconds: 2}\n"
+                   "    - {kind: wrong_caller_id, path: direct, shows: extension, role: caller}\n"
+                   "    - {kind: wrong_caller_id, path: direct, shows: extension, role: target}\n", encoding="utf-8")
     with pytest.raises(ProfileError) as info:
         load_profile(bad)
     text = str(info.value)
@@ -132,3 +134,5 @@ def test_fault_routes_are_validated_per_kind(tmp_path: Path) -> None:
     assert "faults[1]" not in text and "faults[2]" not in text
     assert "simulation.faults[3].role: 'desk' is not one of ['remote_office', 'target', 'caller']" in text
     assert "simulation.faults[4].role: required key is missing (needed by kind 'party_release_delay')" in text
+    assert "simulation.faults[5].role: the caller is never shown the desk's caller ID" in text
+    assert "faults[6]" not in text

@@ -17,7 +17,7 @@ import pytest
 from conformance.backends.sim import SimBackend
 from conformance.suite._desk import open_desk_line
 from conformance.suite._errors import Inconclusive, NotHonoured
-from conformance.suite._flows import check_presented, desk_idle, numbers_match, poll, take_ownership
+from conformance.suite._flows import check_presented, desk_idle, native_flow, numbers_match, poll, take_ownership
 from conformance.suite._session import LineSession
 from simulator._constants import LineCallPrivilege as CP
 from simulator._constants import LineErr
@@ -308,3 +308,25 @@ def test_a_refused_take_over_is_inconclusive_naming_the_call(session: tuple[Line
                                  "application that owns it: lineSetCallPrivilege: LINEERR_NOTOWNER (0x80000046)")
     (cite,) = caught.value.cites    # type: ignore[attr-defined]
     assert cite.kind == "error" and cite.facts == {"function": "lineSetCallPrivilege", "error": "LINEERR_NOTOWNER"}
+
+
+def test_a_refused_native_reopen_cites_lineopen_when_the_error_names_no_function(
+        session: tuple[LineSession, Backend], monkeypatch: pytest.MonkeyPatch) -> None:
+    """RO-NATIVE-01 opens the desk line again with the provider's extension version. A backend plugin may
+    raise LineError without naming the function (LineError.function is optional): the fail still cites
+    lineOpen, the function that refused the extension version."""
+    s, _ = session
+    native = load_profile(Path(__file__).resolve().parents[1] / "profiles" / "native-ro.yaml")
+    s.profile = native
+
+    def refuse(ext_version: int) -> None:
+        raise LineError(LineErr.INCOMPATIBLEEXTVERSION)
+    monkeypatch.setattr(s, "reopen", refuse)
+    with pytest.raises(NotHonoured) as caught:
+        native_flow(s, answer=True)
+    ext = native.capabilities.native_remote_office.ext_version   # type: ignore[union-attr]
+    assert str(caught.value) == (f"opening the desk line with extension version 0x{ext:08X}: "
+                                 f"LINEERR_INCOMPATIBLEEXTVERSION (0x{int(LineErr.INCOMPATIBLEEXTVERSION):08X})")
+    (cite,) = caught.value.cites    # type: ignore[attr-defined]
+    assert cite.kind == "error"
+    assert cite.facts == {"function": "lineOpen", "error": "LINEERR_INCOMPATIBLEEXTVERSION"}
