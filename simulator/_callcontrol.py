@@ -68,6 +68,15 @@ class Provider(ProviderCore):
         target, trunk = self.pbx.resolve(device, dest)
         return self.pbx.trunk_short(target, trunk)
 
+    def _refuse_if_short(self, device: Device, dest: str, function: str) -> None:
+        """trunk_exhaustion: refused - no free channel for ``dest`` now: the request is refused up front.
+
+        lineMakeCall, lineDial and lineBlindTransfer return "a negative error number if an error occurs"
+        (MS docs), LINEERR_RESOURCEUNAVAIL among them: a TSP may refuse at once, with no request id and so
+        no LINE_REPLY. A channel taken after the request was accepted still shows at routing time."""
+        if self.profile.simulation.trunk_exhaustion == "refused" and self._trunk_short(device, dest):
+            raise LineError(LineErr.RESOURCEUNAVAIL, function, "every trunk channel is in use")
+
     def _state_work(self, call: LineCall, states: tuple[S, ...], commit: Callable[[], None]) -> Work:
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
             if call.state not in states:
@@ -86,11 +95,13 @@ class Provider(ProviderCore):
         params = call_params
         if params is not None and params.address_mode == LineAddressMode.ADDRESSID and params.address_id != 0:
             raise LineError(LineErr.INVALADDRESSID, fn, f"address {params.address_id} of 1")
-        if dest_address not in (None, "", ";"):
-            self._dialable(dest_address, fn)
+        dest = self._dialable(dest_address, fn) if dest_address not in (None, "", ";") else None
         dev = line.device
         if any(c.state not in (S.ONHOLD, S.ONHOLDPENDTRANSFER, S.DISCONNECTED) for c in dev.live_calls()):
             raise LineError(LineErr.CALLUNAVAIL, fn, "the address already has an active call")
+        rejected = dev.is_station and self.profile.capabilities.origination == "reject"   # refused as ever, in work
+        if dest is not None and not dev.native_ro and not rejected:
+            self._refuse_if_short(dev, dest, fn)
         return self.request(line, line.app, fn, self._make_call_work(line, dest_address, call_params),
                             existing_call=False)
 
@@ -130,6 +141,7 @@ class Provider(ProviderCore):
             raise LineError(LineErr.INVALCALLSTATE, fn, f"call is {h.call.state_name}")
         dest = self._dialable(dest_address, fn)
         call = h.call
+        self._refuse_if_short(call.device, dest, fn)
 
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
             if call.state not in (S.DIALTONE, S.DIALING):
@@ -211,6 +223,7 @@ class Provider(ProviderCore):
             raise LineError(LineErr.INVALCALLSTATE, fn, f"call is {h.call.state_name}")
         dest = self._dialable(dest_address, fn)
         call = h.call
+        self._refuse_if_short(call.device, dest, fn)
 
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
             if call.state != S.CONNECTED:

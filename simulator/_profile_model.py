@@ -159,7 +159,9 @@ class Simulation:
     # the flag the desk set is prompted (OFFERING), as some TSPs do (docs/tapi.md §11.1)
     origoffhook_needs_flag: bool = False
     reply_order: Literal["reply_first", "events_first"] = "reply_first"
-    trunk_exhaustion: Literal["reply_error", "busy", "disconnected"] = "reply_error"
+    # how a trunk shortage shows: LINE_REPLY error, BUSY(TRUNK), DISCONNECTED(CONGESTION), or the request
+    # refused synchronously (a negative return, MS docs "lineMakeCall" / "lineDial" / "lineBlindTransfer")
+    trunk_exhaustion: Literal["reply_error", "busy", "disconnected", "refused"] = "reply_error"
     timing: Timing = field(default_factory=Timing)
     faults: tuple[Fault, ...] = ()
 

@@ -66,6 +66,8 @@ CASES: dict[str, tuple[int, str, str]] = {
                                  "lineSetupTransfer"),
     "negative-timing": (14, "simulation.timing.ring_period", "less than the minimum of 0"),
     "api-version-unknown": (13, "simulation.api_version", "0x00020005 is not a TAPI version"),
+    "trunk-exhaustion-unknown": (13, "simulation.trunk_exhaustion",
+                                 "'refuse' is not one of ['reply_error', 'busy', 'disconnected', 'refused']"),
 }
 # fixtures whose one mistake has a second, honest consequence (the last duplicate wins: desk 202)
 EXTRA_PROBLEMS = {"duplicate-key": 1}

@@ -287,6 +287,7 @@ def test_several_faults_of_one_kind_each_apply(make_sim: MakeSim) -> None:
     ("disconnected", S.DISCONNECTED, LineDisconnectMode.CONGESTION),
     ("busy", S.BUSY, LineBusyMode.TRUNK),
     ("reply_error", S.BUSY, LineBusyMode.TRUNK),   # a forwarded call has no request whose reply could fail
+    ("refused", S.BUSY, LineBusyMode.TRUNK),       # nor a request to refuse
 ])
 def test_fewer_trunks_a_forwarded_call_meets_congestion_once(make_sim: MakeSim, form: str, state: S,
                                                               mode: int) -> None:

@@ -51,6 +51,42 @@ def test_trunk_exhaustion(make_sim: MakeSim, mode: str) -> None:
     s.drop_all()
 
 
+def test_trunk_exhaustion_refused_is_a_synchronous_error(make_sim: MakeSim) -> None:
+    """trunk_exhaustion: refused - with the one channel taken, lineDial, lineMakeCall and lineBlindTransfer
+    to an external number fail up front with LINEERR_RESOURCEUNAVAIL naming the function: no request id is
+    used up and no LINE_REPLY follows (MS docs: "a negative error number if an error occurs")."""
+    sim = make_sim("single-trunk", trunk_exhaustion="refused")
+    s = DeskSession(sim)
+    h_call = s.connected_call(s.open("desk"), sim.profile.pixit.remote_office)
+    assert sim.pbx.trunks_in_use == 1 == sim.pbx.trunks_total
+    setup = sim.line_setup_transfer(h_call)
+    h_consult = s.ok(setup).new_call
+    s.state(h_consult, S.DIALTONE)
+    target = sim.profile.dial_string(sim.profile.pixit.target)
+    other = s.open("202")
+    refusals = []
+    for call in (lambda: sim.line_dial(h_consult, target), lambda: sim.line_make_call(other, target)):
+        with pytest.raises(LineError) as info:
+            call()
+        refusals.append((info.value.code, info.value.function))
+    drop = sim.line_drop(h_consult)       # the held RO leg comes back CONNECTED
+    s.ok(drop)
+    sim.line_deallocate_call(h_consult)
+    s.state(h_call, S.CONNECTED)
+    with pytest.raises(LineError) as info:
+        sim.line_blind_transfer(h_call, target)
+    refusals.append((info.value.code, info.value.function))
+    assert refusals == [(LineErr.RESOURCEUNAVAIL, fn) for fn in ("lineDial", "lineMakeCall", "lineBlindTransfer")]
+    assert not sim.apps[s.app].pending
+    last = sim.line_drop(h_call)
+    assert (drop, last) == (setup + 1, setup + 2), "a refused request used up a request id"
+    s.ok(last)
+    s.pump(10.0)
+    assert sorted(m.param1 for m in s.messages(LineMsg.REPLY)) == list(range(1, last + 1))   # one each, no more
+    assert sim.parties.observe("target").state == "idle" and sim.pbx.trunks_peak == 1
+    s.drop_all()
+
+
 # ----- prompted origination ----------------------------------------------------------------------
 @pytest.mark.parametrize("lift", ["go_off_hook", "lineAnswer"])
 def test_prompt_offering_waits_for_the_handset(make_sim: MakeSim, lift: str) -> None:

@@ -41,7 +41,8 @@ LONG = os.environ.get("RO_LONG") == "1"
 PROFILES = ["reference", "single-trunk", "prompted", "consult-ringing", "consult-connected-only",
             "forward-no-query", "blind-only", "native-ro"]
 VARIANTS: list[dict[str, Any]] = [{}, {"reply_order": "events_first"}, {"trunk_exhaustion": "busy"},
-                                  {"trunk_exhaustion": "disconnected"}, {"caps": {"origination": "prompt_silent"}}]
+                                  {"trunk_exhaustion": "disconnected"}, {"trunk_exhaustion": "refused"},
+                                  {"caps": {"origination": "prompt_silent"}}]
 ROLES = ["desk", "202", "remote_office", "target", "caller"]
 LINE_ROLES = ["desk", "202", "remote_office", "target"]
 OWNER = 4

@@ -24,6 +24,7 @@ from simulator._constants import LineErr
 from simulator._errors import LineError
 from simulator._partyview import PartyView
 from simulator._profile import load_profile
+from simulator._profile_model import Fault, Profile
 from simulator._structs import LineAddressStatus, LineCallStatus
 
 REFERENCE = load_profile(Path(__file__).resolve().parents[1] / "profiles" / "reference.yaml")
@@ -33,8 +34,8 @@ BUSINESS = "+49891234201"          # the desk's business number in reference.yam
 class Backend:
     """The simulator, with the desk party and the address status as a test sets them."""
 
-    def __init__(self) -> None:
-        self.sim = SimBackend(REFERENCE)
+    def __init__(self, profile: Profile = REFERENCE) -> None:
+        self.sim = SimBackend(profile)
         self.desk: PartyView | None = None
         self.status: dict[str, int] = {}
         self.notes: list[str] = []
@@ -330,3 +331,47 @@ def test_a_refused_native_reopen_cites_lineopen_when_the_error_names_no_function
     (cite,) = caught.value.cites    # type: ignore[attr-defined]
     assert cite.kind == "error"
     assert cite.facts == {"function": "lineOpen", "error": "LINEERR_INCOMPATIBLEEXTVERSION"}
+
+
+# ----- LINEERR_RESOURCEUNAVAIL up front or in the LINE_REPLY: one judgement ---------------------------
+@pytest.mark.parametrize(("requirement", "leg_up", "verdict", "tail"), [
+    ("RO-BLIND-01", True, Inconclusive, " - no free resource (trunk channel?); cannot be judged here, the "
+                                        "trunks clause (RO-TRUNK-01) owns it"),
+    ("RO-BLIND-01", False, NotHonoured, " - no other external call was up, so this is no shortage of the second "
+                                        "trunk channel RO-TRUNK-01 judges (trunks.channels = 4 claimed)"),
+    ("RO-TRUNK-01", True, NotHonoured, ""),      # the trunks clause's own test fails on it
+], ids=["another leg up", "the first leg", "the trunks test"])
+@pytest.mark.parametrize("form", ["up front", "in the reply"])
+def test_a_resource_refusal_is_judged_alike_up_front_and_in_the_reply(
+        monkeypatch: pytest.MonkeyPatch, form: str, requirement: str, leg_up: bool, verdict: type[Exception],
+        tail: str) -> None:
+    """lineMakeCall refused LINEERR_RESOURCEUNAVAIL: a TSP may return it at once (a negative result, MS docs
+    "lineMakeCall") or in the LINE_REPLY. ``s.do`` judges both alike: a trunk shortage owned by RO-TRUNK-01
+    while another external leg is up, a fail noting "no other external call" when none is, a fail in
+    RO-TRUNK-01's own test. Only the head (how the PBX refused) differs."""
+    fault = Fault("reply_error", function="lineMakeCall", error=int(LineErr.RESOURCEUNAVAIL))
+    profile = REFERENCE if form == "up front" else dataclasses.replace(
+        REFERENCE, simulation=dataclasses.replace(REFERENCE.simulation, faults=(fault,)))
+    backend = Backend(profile)
+    line = open_desk_line(backend, profile)   # type: ignore[arg-type]
+    try:
+        s = LineSession(backend, profile, line)   # type: ignore[arg-type]
+        s.requirement = requirement
+        if leg_up:           # the caller's incoming leg holds a trunk channel
+            backend.sim.parties.call("caller", BUSINESS)
+            poll(s, lambda: backend.sim.parties.observe("caller").state == "calling", 5.0)
+        if form == "up front":
+            def refuse(*args: Any) -> int:
+                raise LineError(LineErr.RESOURCEUNAVAIL, "lineMakeCall")
+            monkeypatch.setattr(backend, "line_make_call", refuse, raising=False)
+        with pytest.raises(verdict) as caught:
+            s.do("RO leg", "line_make_call", line.h_line, profile.dial_string(profile.pixit.remote_office), 0, None)
+        head = ("RO leg: lineMakeCall: LINEERR_RESOURCEUNAVAIL (0x8000004B)" if form == "up front" else
+                "RO leg: lineMakeCall (request 1) was answered LINEERR_RESOURCEUNAVAIL")
+        assert str(caught.value) == head + tail
+        (cite,) = caught.value.cites    # type: ignore[attr-defined]
+        assert cite.kind == ("error" if form == "up front" else "reply")
+        assert s.short_of_trunks("lineMakeCall", "LINEERR_RESOURCEUNAVAIL") is (verdict is Inconclusive)
+    finally:
+        backend.line_shutdown(line.h_line_app)
+        backend.close()

@@ -44,7 +44,7 @@ def test_forwarding_not_applied_fails_fwd_06_not_trunks(pytester: pytest.Pyteste
     assert ro["clause_status"]["trunks"] == "undetermined"
 
 
-@pytest.mark.parametrize("form", ["reply_error", "busy", "disconnected"])
+@pytest.mark.parametrize("form", ["reply_error", "busy", "disconnected", "refused"])
 def test_a_trunk_shortage_is_blamed_on_trunks_not_on_the_transfers(pytester: pytest.Pytester, form: str) -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["simulation"]["trunk_exhaustion"] = form

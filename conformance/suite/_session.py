@@ -298,7 +298,7 @@ class LineSession:
             cite = Cite.error(exc, TAPI_NAMES[method])
             if exc.code == LineErr.INVALLINESTATE:
                 self.not_in_service(f"{step}: {exc}", cite)
-            raise self.verdict("fail", f"{step}: {exc}", cause=cite) from exc
+            raise self._refusal(TAPI_NAMES[method], exc.code, f"{step}: {exc}", cite) from exc
         self.awaiting[req] = TAPI_NAMES[method]
         return req
 
@@ -321,21 +321,32 @@ class LineSession:
             text = f"{step}: {function} (request {req}) was answered {name}"
             if err == LineErr.INVALLINESTATE:
                 self.not_in_service(text, Cite.reply(reply, function))
-            if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL \
-                    and not self.owns(TRUNK_REQUIREMENT) and self._legs_up() != 0:
-                # the reply-error form of a trunk shortage (simulation.trunk_exhaustion: reply_error)
-                raise self.verdict("inconclusive", f"{text} - no free resource (trunk channel?); cannot be "
-                                                   f"judged here, the trunks clause ({TRUNK_REQUIREMENT}) owns it",
-                                   cause=Cite.reply(reply, function))
-            if err == LineErr.RESOURCEUNAVAIL and function in _NEEDS_A_CHANNEL and self._legs_up() == 0:
-                text += f" - {self._first_leg_note()}"
-            raise self.verdict("fail", text, cause=Cite.reply(reply, function))
+            raise self._refusal(function, err, text, Cite.reply(reply, function))
         return reply
 
+    def _refusal(self, function: str, code: int | None, text: str, cite: Cite) -> Exception:
+        """The verdict on ``function`` refused ``code`` (``text`` says so, ``cite`` is the refusal), whether
+        up front (a negative return, ``request``) or in its LINE_REPLY (``wait_reply``): one judgement for
+        both, as a TSP may refuse either way (MS docs "lineMakeCall": "a negative error number if an error
+        occurs"; the simulator's trunk_exhaustion: refused / reply_error).
+
+        LINEERR_RESOURCEUNAVAIL to a request that needs a new channel while another leg of the test is up
+        is a trunk shortage: inconclusive here, the trunks clause's to judge (its own test fails on it).
+        With no other leg up it is no shortage of a second channel: a fail, with a note saying so."""
+        resource = code == LineErr.RESOURCEUNAVAIL
+        if self.short_of_trunks(function, LineErr.RESOURCEUNAVAIL.tapi_name if resource else ""):
+            return self.verdict("inconclusive", f"{text} - no free resource (trunk channel?); cannot be "
+                                                f"judged here, the trunks clause ({TRUNK_REQUIREMENT}) owns it",
+                                cause=cite)
+        if resource and function in _NEEDS_A_CHANNEL and self._legs_up() == 0:
+            text += f" - {self._first_leg_note()}"
+        return self.verdict("fail", text, cause=cite)
+
     def short_of_trunks(self, function: str, error: str) -> bool:
-        """Is ``error`` (a LINEERR name) the answer to ``function`` the reply-error form of a trunk shortage
-        that ``wait_reply`` leaves to the trunks clause: LINEERR_RESOURCEUNAVAIL to a request that needs a new
-        external channel while the test holds another (or cannot tell), outside RO-TRUNK-01's own test."""
+        """Is ``error`` (a LINEERR name) the answer to ``function`` (up front or in its reply) the trunk
+        shortage that ``_refusal`` and test_caps leave to the trunks clause: LINEERR_RESOURCEUNAVAIL to a
+        request that needs a new external channel while the test holds another (or cannot tell), outside
+        RO-TRUNK-01's own test."""
         return (error == LineErr.RESOURCEUNAVAIL.tapi_name and function in _NEEDS_A_CHANNEL
                 and not self.owns(TRUNK_REQUIREMENT) and self._legs_up() != 0)
 
