@@ -51,8 +51,9 @@ if [ "$cmd" = run ]; then
     rm -f "$work/mutants/mutmut-stats.json"
     mkdir -p "$work"
     # The working tree as git sees it (tracked and untracked, not ignored), so uncommitted tests count;
-    # everything else in the copy goes first, except mutmut's state (mutants/: cached results) and the sample.
-    find "$work" -mindepth 1 -maxdepth 1 ! -name mutants ! -name sample.txt -exec rm -rf {} +
+    # everything else in the copy goes first, except mutmut's state (mutants/: cached results), the sample and
+    # tools/mutation_retest.py's files (retest*).
+    find "$work" -mindepth 1 -maxdepth 1 ! -name mutants ! -name sample.txt ! -name 'retest*' -exec rm -rf {} +
     (cd "$root" && git ls-files -z --cached --others --exclude-standard |
         while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
         tar --null -T - -cf -) | tar -xf - -C "$work"
