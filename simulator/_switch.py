@@ -24,6 +24,7 @@ from simulator._constants import (
     LineForwardMode,
     LineOfferingMode,
 )
+from simulator._partyview import EXTERNAL_ROLES
 from simulator._profile_model import ExternalParty, Fault, Profile
 
 __all__ = ["Pbx", "SwitchObserver"]
@@ -199,11 +200,10 @@ class Pbx:
         on its party line) or its far end left. Only a connected call lingers: a ringing one has no
         line to release yet.
         """
-        late = self.fault("party_release_delay", role=self.role_of(call.device))
-        delay = late.seconds if late is not None and not call.device.is_station and call.state_name == "CONNECTED" \
-            else 0.0
-        if delay > 0:
-            self.later(call, delay, end)
+        late = self.fault("party_release_delay", role=self.role_of(call.device)) \
+            if not call.device.is_station and call.state_name == "CONNECTED" else None
+        if late is not None and late.seconds > 0:
+            self.later(call, late.seconds, end)
         else:
             end()
 
@@ -211,8 +211,7 @@ class Pbx:
     def role_of(self, device: Device) -> str:
         """The PIXIT role (remote_office, target, caller) ``device`` plays; "" for any other party."""
         pixit = self.profile.pixit
-        return next((role for role in ("remote_office", "target", "caller")
-                     if getattr(pixit, role) == device.number), "")
+        return next((role for role in EXTERNAL_ROLES if getattr(pixit, role) == device.number), "")
 
     def presented(self, path: str, station: Device, original: PartyId, to: Device) -> PartyId:
         """The caller ID the external party ``to`` is shown on ``path`` (a CallerIdRules field)."""
