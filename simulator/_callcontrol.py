@@ -137,19 +137,27 @@ class Provider(ProviderCore):
     def line_dial(self, h_call: int, dest_address: str, country_code: int = 0) -> int:
         fn = "lineDial"
         h = self._owned(h_call, fn)
-        if h.call.state not in (S.DIALTONE, S.DIALING):
+        dialable = self._dialable_states(h.call)
+        if h.call.state not in dialable:
             raise LineError(LineErr.INVALCALLSTATE, fn, f"call is {h.call.state_name}")
         dest = self._dialable(dest_address, fn)
         call = h.call
         self._refuse_if_short(call.device, dest, fn)
 
         def work() -> tuple[int, Callable[[], None] | None, int, bytes]:
-            if call.state not in (S.DIALTONE, S.DIALING):
+            if call.state not in dialable:
                 return LineErr.INVALCALLSTATE, None, 0, b""
             if self._trunk_short(call.device, dest) and self.profile.simulation.trunk_exhaustion == "reply_error":
                 return LineErr.RESOURCEUNAVAIL, None, 0, b""
             return 0, lambda: self.pbx.progress(call, dest), 0, b""
         return self.request(h.line, h.line.app, fn, work)
+
+    def _dialable_states(self, call: LineCall) -> tuple[S, ...]:
+        """Where lineDial is accepted: dial tone or dialling; also a consultation call that consult_without_dialtone
+        leaves unreported (TAPI allows lineDial in any state but IDLE / DISCONNECTED; that PBX expects it there)."""
+        if call.consult_for is not None and self.pbx.fault("consult_without_dialtone") is not None:
+            return S.UNKNOWN, S.DIALTONE, S.DIALING
+        return S.DIALTONE, S.DIALING
 
     # ----- answer, drop, hold ----------------------------------------------------------------
     @tapi("lineAnswer", "call")
@@ -205,8 +213,10 @@ class Provider(ProviderCore):
             raise LineError(LineErr.INVALCALLSTATE, fn, f"active {a.state_name}, held {b.state_name}")
 
         def commit() -> None:
-            pend = b.state == S.ONHOLDPENDTRANSFER
-            self.pbx.fire(a, CallTrigger.HOLD_PEND_TRANSFER if pend else CallTrigger.HOLD)
+            # a pending transfer swaps roles: the consultation call becomes the held one (plain ONHOLD where
+            # setup_transfer_holds holds that way, so the held call keeps its kind of hold)
+            pend = b.state == S.ONHOLDPENDTRANSFER or a.consult_for is b
+            self.pbx.fire(a, CallTrigger.HOLD_PEND_TRANSFER if b.state == S.ONHOLDPENDTRANSFER else CallTrigger.HOLD)
             self.pbx.fire(b, CallTrigger.UNHOLD, LineConnectedMode.ACTIVE)
             if pend:
                 a.consult_for, b.consult_for = None, a

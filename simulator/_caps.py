@@ -167,6 +167,10 @@ def _consult_of(call: LineCall) -> LineCall | None:
 def call_features(profile: Profile, call: LineCall, privilege: int) -> tuple[int, int]:
     """(dwCallFeatures, dwCallFeatures2) of ``call`` right now, for an app with ``privilege``."""
     state = call.state
+    if privilege & OWNER and state == S.UNKNOWN and call.consult_for is not None \
+            and profile.simulation.fault("consult_without_dialtone") is not None:
+        # a consultation call left unreported (no DIALTONE) still takes lineDial
+        return int((CF.DIAL | CF.DROP) & address_call_features(profile, call.device)), 0
     if not privilege & OWNER or state in (S.IDLE, S.UNKNOWN):
         return 0, 0   # a monitor may do nothing to the call; an idle or unreported one offers nothing
     f2: int = 0
@@ -181,9 +185,9 @@ def call_features(profile: Profile, call: LineCall, privilege: int) -> tuple[int
         f |= CF.HOLD
         if call.consult_for is None:
             f |= CF.BLINDTRANSFER | CF.SETUPTRANSFER
-    elif state == S.ONHOLD:
+    elif state == S.ONHOLD and _consult_of(call) is None:
         f |= CF.UNHOLD
-    elif state == S.ONHOLDPENDTRANSFER:
+    elif state in (S.ONHOLD, S.ONHOLDPENDTRANSFER):   # held for a transfer (ONHOLD: setup_transfer_holds)
         f |= CF.UNHOLD
         consult = _consult_of(call)
         if consult is not None and consult.state in completion_states(profile):

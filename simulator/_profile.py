@@ -460,6 +460,9 @@ def _check_fault_values(fault: Mapping[str, Any], kind: str, path: KeyPath, doc:
     if isinstance(route, str) and kind in ROUTES_BY_KIND and route not in ROUTES_BY_KIND[kind]:
         doc.add((*path, "route"), f"kind {kind!r} does not act on route {route!r}; valid: "
                                   f"{', '.join(ROUTES_BY_KIND[kind])}")
+    if kind == "desk_call_lingers" and "call" in fault and route != "consult":
+        doc.add((*path, "call"), "call goes with route: consult (a consultation transfer leaves two desk calls, "
+                                 "the held one and the consultation call; a blind transfer only one)")
     if kind == "wrong_caller_id" and fault.get("role") == "caller":
         doc.add((*path, "role"), "the caller is never shown the desk's caller ID (it places the call); "
                                  "valid: remote_office, target")

@@ -140,6 +140,7 @@ class Fault:
     channels: int = 0               # fewer_trunks: channels that really exist
     flags: tuple[str, ...] = ()     # caps_omit: full constant names left out of LINEADDRESSCAPS/LINEDEVCAPS
     role: str = ""                  # party_release_delay: the PIXIT role whose line is released late
+    call: str = ""                  # desk_call_lingers (route consult): held | consultation | both ("" = both)
 
     def fires(self, occurrence: int) -> bool:
         """Whether the ``occurrence``-th call (1-based) of the function is hit (reply_error, lost_reply)."""

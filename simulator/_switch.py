@@ -534,8 +534,12 @@ class Pbx:
         return consult
 
     def start_consult(self, call: LineCall, consult: LineCall) -> None:
-        self.fire(call, T.HOLD_PEND_TRANSFER)
-        self.fire(consult, T.DIALTONE, LineDialToneMode.INTERNAL)
+        # setup_transfer_holds: plain ONHOLD, as some TSPs report (MS docs: the original call "typically" goes
+        # onHoldPendingTransfer; lineCompleteTransfer takes either). consult_without_dialtone: the consultation
+        # call stays unreported until lineDial takes it to DIALING (its state "is not applicable" after setup).
+        self.fire(call, T.HOLD if self.fault("setup_transfer_holds") is not None else T.HOLD_PEND_TRANSFER)
+        if self.fault("consult_without_dialtone") is None:
+            self.fire(consult, T.DIALTONE, LineDialToneMode.INTERNAL)
 
     def complete_transfer(self, call: LineCall, consult: LineCall) -> None:
         """Join ``call``'s party with ``consult``'s far party; both local legs leave the address."""
@@ -567,8 +571,11 @@ class Pbx:
         elif target is not None:
             target.peer = None
             self._far_end_left(target)
-        if self.fault("desk_call_lingers", route="consult") is None:
+        lingers = self.fault("desk_call_lingers", route="consult")
+        stays = (lingers.call or "both") if lingers is not None else "none"   # which desk call(s) stay behind
+        if stays not in ("consultation", "both"):
             self.fire(consult, T.TRANSFERRED)
+        if stays not in ("held", "both"):
             self.fire(call, T.TRANSFERRED)
         if remote is not None and target is None and onward:
             self._transfer_onward(remote, call.device, onward)
@@ -609,8 +616,9 @@ class Pbx:
             self.fire(call, T.UNHOLD, LineConnectedMode.ACTIVE)
 
     def consult_dropped_for(self, held: LineCall) -> None:
-        """A consultation call was dropped: AUTORECONNECT brings the held call back."""
-        if held.state_name == "ONHOLDPENDTRANSFER":
+        """A consultation call was dropped: AUTORECONNECT brings the held call back (plain ONHOLD too, where
+        setup_transfer_holds put it there: it is the same held call of a pending transfer)."""
+        if held.state_name in ("ONHOLDPENDTRANSFER", "ONHOLD"):
             self.fire(held, T.UNHOLD, LineConnectedMode.ACTIVE)
 
     def redirect(self, call: LineCall, dial: str) -> None:

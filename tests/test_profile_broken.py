@@ -64,6 +64,7 @@ CASES: dict[str, tuple[int, str, str]] = {
     "fault-no-handle-function": (15, "simulation.faults[0].function",
                                  "lineDial hands out no new call handle in a LINE_REPLY; valid: lineMakeCall, "
                                  "lineSetupTransfer"),
+    "fault-lingers-call-blind": (16, "simulation.faults[0].call", "call goes with route: consult"),
     "negative-timing": (14, "simulation.timing.ring_period", "less than the minimum of 0"),
     "api-version-unknown": (13, "simulation.api_version", "0x00020005 is not a TAPI version"),
     "trunk-exhaustion-unknown": (13, "simulation.trunk_exhaustion",

@@ -166,6 +166,86 @@ def test_consult_transfer_never_completes(make_sim: MakeSim) -> None:
     s.drop_all()
 
 
+@pytest.mark.parametrize("holds", [False, True])
+def test_setup_transfer_holds(make_sim: MakeSim, holds: bool) -> None:
+    sim = make_sim(faults=[Fault("setup_transfer_holds")] if holds else [])
+    s, _, h_call = _ro(sim)
+    h_consult = s.ok(sim.line_setup_transfer(h_call)).new_call
+    s.state(h_consult, S.DIALTONE)
+    s.pump(1.0)
+    assert s.states(h_call)[-1] == (S.ONHOLD if holds else S.ONHOLDPENDTRANSFER)
+    assert S.ONHOLDPENDTRANSFER not in s.states(h_call) or not holds
+    s.ok(sim.line_dial(h_consult, sim.profile.dial_string(sim.profile.pixit.target)))
+    s.state(h_consult, S.RINGBACK)
+    # the held call of a pending transfer: lineCompleteTransfer takes ONHOLD as well, and says so
+    assert sim.line_get_call_status(h_call).call_features & CF.COMPLETETRANSF
+    s.ok(sim.line_complete_transfer(h_call, h_consult, 1))
+    s.state(h_consult, S.IDLE)
+    s.state(h_call, S.IDLE)
+    _target_answers(sim)
+    assert sim.parties.observe("remote_office").state == "connected"
+    s.drop_all()
+
+
+def test_setup_transfer_holds_dropping_the_consultation_reconnects(make_sim: MakeSim) -> None:
+    sim = make_sim(faults=[Fault("setup_transfer_holds")])
+    s, _, h_call = _ro(sim)
+    h_consult = s.ok(sim.line_setup_transfer(h_call)).new_call
+    s.state(h_call, S.ONHOLD)
+    s.ok(sim.line_drop(h_consult))
+    s.state(h_consult, S.IDLE)
+    s.state(h_call, S.CONNECTED)   # AUTORECONNECT from the plain hold of the pending transfer
+    s.drop_all()
+
+
+@pytest.mark.parametrize("without", [False, True])
+def test_consult_without_dialtone(make_sim: MakeSim, without: bool) -> None:
+    sim = make_sim(faults=[Fault("consult_without_dialtone")] if without else [])
+    s, _, h_call = _ro(sim)
+    h_consult = s.ok(sim.line_setup_transfer(h_call)).new_call
+    s.state(h_call, S.ONHOLDPENDTRANSFER)
+    s.pump(5.0)
+    assert s.states(h_consult) == ([] if without else [S.DIALTONE])
+    assert sim.line_get_call_status(h_consult).call_features & CF.DIAL   # it takes lineDial all the same
+    s.ok(sim.line_dial(h_consult, sim.profile.dial_string(sim.profile.pixit.target)))
+    s.state(h_consult, S.RINGBACK)
+    assert S.DIALTONE not in s.states(h_consult) or not without
+    assert s.states(h_consult)[0] == (S.DIALING if without else S.DIALTONE)
+    s.ok(sim.line_complete_transfer(h_call, h_consult, 1))
+    s.state(h_call, S.IDLE)
+    _target_answers(sim)
+    s.drop_all()
+
+
+def test_consult_without_dialtone_leaves_other_calls_alone(make_sim: MakeSim) -> None:
+    """Only the consultation call goes without dial tone: a lineMakeCall without an address still gets it."""
+    sim = make_sim(faults=[Fault("consult_without_dialtone")])
+    s = DeskSession(sim)
+    h_line = s.open("desk")
+    h_call = s.make_call(h_line, None)
+    s.state(h_call, S.DIALTONE)
+    s.drop_all()
+
+
+@pytest.mark.parametrize(("call", "held_idle", "consult_idle"),
+                         [("", False, False), ("both", False, False), ("held", False, True),
+                          ("consultation", True, False)])
+def test_desk_call_lingers_names_the_call(make_sim: MakeSim, call: str, held_idle: bool,
+                                          consult_idle: bool) -> None:
+    sim = make_sim(faults=[Fault("desk_call_lingers", route="consult", call=call)])
+    s, _, h_call = _ro(sim)
+    h_consult = s.ok(sim.line_setup_transfer(h_call)).new_call
+    s.ok(sim.line_dial(h_consult, sim.profile.dial_string(sim.profile.pixit.target)))
+    s.state(h_consult, S.RINGBACK)
+    s.ok(sim.line_complete_transfer(h_call, h_consult, 1))
+    _target_answers(sim)   # the hand-over itself works: only the desk side lingers
+    assert sim.parties.observe("remote_office").state == "connected"
+    s.pump(1.0)
+    assert (s.states(h_call)[-1] == S.IDLE) is held_idle
+    assert (s.states(h_consult)[-1] == S.IDLE) is consult_idle
+    s.drop_all()
+
+
 def _target_answers(sim: SimBackend) -> None:
     view = sim.parties.wait_for("target", frozenset({"connected"}), 60.0)
     assert view is not None
