@@ -17,9 +17,19 @@ import pytest
 from conformance.backends.sim import SimBackend
 from conformance.suite._desk import open_desk_line
 from conformance.suite._errors import Inconclusive, NotHonoured
-from conformance.suite._flows import check_presented, desk_idle, native_flow, numbers_match, poll, take_ownership
+from conformance.suite._flows import (
+    check_presented,
+    consult_flow,
+    consult_in,
+    desk_idle,
+    native_flow,
+    numbers_match,
+    poll,
+    take_ownership,
+)
 from conformance.suite._session import LineSession
 from simulator._constants import LineCallPrivilege as CP
+from simulator._constants import LineCallState as S
 from simulator._constants import LineErr
 from simulator._errors import LineError
 from simulator._partyview import PartyView
@@ -375,3 +385,61 @@ def test_a_resource_refusal_is_judged_alike_up_front_and_in_the_reply(
     finally:
         backend.line_shutdown(line.h_line_app)
         backend.close()
+
+
+def _faulted(kind: str) -> tuple[LineSession, Backend]:
+    profile = dataclasses.replace(REFERENCE, simulation=dataclasses.replace(REFERENCE.simulation,
+                                                                            faults=(Fault(kind),)))
+    backend = Backend(profile)
+    line = open_desk_line(backend, profile)   # type: ignore[arg-type]
+    s = LineSession(backend, profile, line)   # type: ignore[arg-type]
+    s.requirement = "RO-CONS-01"
+    return s, backend
+
+
+def test_consult_flow_completes_with_the_ro_leg_in_plain_onhold() -> None:
+    """setup_transfer_holds: lineSetupTransfer leaves the RO leg ONHOLD, not ONHOLDPENDTRANSFER. The
+    shared TAPI reference (lineCompleteTransfer: hCall ONHOLD or ONHOLDPENDTRANSFER) allows it, so the
+    flow goes on and completes; it used to fail "the RO leg goes ONHOLDPENDTRANSFER ... (still ONHOLD)"."""
+    s, backend = _faulted("setup_transfer_holds")
+    try:
+        h_call, h_consult = consult_flow(s)
+        assert S.ONHOLD in s.history[h_call] and S.ONHOLDPENDTRANSFER not in s.history[h_call]
+        assert s.state_of(h_call) == s.state_of(h_consult) == S.IDLE
+    finally:
+        backend.line_shutdown(s.line.h_line_app)
+        backend.close()
+
+
+@pytest.mark.parametrize("flow", ["consult_flow", "consult_in"])
+def test_a_consultation_call_without_dialtone_is_dialled_after_a_bounded_wait(flow: str) -> None:
+    """consult_without_dialtone: the consultation call has no state until lineDial (DIALTONE may be
+    skipped, docs/tapi.md §5.2). The flow waits state_timeout for it, notes its absence in the log and
+    dials; it used to fail (consult_flow) or be inconclusive (consult_in) "... has dial tone"."""
+    s, backend = _faulted("consult_without_dialtone")
+    try:
+        begun = backend.now()
+        if flow == "consult_flow":
+            _, h_consult = consult_flow(s)
+            assert s.state_of(h_consult) == S.IDLE
+        else:
+            _, h_consult = consult_in(s, "ringback")
+            assert s.state_of(h_consult) == S.RINGBACK
+        assert s.history[h_consult][0] == S.DIALING and S.DIALTONE not in s.history[h_consult]
+        (note,) = [n for n in backend.notes if "has dial tone" in n]
+        assert f"call 0x{h_consult:08X} reported none of DIALTONE/DIALING/RINGBACK/CONNECTED/PROCEEDING " \
+               f"within {s.pixit.state_timeout:g} s (still no state yet); going on without it" in note
+        # one bounded wait, not more: the PBX without DIALTONE costs exactly one state_timeout
+        assert s.pixit.state_timeout <= backend.now() - begun < s.pixit.state_timeout + 15
+    finally:
+        backend.line_shutdown(s.line.h_line_app)
+        backend.close()
+
+
+def test_a_dial_tone_that_comes_is_waited_for_and_not_noted(session: tuple[LineSession, Backend]) -> None:
+    """The honest PBX: DIALTONE is reported, the wait ends on it and nothing is noted as missing."""
+    s, backend = session
+    s.requirement = "RO-CONS-01"
+    _, h_consult = consult_flow(s)
+    assert s.history[h_consult][0] == S.DIALTONE
+    assert not [n for n in backend.notes if "going on without it" in n]

@@ -321,6 +321,18 @@ def blind_flow(s: LineSession) -> int:
     return h_call
 
 
+# DIALTONE or any state a consultation call can reach after it (docs/tapi.md §5.2).
+_DIALTONE_OR_LATER: Final = int(S.DIALTONE | S.DIALING | S.PROCEEDING | S.RINGBACK | S.CONNECTED)
+
+
+def await_dial_tone(s: LineSession, h_consult: int) -> None:
+    """Give the consultation call a bounded wait for DIALTONE (or a later state), then go on to lineDial
+    either way. DIALTONE may be skipped (docs/tapi.md §5.2, §13: some PBXs give the call no state until
+    lineDial), so its absence is only noted in the log; the wait is there so a DIALTONE that follows the
+    LINE_REPLY is not raced by lineDial. A lineDial the PBX then refuses is judged as any other."""
+    s.wait_state(h_consult, _DIALTONE_OR_LATER, "the consultation call has dial tone", on_timeout="continue")
+
+
 def consult_flow(s: LineSession) -> tuple[int, int]:
     """RO leg up, lineSetupTransfer, lineDial the target, lineCompleteTransfer while it rings."""
     claims = s.profile.capabilities.transfer.complete_in
@@ -331,8 +343,10 @@ def consult_flow(s: LineSession) -> tuple[int, int]:
     h_consult = s.do("lineSetupTransfer on the RO leg", "line_setup_transfer", h_call, None).new_call
     if not h_consult:
         raise s.verdict("error", "lineSetupTransfer: the LINE_REPLY carries no consultation call handle")
-    s.wait_state(h_call, int(S.ONHOLDPENDTRANSFER), "the RO leg goes ONHOLDPENDTRANSFER")
-    s.wait_state(h_consult, int(S.DIALTONE), "the consultation call has dial tone")
+    # lineCompleteTransfer takes the held call in ONHOLD or ONHOLDPENDTRANSFER (MS docs; the shared TAPI
+    # reference, lineCompleteTransfer), so a PBX that holds the RO leg plainly is no reason to stop here
+    s.wait_state(h_call, int(S.ONHOLD | S.ONHOLDPENDTRANSFER), "the RO leg goes ONHOLD or ONHOLDPENDTRANSFER")
+    await_dial_tone(s, h_consult)
     s.do("lineDial the target on the consultation call", "line_dial", h_consult, dial(s, "target"))
     s.wait_state(h_consult, int(ringing), f"the consultation call reaches {ringing.name}")
     status = s.backend.line_get_call_status(h_consult)
@@ -360,7 +374,7 @@ _BEYOND: Final = {S.PROCEEDING: int(S.RINGBACK | S.CONNECTED), S.RINGBACK: int(S
 def consult_in(s: LineSession, state: str, h_call: int = 0, h_consult: int = 0) -> tuple[int, int]:
     """The RO leg held for a transfer and a consultation call to the target in ``state`` (a
     ``complete_in`` name): (RO leg, consultation call). ``h_call`` / ``h_consult``: the connected RO leg
-    and the consultation call (in DIALTONE) the test already has; what is missing is made here.
+    and the consultation call (in DIALTONE, or with no state yet) the test already has; what is missing is made here.
 
     Only what the caller then tries in that state is judged: a step on the way that goes wrong is
     RO-CONS-01's (``judged_by``), a trunk shortage the trunks clause's (``wait_state``), a party that
@@ -380,7 +394,7 @@ def consult_in(s: LineSession, state: str, h_call: int = 0, h_consult: int = 0) 
             h_consult = s.do("lineSetupTransfer on the RO leg", "line_setup_transfer", h_call, None).new_call
             if not h_consult:
                 raise s.verdict("error", "lineSetupTransfer: the LINE_REPLY carries no consultation call handle")
-        s.wait_state(h_consult, int(S.DIALTONE), "the consultation call has dial tone", on_timeout="inconclusive")
+        await_dial_tone(s, h_consult)
         s.do("lineDial the target on the consultation call", "line_dial", h_consult, dial(s, "target"))
         if wanted == S.CONNECTED:
             s.party_wait("target", ALERTED, "the target is alerted", on_timeout="inconclusive")

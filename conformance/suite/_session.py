@@ -423,13 +423,17 @@ class LineSession:
         return seen[-1] if seen else 0
 
     def wait_state(self, h_call: int, states: int, step: str | None = None, *, timeout: float | None = None,
-                   on_timeout: OnTimeout = "fail", since: int | None = None) -> int:
+                   on_timeout: OnTimeout | Literal["continue"] = "fail", since: int | None = None) -> int:
         """Wait until ``h_call`` is (or passes through) one of ``states``; returns that state.
 
         The current state counts, unless ``since`` (a length of ``history[h_call]``) says to consider only
         the states reported after that point (e.g. after a lineDrop). A call that ends (IDLE /
         DISCONNECTED) or goes BUSY without reaching a wanted state ends the wait at once with the same
         verdict as a timeout.
+
+        ``on_timeout="continue"`` is for states a PBX may never report (docs/tapi.md §5.2, §13): a timeout
+        returns 0 and notes in the log that none was reported, so the caller goes on without them; a call
+        that ends meanwhile is still judged, as with "fail".
         """
         step = step or self.current_step
         timeout = self.pixit.state_timeout if timeout is None else timeout
@@ -454,7 +458,7 @@ class LineSession:
         if reached and found[0] & states:
             return found[0]
         if reached:
-            kind, why, blame = self._why_ended(h_call, found[0], on_timeout)
+            kind, why, blame = self._why_ended(h_call, found[0], "fail" if on_timeout == "continue" else on_timeout)
             msg = self.state_message(h_call, found[0])
             cite = None
             if msg is not None:
@@ -463,6 +467,13 @@ class LineSession:
             raise self.verdict(kind, f"{step}: call 0x{h_call:08X} went {state_names(found[0])} instead of reaching "
                                      f"{want}{why}", cause=cite)
         still = state_names(self.state_of(h_call)) if self.state_of(h_call) else ""
+        if on_timeout == "continue":
+            note = getattr(self.backend, "note", None)
+            if note is not None:
+                note(f"{step}: call 0x{h_call:08X} reported none of {want} within {timeout:g} s (still "
+                     f"{still or 'no state yet'}); going on without it (docs/tapi.md §5.2: such states may be "
+                     f"skipped)")
+            return 0
         raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} did not reach {want} within {timeout:g} s "
                                        f"(still {still or 'no state yet'})",
                            cause=Cite("no_state", {"h_call": h_call, "wanted": want, "mask": int(states),
