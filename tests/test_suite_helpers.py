@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from conformance.suite._desk import open_desk_line
 from conformance.suite._errors import HarnessTimeout, Inconclusive, NotApplicable, NotHonoured
 from conformance.suite._flows import (
     _expected,
+    clear_calls,
     consult_flow,
     consult_in,
     forwarded_to_ro,
@@ -430,6 +432,16 @@ def test_complete_in_an_accepted_completion_waits_for_both_calls_to_go_idle() ->
     assert took < 1.0 < s.pixit.state_timeout        # as soon as both are IDLE, not at the timeout
 
 
+def test_complete_in_calls_ending_before_the_accepting_reply_are_no_move() -> None:
+    """A PBX that reports the consultation call IDLE before the LINE_REPLY 0 (events_first): the completion
+    did that, so the attempt is judged as it is, not as a call that moved on."""
+    with _desk(_with(REFERENCE, Fault("events_first"))) as (s, backend):
+        p, unjudged, h_consult = _complete_ringing(s)
+        reply = s.messages.index(next(m for m in reversed(s.messages) if m.msg == LineMsg.REPLY))
+        assert _cs(h_consult, S.IDLE) in s.messages[:reply]        # the case at hand: IDLE came first
+    assert p == unjudged == []
+    assert backend.notes[-1] == "step: lineCompleteTransfer while the target rings (is COMPLETETRANSF right?)"
+
 # ----- target_connected_to_ro: a target that never answers, and a recall ----------------------------------
 
 BUSINESS = "+49891234201"          # the desk's business number in reference.yaml
@@ -471,3 +483,115 @@ def test_target_never_answering_with_a_recall_to_the_desk_fails(monkeypatch: pyt
                                  f"desk line) instead of staying with the target")
     (cite,) = caught.value.cites    # type: ignore[attr-defined]
     assert cite.kind == "callstate" and cite.obj is offered
+
+
+# ----- the waits of consult_in / consult_flow: a state the PBX never reports -------------------------------
+
+def _unreported(monkeypatch: pytest.MonkeyPatch, backend: Backend, dropped: Any) -> None:
+    """The PBX never reports the messages ``dropped(msg)`` picks (the call goes on all the same)."""
+    real = backend.sim.line_get_message
+
+    def get(h_app: int, timeout: float) -> LineMessage | None:
+        while (msg := real(h_app, timeout)) is not None and dropped(msg):
+            pass
+        return msg
+    monkeypatch.setattr(backend, "line_get_message", get, raising=False)
+
+
+def _state_of(*states: S, device: Any = None) -> Any:
+    mask = 0
+    for st in states:
+        mask |= int(st)
+    return lambda m: (m.msg == LineMsg.CALLSTATE and m.param1 & mask
+                      and (device is None or device(m.device)))
+
+
+def test_consult_in_no_dial_tone_is_inconclusive_naming_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _desk() as (s, backend):
+        _unreported(monkeypatch, backend, _state_of(S.DIALTONE))
+        with pytest.raises(Inconclusive) as caught:
+            consult_in(s, "ringback")
+    assert re.fullmatch(r"the consultation call has dial tone: call 0x[0-9A-F]{8} did not reach DIALTONE within "
+                        r"10 s \(still no state yet\)", str(caught.value)), str(caught.value)
+
+
+def test_consult_in_a_wanted_state_never_reached_is_inconclusive_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consultation call never reports RINGBACK (nor CONNECTED, where it would go next): inconclusive
+    after pixit.state_timeout, naming the state it stayed in."""
+    with _desk() as (s, backend):
+        h_call = make_ro_leg(s)
+        _unreported(monkeypatch, backend, _state_of(S.RINGBACK, S.CONNECTED, device=lambda h: h != h_call))
+        with pytest.raises(Inconclusive) as caught:
+            consult_in(s, "ringback", h_call)
+    assert re.fullmatch(r"the consultation call reaches RINGBACK: call 0x[0-9A-F]{8} did not reach "
+                        r"RINGBACK/CONNECTED within 10 s \(still PROCEEDING\)", str(caught.value)), str(caught.value)
+
+
+def test_consult_in_a_target_that_does_not_answer_when_told_is_inconclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For CONNECTED the target is told to answer; one that does not within pixit.answer_timeout (30 s, not
+    the state timeout) leaves the state unreachable: inconclusive."""
+    with _desk() as (s, backend):
+        real = backend.sim.parties.wait_for
+
+        def wait_for(role: str, states: frozenset[str], timeout: float) -> PartyView | None:
+            return None if states == frozenset({"connected"}) else real(role, states, timeout)
+        monkeypatch.setattr(backend.parties, "answer", lambda role: None, raising=False)
+        monkeypatch.setattr(backend.parties, "wait_for", wait_for, raising=False)
+        with pytest.raises(Inconclusive) as caught:
+            consult_in(s, "connected")
+    assert str(caught.value) == ("the target answers the consultation call: target did not become connected "
+                                 "within 30 s (still alerting)")
+
+
+@pytest.mark.parametrize(("dropped", "text"), [
+    ("ONHOLDPENDTRANSFER", r"the RO leg goes ONHOLDPENDTRANSFER: call 0x[0-9A-F]{8} did not reach ONHOLDPENDTRANSFER "
+                           r"within 10 s \(still CONNECTED\)"),
+    ("DIALTONE", r"the consultation call has dial tone: call 0x[0-9A-F]{8} did not reach DIALTONE within 10 s "
+                 r"\(still no state yet\)"),
+    ("held call ended", r"the held call goes IDLE: call 0x[0-9A-F]{8} did not reach IDLE/DISCONNECTED within 10 s "
+                        r"\(still ONHOLDPENDTRANSFER\)"),
+])
+def test_consult_flow_a_state_never_reported_fails_naming_the_step(monkeypatch: pytest.MonkeyPatch, dropped: str,
+                                                                   text: str) -> None:
+    with _desk() as (s, backend):
+        if dropped == "held call ended":      # the RO leg is the first call the desk line hears of
+            _unreported(monkeypatch, backend, _state_of(
+                S.IDLE, S.DISCONNECTED, device=lambda h: h == next(iter(s.history))))
+        else:
+            _unreported(monkeypatch, backend, _state_of(S[dropped]))
+        with pytest.raises(NotHonoured) as caught:
+            consult_flow(s)
+    assert re.fullmatch(text, str(caught.value)), str(caught.value)
+
+
+# ----- clear_calls: between two attempts of RO-CAPS-02 -----------------------------------------------------
+
+def _parties_seen(monkeypatch: pytest.MonkeyPatch, backend: Backend, states: dict[str, str]) -> list[str]:
+    """The parties as ``states`` shows them, whatever they do; returns the list of those hung up."""
+    hung: list[str] = []
+    monkeypatch.setattr(backend.parties, "observe", lambda role: PartyView(role, states[role]),  # type: ignore[arg-type]
+                        raising=False)
+    monkeypatch.setattr(backend.parties, "hang_up", hung.append, raising=False)
+    monkeypatch.setattr(backend.parties, "wait_for", lambda role, wanted, timeout:
+                        PartyView(role, states[role]) if states[role] in wanted else None,  # type: ignore[arg-type]
+                        raising=False)
+    return hung
+
+
+def test_clear_calls_hangs_up_only_a_party_still_in_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle party and one that cannot be observed are left alone (nothing to hang up, nothing known)."""
+    for states in ({"target": "idle", "remote_office": "unknown"}, {"target": "unknown", "remote_office": "idle"}):
+        with _desk() as (s, backend):
+            hung = _parties_seen(monkeypatch, backend, states)
+            clear_calls(s, "the first attempt")
+            assert hung == []
+            assert "step: clean up after the first attempt" in backend.notes
+
+
+def test_clear_calls_a_party_that_stays_in_its_call_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _desk() as (s, backend):
+        hung = _parties_seen(monkeypatch, backend, {"target": "connected", "remote_office": "idle"})
+        with pytest.raises(HarnessTimeout) as caught:
+            clear_calls(s, "the first attempt")
+    assert hung == ["target"]
+    assert str(caught.value) == "target is idle again: target did not become idle/unknown within 10 s (still connected)"
