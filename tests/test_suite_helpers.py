@@ -595,3 +595,32 @@ def test_clear_calls_a_party_that_stays_in_its_call_is_an_error(monkeypatch: pyt
             clear_calls(s, "the first attempt")
     assert hung == ["target"]
     assert str(caught.value) == "target is idle again: target did not become idle/unknown within 10 s (still connected)"
+
+
+def test_fresh_ro_leg_hangs_up_no_idle_or_unobservable_party(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RO-CAPS-02's new RO leg after a blind transfer: the parties are freed the way clear_calls frees them."""
+    for states in ({"target": "idle", "remote_office": "unknown"}, {"target": "unknown", "remote_office": "idle"}):
+        with _desk() as (s, backend):
+            hung = _parties_seen(monkeypatch, backend, states)
+            h_call = test_caps._fresh_ro_leg(s, 0x7FFF0001)      # a handle the PBX no longer knows: nothing to drop
+            assert hung == [] and s.state_of(h_call) == S.CONNECTED
+
+
+def test_consult_in_a_consultation_call_ending_instead_of_connected_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The target answers and hangs up at once, the PBX never reporting CONNECTED: the wait for CONNECTED
+    ends as soon as the call goes DISCONNECTED, and says so."""
+    with _desk() as (s, backend):
+        h_call = make_ro_leg(s)
+        real = backend.sim.parties.wait_for
+
+        def answers_and_leaves(role: str, states: frozenset[str], timeout: float) -> PartyView | None:
+            view = real(role, states, timeout)
+            if states == frozenset({"connected"}):
+                backend.sim.parties.hang_up(role)
+            return view
+        monkeypatch.setattr(backend.parties, "wait_for", answers_and_leaves, raising=False)
+        _unreported(monkeypatch, backend, _state_of(S.CONNECTED, device=lambda h: h != h_call))
+        with pytest.raises(Inconclusive) as caught:
+            consult_in(s, "connected", h_call)
+    assert re.match(r"the consultation call reaches CONNECTED: call 0x[0-9A-F]{8} went DISCONNECTED instead of "
+                    r"reaching CONNECTED", str(caught.value)), str(caught.value)
