@@ -85,7 +85,7 @@ def test_moved_finds_the_state_the_consultation_call_took_before_the_reply() -> 
     assert s.drained == 0           # the reply bounds what counts: nothing queued is taken in
 
 
-@pytest.mark.parametrize("result", [0, int(LineErr.INVALCALLSTATE) - 2**32])
+@pytest.mark.parametrize("result", [0, int(LineErr.INVALCALLSTATE) - 2**32], ids=["accepted", "refused"])
 def test_moved_ignores_states_after_the_reply(result: int) -> None:
     """What the consultation call does once the PBX answered (accepted or refused) says nothing about the
     state the PBX judged; so are the states before ``since``."""
@@ -104,7 +104,7 @@ def test_moved_counts_only_line_callstate_of_the_consultation_call_out_of_the_wa
     assert _moved(s) is None
 
 
-@pytest.mark.parametrize("state", [S.DISCONNECTED, S.IDLE])
+@pytest.mark.parametrize("state", [S.DISCONNECTED, S.IDLE], ids=["disconnected", "idle"])
 def test_moved_an_accepted_completion_ending_the_call_is_no_move(state: S) -> None:
     """The consultation call ending is what an accepted lineCompleteTransfer does; refused, it moved."""
     reply = _reply()
@@ -114,7 +114,7 @@ def test_moved_an_accepted_completion_ending_the_call_is_no_move(state: S) -> No
     assert _moved(s, accepted=False) is ended
 
 
-@pytest.mark.parametrize("how", ["refused up front", "no answer"])
+@pytest.mark.parametrize("how", ["refused up front", "no answer"], ids=["refused-up-front", "no-answer"])
 def test_moved_without_a_reply_takes_in_what_is_queued_first(how: str) -> None:
     """Refused up front (no LINE_REPLY): what the PBX had already queued happened before the refusal and
     counts, up to the last message."""
@@ -227,7 +227,7 @@ def test_forwarded_to_ro_needs_an_uncond_entry_to_the_ro_number(entries: list[tu
     ("remote", (RO, "the RO number")),
     ("caller", (RO, "the original caller")),       # on the transfer paths the original caller is the RO phone
     ("withheld", ("", "no number (withheld)")),
-])
+], ids=["business", "extension", "remote", "caller", "withheld"])
 def test_expected_names_the_number_and_what_it_is(rule: Any, expected: tuple[str, str]) -> None:
     with _desk() as (s, _):
         caps = s.profile.capabilities
@@ -247,7 +247,7 @@ def test_consult_in_busy_is_inconclusive_citing_the_claim() -> None:
     assert cite.kind == "claim" and cite.facts == {"keys": ["capabilities.transfer.complete_in"]}
 
 
-@pytest.mark.parametrize("requirement", ["", "RO-CAPS-02"])
+@pytest.mark.parametrize("requirement", ["", "RO-CAPS-02"], ids=["own-steps", "RO-CAPS-02"])
 def test_consult_in_a_setup_reply_without_the_consultation_call_is_an_error(requirement: str) -> None:
     """lineSetupTransfer answered 0 without lphConsultCall: nothing can be tried on a call the suite has no
     handle of - an error in every test (RO-TAPI-01 judges the reply)."""
@@ -265,7 +265,7 @@ def test_consult_in_a_setup_reply_without_the_consultation_call_is_an_error(requ
     ("RO-CAPS-02", Inconclusive, "cannot be judged: the prerequisite RO-CONS-01 does not hold (lineDial the target "
                                  "on the consultation call: lineDial (request 3) was answered "
                                  "LINEERR_OPERATIONFAILED)"),
-])
+], ids=["RO-CONS-01", "RO-CAPS-02"])
 def test_consult_in_a_step_on_the_way_is_judged_by_ro_cons_01(requirement: str, verdict: type[Exception],
                                                               text: str) -> None:
     profile = _with(REFERENCE, Fault("reply_error", function="lineDial", error=int(LineErr.OPERATIONFAILED)))
@@ -292,7 +292,8 @@ def test_consult_in_a_state_passed_unseen_is_inconclusive_citing_the_state_seen(
 
 # ----- consult_flow: RO-CONS-01's lineCompleteTransfer while the target rings ------------------------------
 
-@pytest.mark.parametrize("claims", [("connected",), ("busy", "connected"), ()])
+@pytest.mark.parametrize("claims", [("connected",), ("busy", "connected"), ()],
+                         ids=["connected", "busy-connected", "none"])
 def test_consult_flow_without_a_ringing_state_claimed_is_not_applicable(claims: tuple[str, ...]) -> None:
     with _desk(_with(REFERENCE, complete_in=claims)) as (s, backend):
         with pytest.raises(NotApplicable) as caught:
@@ -345,7 +346,7 @@ BIT_REFUSED = ("LINECALLFEATURE_COMPLETETRANSF is set on the held call while the
                "answered LINEERR_OPERATIONFAILED)")
 
 
-@pytest.mark.parametrize("undocumented", [False, True])
+@pytest.mark.parametrize("undocumented", [False, True], ids=["documented", "undocumented"])
 def test_complete_in_a_refusal_fails_the_claim_unless_it_is_undocumented(undocumented: bool) -> None:
     """Refused while the target rings: the COMPLETETRANSF bit disagrees either way; the refusal of a claimed
     state is a problem of its own only where complete_in is documented (an undocumented claim claims nothing)."""
@@ -384,7 +385,7 @@ def _answer_first(s: LineSession) -> None:
     s.backend.parties.answer("target")   # the consultation call goes CONNECTED before the PBX answers
 
 
-@pytest.mark.parametrize("undocumented", [False, True])
+@pytest.mark.parametrize("undocumented", [False, True], ids=["documented", "undocumented"])
 def test_complete_in_a_call_that_moved_on_judges_the_bit_against_the_claim(undocumented: bool) -> None:
     """The target answered before the PBX answered lineCompleteTransfer: the attempt says nothing about
     RINGBACK, so the COMPLETETRANSF bit (set) is held against the claim (ringback not claimed) instead -
@@ -550,7 +551,7 @@ def test_consult_in_a_target_that_does_not_answer_when_told_is_inconclusive(monk
                  r"\(still no state yet\)"),
     ("held call ended", r"the held call goes IDLE: call 0x[0-9A-F]{8} did not reach IDLE/DISCONNECTED within 10 s "
                         r"\(still ONHOLDPENDTRANSFER\)"),
-])
+], ids=["onholdpendtransfer", "dialtone", "held-call-ended"])
 def test_consult_flow_a_state_never_reported_fails_naming_the_step(monkeypatch: pytest.MonkeyPatch, dropped: str,
                                                                    text: str) -> None:
     with _desk() as (s, backend):
