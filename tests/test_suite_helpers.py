@@ -88,7 +88,7 @@ def test_moved_finds_the_state_the_consultation_call_took_before_the_reply() -> 
 @pytest.mark.parametrize("result", [0, int(LineErr.INVALCALLSTATE) - 2**32], ids=["accepted", "refused"])
 def test_moved_ignores_states_after_the_reply(result: int) -> None:
     """What the consultation call does once the PBX answered (accepted or refused) says nothing about the
-    state the PBX judged; so are the states before ``since``."""
+    state the PBX judged; nor do the states before ``since``."""
     reply = _reply(result)
     s = Attempted([_cs(H, S.CONNECTED), _cs(H, S.RINGBACK), reply, _cs(H, S.CONNECTED), _cs(H, S.IDLE)],
                   Cite.reply(reply, "lineCompleteTransfer"))
