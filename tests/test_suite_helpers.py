@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,16 +22,22 @@ import pytest
 from test_suite_flows import Backend
 
 from conformance._evidence import Cite
-from conformance.suite import test_caps
+from conformance.backend import HANDS_FREE
+from conformance.backend import Backend as BackendContract
+from conformance.suite import test_caps, test_tapi
 from conformance.suite._desk import open_desk_line
 from conformance.suite._errors import HarnessTimeout, Inconclusive, NotApplicable, NotHonoured
 from conformance.suite._flows import (
     _expected,
     clear_calls,
+    clear_forwarding,
     consult_flow,
     consult_in,
+    forward_to_ro,
+    forwarded_call_rings_ro,
     forwarded_to_ro,
     make_ro_leg,
+    poll,
     target_connected_to_ro,
 )
 from conformance.suite._session import LineSession
@@ -625,3 +632,213 @@ def test_consult_in_a_consultation_call_ending_instead_of_connected_is_named(mon
             consult_in(s, "connected", h_call)
     assert re.match(r"the consultation call reaches CONNECTED: call 0x[0-9A-F]{8} went DISCONNECTED instead of "
                     r"reaching CONNECTED", str(caught.value)), str(caught.value)
+
+
+# ----- what the desk sends: lineForward of forward_to_ro / clear_forwarding, lineMakeCall of make_ro_leg ---
+
+def _recording(monkeypatch: pytest.MonkeyPatch, backend: Backend, method: str) -> list[dict[str, Any]]:
+    """Each call of ``method`` (passed on to the simulator), its arguments named as the Backend contract
+    names them, defaults filled in."""
+    signature = inspect.signature(getattr(BackendContract, method))
+    real = getattr(backend.sim, method)
+    calls: list[dict[str, Any]] = []
+
+    def record(*args: Any) -> Any:
+        bound = signature.bind(None, *args)
+        bound.apply_defaults()
+        calls.append({k: v for k, v in bound.arguments.items() if k != "self"})
+        return real(*args)
+    monkeypatch.setattr(backend, method, record, raising=False)
+    return calls
+
+
+def test_forward_to_ro_forwards_the_desk_address_unconditionally_with_no_ring_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """lineForward(hLine, bAllAddresses FALSE, dwAddressID 0, {UNCOND -> RO number as dialled}, dwNumRingsNoAnswer
+    0): the desk address alone - the one lineGetAddressStatus(hLine, 0) then reads and the post-condition
+    restores (TRUE would forward every address of the line, dwAddressID ignored: MS docs "lineForward"); no
+    ring count, since no NOANSW entry is set (the count would become the address's dwNumRingsNoAnswer)."""
+    with _desk() as (s, backend):
+        calls = _recording(monkeypatch, backend, "line_forward")
+        request = forward_to_ro(s)
+        status = backend.line_get_address_status(s.line.h_line, 0)
+        assert s.replies[request].result == 0 and s.replies[request].msg == LineMsg.REPLY
+    assert calls == [{"h_line": s.line.h_line, "all_addresses": False, "address_id": 0,
+                      "forward_list": (LineForward(forward_mode=int(LineForwardMode.UNCOND), dest_address="0" + RO),),
+                      "num_rings_no_answer": 0}]
+    assert status.num_rings_no_answer == 0 and [e.forward_mode for e in status.forward] == [LineForwardMode.UNCOND]
+
+
+def test_clear_forwarding_cancels_on_the_desk_address_with_a_null_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lineForward(hLine, FALSE, 0, NULL, 0): cancels the desk address's forwarding only, leaving no ring
+    count behind."""
+    with _desk() as (s, backend):
+        forward_to_ro(s)
+        calls = _recording(monkeypatch, backend, "line_forward")
+        clear_forwarding(s)
+        status = backend.line_get_address_status(s.line.h_line, 0)
+    assert calls == [{"h_line": s.line.h_line, "all_addresses": False, "address_id": 0, "forward_list": None,
+                      "num_rings_no_answer": 0}]
+    assert status.forward == () and status.num_rings_no_answer == 0
+
+
+def test_make_ro_leg_dials_the_ro_number_with_the_default_country_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lineMakeCall(hLine, PBX dial string, dwCountryCode 0, hands-free): 0 is the dialling location's
+    country; the dial string (trunk prefix + number) is the PBX's, and 1 would name country 1 (NANP)."""
+    with _desk() as (s, backend):
+        calls = _recording(monkeypatch, backend, "line_make_call")
+        h_call = make_ro_leg(s)
+        assert s.state_of(h_call) == S.CONNECTED
+    assert calls == [{"h_line": s.line.h_line, "dest_address": "0" + RO, "country_code": 0,
+                      "call_params": HANDS_FREE}]
+
+
+# ----- forwarded_call_rings_ro: whose fault a silent RO phone is ---------------------------------------------
+
+RO_SILENT = ("the forwarded call alerts the RO phone: remote_office did not become alerting/connected within 10 s "
+             "(still idle)")
+
+
+def _ro_silent(s: LineSession, monkeypatch: pytest.MonkeyPatch, caller: str,
+               at_desk: tuple[LineMessage, ...] = ()) -> list[tuple[str, str]]:
+    """The RO phone never rings: the caller's call (recorded, not placed) tells the desk line ``at_desk``,
+    the caller is seen ``caller``; returns the calls placed."""
+    placed: list[tuple[str, str]] = []
+
+    def call(role: str, number: str) -> None:
+        placed.append((role, number))
+        for m in at_desk:
+            s._absorb(m)
+    states = {"caller": caller, "remote_office": "idle"}
+    monkeypatch.setattr(s.backend.parties, "call", call, raising=False)
+    monkeypatch.setattr(s.backend.parties, "observe", lambda role: PartyView(role, states[role]),  # type: ignore[arg-type]
+                        raising=False)
+    monkeypatch.setattr(s.backend.parties, "wait_for", lambda role, wanted, timeout: None, raising=False)
+    return placed
+
+
+@pytest.mark.parametrize(("requirement", "verdict", "text"), [
+    ("RO-FWD-06", NotHonoured, f"the forwarded call never reached the RO phone ({RO_SILENT})"),
+    ("RO-FWD-02", Inconclusive, f"cannot be judged: the prerequisite RO-FWD-06 does not hold - the forwarded call "
+                                f"never reached the RO phone ({RO_SILENT})"),
+], ids=["RO-FWD-06", "RO-FWD-02"])
+def test_forwarded_call_rings_ro_a_call_lost_on_the_way_is_ro_fwd_06s(monkeypatch: pytest.MonkeyPatch,
+                                                                      requirement: str, verdict: type[Exception],
+                                                                      text: str) -> None:
+    """No call at the desk, the caller still hearing it ring: neither "not forwarded" nor a trunk shortage
+    is shown, so the silent RO phone is RO-FWD-06's fail (inconclusive in another requirement's test)."""
+    with _desk(requirement=requirement) as (s, _):
+        placed = _ro_silent(s, monkeypatch, "alerting")
+        with pytest.raises(Exception) as caught:
+            forwarded_call_rings_ro(s)
+    assert type(caught.value) is verdict and str(caught.value) == text
+    assert placed == [("caller", BUSINESS)]
+    (cite,) = caught.value.cites    # type: ignore[attr-defined]
+    assert cite.kind == "party_timeout" and cite.facts["role"] == "remote_office"
+
+
+@pytest.mark.parametrize("before", ["ringing-before", "offered-then-forwarded"])
+def test_forwarded_call_rings_ro_only_a_new_call_still_at_the_desk_is_not_forwarded(
+        monkeypatch: pytest.MonkeyPatch, before: str) -> None:
+    """A call ringing at the desk since before the caller called is not the caller's; and a new one the desk
+    was offered and lost at once (OFFERING -> DISCONNECTED, the PBX forwarding it: docs/tapi.md §5.6) is no
+    longer at the desk. Neither says the call was not forwarded."""
+    with _desk(requirement="RO-FWD-06") as (s, _):
+        if before == "ringing-before":
+            s._absorb(_cs(OFFERED, S.OFFERING))
+            at_desk: tuple[LineMessage, ...] = ()
+        else:
+            at_desk = (_cs(OTHER_NEW, S.OFFERING), _cs(OTHER_NEW, S.DISCONNECTED))
+        _ro_silent(s, monkeypatch, "alerting", at_desk)
+        with pytest.raises(NotHonoured) as caught:
+            forwarded_call_rings_ro(s)
+    assert str(caught.value) == f"the forwarded call never reached the RO phone ({RO_SILENT})"
+
+
+def test_forwarded_call_rings_ro_a_new_call_ringing_at_the_desk_was_not_forwarded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    offered = _cs(OTHER_NEW, S.OFFERING)
+    with _desk(requirement="RO-FWD-06") as (s, _):
+        _ro_silent(s, monkeypatch, "alerting", (offered,))
+        with pytest.raises(NotHonoured) as caught:
+            forwarded_call_rings_ro(s)
+    assert str(caught.value) == (f"the call to the business number rings at the desk line (call 0x{OTHER_NEW:08X} "
+                                 f"OFFERING): it was not forwarded ({RO_SILENT})")
+    assert [c.kind for c in caught.value.cites] == ["callstate", "party_timeout"]    # type: ignore[attr-defined]
+    assert caught.value.cites[0].obj is offered                                       # type: ignore[attr-defined]
+
+
+# ----- _offered_call_handles (RO-TAPI-01): the offered call judged and cleared, nothing else ------------------
+
+NOT_OFFERED = "step: one handle per offered call not seen: no call was offered to the desk line within 10 s " \
+              "(pixit.state_timeout)"
+
+
+def _caller_placed(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> tuple[list[tuple[str, str]], list[str]]:
+    """The caller's call goes nowhere (recorded, not placed; the caller stays idle); returns the calls
+    placed and the parties hung up."""
+    placed: list[tuple[str, str]] = []
+    hung: list[str] = []
+    monkeypatch.setattr(backend.parties, "call", lambda role, number: placed.append((role, number)), raising=False)
+    monkeypatch.setattr(backend.parties, "hang_up", hung.append, raising=False)
+    return placed, hung
+
+
+def test_offered_call_handles_a_call_that_never_reaches_the_desk_leaves_nothing_to_judge(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with _desk() as (s, backend):
+        placed, hung = _caller_placed(monkeypatch, backend)
+        found = test_tapi._offered_call_handles(s)
+    assert found == [] and isinstance(found, list)
+    assert placed == [("caller", BUSINESS)]
+    assert NOT_OFFERED in backend.notes
+    assert hung == []              # an idle caller is not hung up (nor is an operator asked to)
+
+
+def test_offered_call_handles_leaves_a_call_ringing_before_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call already ringing at the desk (the target called) is not the caller's offered call: it is not
+    taken for it, and the clean-up does not drop it."""
+    with _desk() as (s, backend):
+        mark = s.mark()
+        backend.parties.call("target", BUSINESS)
+        assert poll(s, lambda: any(s.state_of(h) == S.OFFERING for h in s.new_calls(mark)), 10.0)
+        (h_earlier,) = s.new_calls(mark)
+        _caller_placed(monkeypatch, backend)
+        assert test_tapi._offered_call_handles(s) == []
+        assert NOT_OFFERED in backend.notes
+        assert backend.line_get_call_status(h_earlier).call_state == S.OFFERING
+        assert backend.sim.parties.observe("target").state == "calling"    # still calling the desk
+
+
+def test_offered_call_handles_a_new_call_not_offered_is_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the desk line learns meanwhile is a call that is not OFFERING/ACCEPTED (one already CONNECTED,
+    say the desk set's own): no offered call to judge."""
+    with _desk() as (s, backend):
+        _caller_placed(monkeypatch, backend)
+        monkeypatch.setattr(backend.parties, "call", lambda role, number: s._absorb(_cs(OTHER_NEW, S.CONNECTED)),
+                            raising=False)
+        assert test_tapi._offered_call_handles(s) == []
+        assert NOT_OFFERED in backend.notes
+
+
+def test_offered_call_handles_a_caller_that_cannot_call_is_a_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    error = LineError(LineErr.RESOURCEUNAVAIL, "lineMakeCall", "no line for the caller")
+
+    def cannot(role: str, number: str) -> None:
+        raise error
+    with _desk() as (s, backend):
+        monkeypatch.setattr(backend.parties, "call", cannot, raising=False)
+        assert test_tapi._offered_call_handles(s) == []
+    assert backend.notes[-1] == f"step: one handle per offered call not seen: the caller could not call ({error})"
+
+
+def test_offered_call_handles_a_caller_that_stays_in_the_call_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _desk() as (s, backend):
+        _, hung = _caller_placed(monkeypatch, backend)
+        monkeypatch.setattr(backend.parties, "observe", lambda role: PartyView(role, "connected"),  # type: ignore[arg-type]
+                            raising=False)
+        monkeypatch.setattr(backend.parties, "wait_for", lambda role, wanted, timeout: None, raising=False)
+        assert test_tapi._offered_call_handles(s) == []
+    assert hung == ["caller"]
+    assert backend.notes[-1] == ("step: the caller is not idle 10 s after hanging up (the clean-up checks it "
+                                 "again)")
