@@ -4,8 +4,9 @@ for word, with the evidence they cite.
 The helpers of RO-CAPS-02 (``_moved``, ``_tried``, ``_short_of_trunks``) read a handful of session
 attributes, so a small stand-in session shows each case exactly; the flows (``consult_in``,
 ``consult_flow``, ``forwarded_to_ro``) run on a desk line of the simulator, a fault where the PBX has to
-misbehave. (A whole-suite run shows the same paths, but can pin neither a helper's return value nor a
-step that no requirement's outcome depends on.)
+misbehave, parties or backend calls stood in for where the case needs them (what lineForward and
+lineMakeCall are given is recorded on the way to the simulator). (A whole-suite run shows the same paths,
+but can pin neither a helper's return value nor a step that no requirement's outcome depends on.)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from simulator._messages import LineMessage
 from simulator._partyview import PartyView
 from simulator._profile import load_profile
 from simulator._profile_model import Fault, Profile
-from simulator._structs import LineCallStatus, LineForward
+from simulator._structs import LineCallInfo, LineCallStatus, LineForward
 
 REFERENCE = load_profile(Path(__file__).resolve().parents[1] / "profiles" / "reference.yaml")
 H, OTHER = 0x10002, 0x10001        # the consultation call, the held RO leg
@@ -842,3 +843,45 @@ def test_offered_call_handles_a_caller_that_stays_in_the_call_is_said(monkeypatc
     assert hung == ["caller"]
     assert backend.notes[-1] == ("step: the caller is not idle 10 s after hanging up (the clean-up checks it "
                                  "again)")
+
+
+def test_offered_call_handles_judges_the_offered_call_not_calls_held_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two handles of one call the desk line held before the caller called (a stand-in: one dwCallID for
+    both) are not the offered call's: this step reports a second handle of the call offered now only
+    (here there is none); what the desk held before is RO-TAPI-01's to judge with the calls it creates."""
+    earlier = (0x7FFF0001, 0x7FFF0002)
+    with _desk() as (s, backend):
+        for h in earlier:
+            s._absorb(_cs(h, S.CONNECTED))
+        real = backend.sim.line_get_call_info
+        monkeypatch.setattr(backend, "line_get_call_info", lambda h_call: LineCallInfo(
+            line=s.line.h_line, call_id=0x99) if h_call in earlier else real(h_call), raising=False)
+        assert len(s.calls_under_two_handles(list(earlier))) == 1     # the stand-in is one call under two handles
+        assert test_tapi._offered_call_handles(s) == []
+        assert NOT_OFFERED not in backend.notes                         # the caller's call was offered and judged
+
+
+def test_offered_call_handles_waits_half_a_second_for_a_second_announcement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PBX that announces the offered call under two handles (duplicate_call_handle: two LINE_APPNEWCALL,
+    one dwCallID): the second comes with the first, and the check runs half a second after the call is seen
+    offered - not later, as every RO-TAPI-01 run pays for it."""
+    with _desk(_with(REFERENCE, Fault("duplicate_call_handle"))) as (s, backend):
+        offered_at: list[float] = []
+        checked_at: list[float] = []
+        absorb, check = s._absorb, s.calls_under_two_handles
+
+        def absorbing(m: LineMessage) -> None:
+            absorb(m)
+            if m.msg == LineMsg.CALLSTATE and m.param1 & S.OFFERING and not offered_at:
+                offered_at.append(backend.now())
+
+        def checking(handles: list[int]) -> list[tuple[str, LineMessage | None]]:
+            checked_at.append(backend.now())
+            return check(handles)
+        monkeypatch.setattr(s, "_absorb", absorbing)
+        monkeypatch.setattr(s, "calls_under_two_handles", checking)
+        ((text, cause),) = test_tapi._offered_call_handles(s)
+    assert text.startswith("one call reported under two handles: LINE_APPNEWCALL") and cause is not None
+    assert cause.msg == LineMsg.APPNEWCALL
+    assert len(offered_at) == len(checked_at) == 1
+    assert 0.5 <= checked_at[0] - offered_at[0] < 1.0
