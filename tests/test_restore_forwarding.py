@@ -33,20 +33,23 @@ def test_only_listed_modes_are_restorable() -> None:
 class ForwardedElsewhere:
     """The simulator, but the desk was forwarded in a way the TSP reports as UNKNOWN before the test."""
 
-    def __init__(self) -> None:
+    def __init__(self, rings: int = 0) -> None:
         self.sim = SimBackend(PROFILE)
         self.forwards: list[Any] = []
+        self.rings_seen: list[int] = []
+        self.rings = rings
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.sim, name)
 
     def line_get_address_status(self, h_line: int, address_id: int) -> LineAddressStatus:
         status = self.sim.line_get_address_status(h_line, address_id)
-        return dataclasses.replace(status, forward=(UNKNOWN, UNCOND))
+        return dataclasses.replace(status, forward=(UNKNOWN, UNCOND), num_rings_no_answer=self.rings)
 
     def line_forward(self, h_line: int, all_addresses: bool, address_id: int, forward_list: Any,
                      rings: int = 0) -> int:
         self.forwards.append(forward_list)
+        self.rings_seen.append(rings)
         return self.sim.line_forward(h_line, all_addresses, address_id, forward_list, rings)
 
 
@@ -60,6 +63,22 @@ def test_the_post_condition_never_sends_unknown_or_unavail() -> None:
         with pytest.raises(HarnessError, match=r"UNKNOWN .* cannot be restored"):
             session.postcondition()
         assert backend.forwards == [(UNCOND,)]
+    finally:
+        backend.line_shutdown(line.h_line_app)
+        backend.close()
+
+
+def test_the_post_condition_gives_back_the_desks_no_answer_ring_count() -> None:
+    """A desk whose forwarding carried its own dwNumRingsNoAnswer (5) gets it back with its entries, not 0."""
+    backend = ForwardedElsewhere(rings=5)
+    line = open_desk_line(backend, PROFILE)
+    session = LineSession(backend, PROFILE, line)
+    try:
+        session.precondition()
+        session.forward_touched = True
+        with pytest.raises(HarnessError):                   # the UNKNOWN entry is said, as above
+            session.postcondition()
+        assert backend.forwards == [(UNCOND,)] and backend.rings_seen == [5]
     finally:
         backend.line_shutdown(line.h_line_app)
         backend.close()

@@ -108,6 +108,7 @@ class LineSession:
         self.history: dict[int, list[int]] = {}     # hCall -> LINECALLSTATE values seen, in order
         self.current_step = "set-up"
         self.forward_before: tuple[LineForward, ...] = ()
+        self.rings_before = 0      # LINEADDRESSSTATUS.dwNumRingsNoAnswer before the test, restored with the list
         self.forward_touched = False
         self.native_touched = False
         self.requirement = ""                        # the requirement id of the running test, if any
@@ -646,6 +647,7 @@ class LineSession:
             raise PreconditionError(f"pre-condition: the desk line has {busy} call(s) before the test "
                                     f"(lineGetAddressStatus); clear them and run again")
         self.forward_before = status.forward
+        self.rings_before = status.num_rings_no_answer
         self.step("test")
 
     def postcondition(self) -> None:
@@ -743,8 +745,10 @@ class LineSession:
                           "(capabilities.forwarding.clear = false); cancel it at the desk phone")
                 return
             entries, dropped = restorable_forwards(self.forward_before, self.line.addr_caps.forward_modes)
+            # the desk's own no-answer ring count goes back with its entries: 0 would leave a NOANSW
+            # forwarding of the user's at the switch's default (docs/tapi.md §4, lineForwardW)
             self.do("post-condition: restore forwarding", "line_forward", self.line.h_line, False, 0,
-                    entries or None, 0)
+                    entries or None, self.rings_before)
             if dropped:
                 raise PreconditionError("; ".join(dropped))
 
