@@ -125,6 +125,10 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
         flags |= ACF.ORIGOFFHOOK
     if fwd is not None and fwd.query:
         flags |= ACF.FWDSTATUSVALID
+    if any(f.kind == "setup_transfer_holds" for f in profile.simulation.faults):
+        # a hard-held call is transferable only where TRANSFERHELD says so (MS docs, LINEADDRCAPFLAGS_):
+        # the knob's PBX completes from plain ONHOLD, so its caps must say it can
+        flags |= ACF.TRANSFERHELD
     addr_states = ADDRESS_STATES if fwd is not None and fwd.status_events else ADDRESS_STATES & ~AS.FORWARD
     id_flags = int(PID.ADDRESS | PID.NAME | PID.BLOCKED | PID.UNKNOWN | PID.UNAVAIL)
     return LineAddressCaps(

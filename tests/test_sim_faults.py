@@ -12,6 +12,7 @@ from helpers import ALL_LINE_STATES, DeskSession
 
 from conformance.backends.sim import SimBackend
 from simulator._constants import (
+    LineAddrCapFlags,
     LineAddressState,
     LineBusyMode,
     LineCallPrivilege,
@@ -179,6 +180,9 @@ def test_setup_transfer_holds(make_sim: MakeSim, holds: bool) -> None:
     s.state(h_consult, S.RINGBACK)
     # the held call of a pending transfer: lineCompleteTransfer takes ONHOLD as well, and says so
     assert sim.line_get_call_status(h_call).call_features & CF.COMPLETETRANSF
+    # ... and LINEADDRESSCAPS says a hard-held call can be transferred (LINEADDRCAPFLAGS_TRANSFERHELD)
+    caps = sim.line_get_address_caps(s.app, s.device_id("desk"), 0, s.api_version)
+    assert bool(caps.addr_cap_flags & LineAddrCapFlags.TRANSFERHELD) == holds
     s.ok(sim.line_complete_transfer(h_call, h_consult, 1))
     s.state(h_consult, S.IDLE)
     s.state(h_call, S.IDLE)

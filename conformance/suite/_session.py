@@ -745,8 +745,8 @@ class LineSession:
                           "(capabilities.forwarding.clear = false); cancel it at the desk phone")
                 return
             entries, dropped = restorable_forwards(self.forward_before, self.line.addr_caps.forward_modes)
-            # the desk's own no-answer ring count goes back with its entries: 0 would leave a NOANSW
-            # forwarding of the user's at the switch's default (docs/tapi.md §4, lineForwardW)
+            # the desk's own no-answer ring count goes back with its entries: 0 would be clamped to the
+            # switch's minimum and shorten a NOANSW forwarding of the user's (docs/tapi.md §4, lineForwardW)
             self.do("post-condition: restore forwarding", "line_forward", self.line.h_line, False, 0,
                     entries or None, self.rings_before)
             if dropped:
