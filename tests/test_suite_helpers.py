@@ -42,7 +42,7 @@ from conformance.suite._flows import (
     target_connected_to_ro,
 )
 from conformance.suite._session import LineSession
-from simulator._constants import LineCallFeature, LineErr, LineForwardMode, LineMsg
+from simulator._constants import LineCallFeature, LineCallPrivilege, LineErr, LineForwardMode, LineMsg
 from simulator._constants import LineCallState as S
 from simulator._errors import LineError
 from simulator._messages import LineMessage
@@ -874,3 +874,34 @@ def test_offered_call_handles_waits_half_a_second_for_a_second_announcement(monk
     assert cause.msg == LineMsg.APPNEWCALL
     assert len(offered_at) == len(checked_at) == 1
     assert 0.5 <= checked_at[0] - offered_at[0] < 1.0
+
+
+# ----- make_ro_leg on a prompting PBX: the RO leg is offered to a line another application owns -----------
+
+def test_make_ro_leg_takes_ownership_of_the_offered_ro_leg_as_announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where origination prompts, the RO phone calls the business number and the desk line answers. When the
+    offering LINE_CALLSTATE announces MONITOR (dwParam3: an attendant console or recorder opened the line
+    first and owns the call), the leg is taken over with lineSetCallPrivilege(OWNER) on that very call
+    before lineAnswer (docs/tapi.md §3) - the announcement decides, lineGetCallStatus is not asked."""
+    prompting = dataclasses.replace(REFERENCE, capabilities=dataclasses.replace(REFERENCE.capabilities,
+                                                                                origination="prompt_offering"))
+    with _desk(prompting) as (s, backend):
+        real_get, real_set = backend.line_get_message, backend.line_set_call_privilege
+        taken: list[tuple[int, int]] = []
+
+        def get_message(h_app: int, timeout: float) -> LineMessage | None:
+            msg = real_get(h_app, timeout)
+            if msg is not None and msg.msg == LineMsg.CALLSTATE and msg.param1 & S.OFFERING:
+                return dataclasses.replace(msg, param3=int(LineCallPrivilege.MONITOR))
+            return msg
+
+        def set_privilege(h_call: int, privilege: int) -> None:
+            taken.append((h_call, privilege))
+            real_set(h_call, privilege)
+        monkeypatch.setattr(backend, "line_get_message", get_message, raising=False)
+        monkeypatch.setattr(backend, "line_set_call_privilege", set_privilege, raising=False)
+        h_call = make_ro_leg(s)
+        assert s.state_of(h_call) == S.CONNECTED
+    assert taken == [(h_call, int(LineCallPrivilege.OWNER))]
+    assert ("step: RO leg: another application owns the offered call (this line is MONITOR): "
+            "lineSetCallPrivilege(OWNER) before answering") in backend.notes
