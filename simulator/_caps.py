@@ -125,7 +125,7 @@ def address_caps(profile: Profile, device: Device, device_id: int) -> LineAddres
         flags |= ACF.ORIGOFFHOOK
     if fwd is not None and fwd.query:
         flags |= ACF.FWDSTATUSVALID
-    if any(f.kind == "setup_transfer_holds" for f in profile.simulation.faults):
+    if profile.simulation.fault("setup_transfer_holds") is not None:
         # a hard-held call is transferable only where TRANSFERHELD says so (MS docs, LINEADDRCAPFLAGS_):
         # the knob's PBX completes from plain ONHOLD, so its caps must say it can
         flags |= ACF.TRANSFERHELD

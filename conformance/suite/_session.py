@@ -142,9 +142,13 @@ class LineSession:
     def step(self, name: str) -> None:
         """Name what the test does next; the name goes into the log and every timeout message."""
         self.current_step = name
+        self._note(f"step: {name}")
+
+    def _note(self, text: str) -> None:
+        """A line in the run's log, where the backend keeps one (the recording wrapper); else nowhere."""
         note = getattr(self.backend, "note", None)
         if note is not None:
-            note(f"step: {name}")
+            note(text)
 
     def verdict(self, kind: OnTimeout, text: str,
                 cause: LineMessage | Cite | Sequence[Cite] | None = None) -> Exception:
@@ -162,9 +166,7 @@ class LineSession:
         if judge is not None:
             cites = judge(text, cites)
         else:
-            note = getattr(self.backend, "note", None)
-            if note is not None:
-                note(text)
+            self._note(text)
         exc = _VERDICT[kind](text)
         exc.cites = tuple(cites)        # type: ignore[attr-defined]
         return exc
@@ -178,9 +180,7 @@ class LineSession:
         """Record the first sign that the desk line / application is gone."""
         if not self.link_down:
             self.link_down = f"{what} at t={self.backend.now():.3f} s, during step {self.current_step!r}"
-            note = getattr(self.backend, "note", None)
-            if note is not None:
-                note(f"link down: {self.link_down}")
+            self._note(f"link down: {self.link_down}")
 
     def check_link(self) -> str:
         """Take in what is already queued (never waits, never raises) and return ``link_down``."""
@@ -239,9 +239,7 @@ class LineSession:
     def _ordering(self, text: str) -> None:
         """Record a TAPI ordering violation (RO-TAPI-01 judges them; here they are evidence only)."""
         self.ordering_violations.append(text)
-        note = getattr(self.backend, "note", None)
-        if note is not None:
-            note(f"TAPI ordering: {text}")
+        self._note(f"TAPI ordering: {text}")
 
     def pump(self, timeout: float) -> LineMessage | None:
         msg = self.backend.line_get_message(self.line.h_line_app, timeout)
@@ -469,11 +467,9 @@ class LineSession:
                                      f"{want}{why}", cause=cite)
         still = state_names(self.state_of(h_call)) if self.state_of(h_call) else ""
         if on_timeout == "continue":
-            note = getattr(self.backend, "note", None)
-            if note is not None:
-                note(f"{step}: call 0x{h_call:08X} reported none of {want} within {timeout:g} s (still "
-                     f"{still or 'no state yet'}); going on without it (docs/tapi.md §5.2: such states may be "
-                     f"skipped)")
+            self._note(f"{step}: call 0x{h_call:08X} reported none of {want} within {timeout:g} s (still "
+                       f"{still or 'no state yet'}); going on without it (docs/tapi.md §5.2: such states may be "
+                       f"skipped)")
             return 0
         raise self.verdict(on_timeout, f"{step}: call 0x{h_call:08X} did not reach {want} within {timeout:g} s "
                                        f"(still {still or 'no state yet'})",
@@ -670,9 +666,7 @@ class LineSession:
                                  f"(pixit.reply_timeout)" for req, fn in sorted(self.awaiting.items()))
                 cites += [Cite("no_reply", {"function": fn, "request_id": req, "timeout": timeout, "start": start})
                           for req, fn in sorted(self.awaiting.items())]
-                note = getattr(self.backend, "note", None)
-                if note is not None:
-                    note(f"clean up: {text}")
+                self._note(f"clean up: {text}")
                 problems.append(text)
         for action in (self._drop_leftovers, self._restore_forwarding, self._free_parties, self._check_idle):
             if self.link_down:
